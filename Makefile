@@ -1,0 +1,49 @@
+# Tandem: `make run` starts the whole service on the embedded default; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format setup venv messages clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Compiled catalogues are build output (not in git): every entry point compiles them.
+messages: $(STAMP)
+	@DEBUG=1 $(MANAGE) compilemessages --ignore=.venv -v 0
+
+setup: messages
+	@mkdir -p var
+	DEBUG=1 $(MANAGE) migrate --noinput -v 0
+	DEBUG=1 $(MANAGE) load_municipalities
+	DEBUG=1 $(MANAGE) setup_roles
+	DEBUG=1 $(MANAGE) load_demo
+
+run: setup
+	@echo ""
+	@echo "Tandem is starting: web on http://127.0.0.1:8000/admin/ (log in with a demo account above),"
+	@echo "a django-q2 cluster and the dispatcher. Outbox posts land in var/outbox/. Ctrl-C stops them all."
+	@echo ""
+	@DEBUG=1 PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
+
+test: messages
+	@scripts/test
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy config accounts publisher
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PublisherConfig(AppConfig):
+    name = "publisher"
+    verbose_name = _("Publishing")

@@ -1,0 +1,443 @@
+"""Tandem's domain. Models hold state and constraints; decisions live in services.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LanguageRegion(models.TextChoices):
+    NL = "nl", _("Dutch language area (Flanders)")
+    FR = "fr", _("French language area (Wallonia)")
+    BILINGUAL = "bilingual", _("Bilingual Brussels-Capital")
+    DE = "de", _("German language area")
+
+
+class Region(models.TextChoices):
+    FLANDERS = "flanders", _("Flanders")
+    WALLONIA = "wallonia", _("Wallonia")
+    BRUSSELS = "brussels", _("Brussels-Capital")
+
+
+class Language(models.TextChoices):
+    """Languages of message variants and channels."""
+
+    FR = "fr", _("French")
+    NL = "nl", _("Dutch")
+    DE = "de", _("German")
+
+
+class Province(models.Model):
+    nis_code = models.CharField(_("NIS code"), max_length=5, primary_key=True)
+    name_fr = models.CharField(_("name (French)"), max_length=100)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=100)
+
+    class Meta:
+        ordering = ["nis_code"]
+        verbose_name = _("province")
+        verbose_name_plural = _("provinces")
+
+    def __str__(self) -> str:
+        return f"{self.name_fr} / {self.name_nl}"
+
+
+class PoliceZone(models.Model):
+    code = models.CharField(_("zone code"), max_length=4, primary_key=True)
+    label = models.CharField(_("label"), max_length=200)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("police zone")
+        verbose_name_plural = _("police zones")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class Municipality(models.Model):
+    nis_code = models.CharField(_("NIS code"), max_length=5, primary_key=True)
+    name_fr = models.CharField(_("name (French)"), max_length=100)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=100)
+    name_de = models.CharField(_("name (German)"), max_length=100, blank=True)
+    language_region = models.CharField(_("language region"), max_length=9, choices=LanguageRegion.choices)
+    facilities = models.CharField(
+        _("facilities"),
+        max_length=2,
+        choices=Language.choices,
+        blank=True,
+        help_text=_("The minority language owed by law (language facilities), if any."),
+    )
+    province = models.ForeignKey(
+        Province, verbose_name=_("province"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    region = models.CharField(_("region"), max_length=8, choices=Region.choices)
+    arrondissement_nis = models.CharField(_("arrondissement"), max_length=5)
+    # Space-separated 4-digit codes, padded with spaces so " 1050 " matches a whole code.
+    postal_codes = models.CharField(_("postal codes"), max_length=200)
+    police_zone = models.ForeignKey(
+        PoliceZone,
+        verbose_name=_("police zone"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="municipalities",
+    )
+    # Names, NIS and postal codes, lower-cased, without accents or apostrophes (see search.normalize).
+    search_text = models.TextField(editable=False, default="")
+
+    class Meta:
+        ordering = ["nis_code"]
+        verbose_name = _("municipality")
+        verbose_name_plural = _("municipalities")
+
+    def __str__(self) -> str:
+        if self.name_fr == self.name_nl:
+            return self.name_fr
+        return f"{self.name_fr} / {self.name_nl}"
+
+    @property
+    def postal_code_list(self) -> list[str]:
+        return self.postal_codes.split()
+
+
+class Segment(models.Model):
+    """A saved, named audience."""
+
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=200)
+    municipalities = models.ManyToManyField(Municipality, verbose_name=_("municipalities"), related_name="segments")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name_fr"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self) -> str:
+        return f"{self.name_fr} / {self.name_nl}"
+
+
+class Channel(models.Model):
+    """One account on one network, in one language, covering a set of municipalities."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=40, help_text=_("The adapter that publishes to this network."))
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    covers_all = models.BooleanField(_("covers all of Belgium"), default=False)
+    municipalities = models.ManyToManyField(
+        Municipality, verbose_name=_("coverage"), blank=True, related_name="channels"
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    config = models.JSONField(_("configuration"), default=dict, blank=True, help_text=_("Non-secret settings."))
+    # Name of the secret (an environment variable or an entry in the secret store); the
+    # secret itself is never stored in this row.
+    secret_ref = models.CharField(_("secret reference"), max_length=200, blank=True)
+    needs_reconnect = models.BooleanField(_("needs reconnection"), default=False)
+    needs_reconnect_reason = models.TextField(_("reconnection reason"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["language", "name"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return f"{self.get_language_display()} — {self.name}"
+
+
+class MessageState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PUBLISHING = "publishing", _("Publishing")
+    PUBLISHED = "published", _("Published")
+    PARTIALLY_FAILED = "partially_failed", _("Partially failed")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    RETRACTED = "retracted", _("Retracted")
+    EXPIRED = "expired", _("Approval expired")
+
+
+class Urgency(models.TextChoices):
+    ROUTINE = "routine", _("Routine")
+    IMPORTANT = "important", _("Important")
+    URGENT = "urgent", _("Urgent")
+
+
+class MessageStatus(models.TextChoices):
+    ACTUAL = "actual", _("Actual")
+    EXERCISE = "exercise", _("Exercise")
+
+
+class MessageKind(models.TextChoices):
+    """CAP msgType: an original post, or a follow-up replying on the same threads."""
+
+    ALERT = "Alert", _("Original")
+    UPDATE = "Update", _("Update")
+    CANCEL = "Cancel", _("All clear")
+
+
+class Message(models.Model):
+    """The bilingual unit: one approval covers all its variants."""
+
+    title = models.CharField(_("internal title"), max_length=200)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="messages"
+    )
+    # Audience: the union of these; `audience_all` is the whole country.
+    audience_all = models.BooleanField(_("all of Belgium"), default=False)
+    audience_municipalities = models.ManyToManyField(
+        Municipality, verbose_name=_("municipalities"), blank=True, related_name="+"
+    )
+    audience_zones = models.ManyToManyField(PoliceZone, verbose_name=_("police zones"), blank=True, related_name="+")
+    audience_provinces = models.ManyToManyField(Province, verbose_name=_("provinces"), blank=True, related_name="+")
+    audience_segments = models.ManyToManyField(Segment, verbose_name=_("segments"), blank=True, related_name="+")
+
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+    status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.ACTUAL)
+    state = models.CharField(
+        _("state"), max_length=20, choices=MessageState.choices, default=MessageState.DRAFT, db_index=True
+    )
+    kind = models.CharField(_("kind"), max_length=6, choices=MessageKind.choices, default=MessageKind.ALERT)
+    follows = models.ForeignKey(
+        "self",
+        verbose_name=_("follows up on"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+    )
+
+    # Schedule: either one time, or an RRULE (RFC 5545 text, may include EXDATE lines)
+    # evaluated in Europe/Brussels from recurrence_start.
+    publish_at = models.DateTimeField(_("publish at"), null=True, blank=True)
+    recurrence = models.TextField(_("recurrence rule"), blank=True)
+    recurrence_start = models.DateTimeField(_("recurrence start"), null=True, blank=True)
+
+    # CAP fields for alerts (category, severity, urgency, certainty, event, instruction).
+    cap = models.JSONField(_("CAP details"), default=dict, blank=True)
+
+    content_hash = models.CharField(_("content hash"), max_length=64, editable=False, blank=True)
+    # The content version the approval covered; an edit that changes content_hash voids it.
+    approved_hash = models.CharField(_("approved content hash"), max_length=64, editable=False, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by_policy = models.BooleanField(_("approved by urgent-alert policy"), default=False)
+    state_reason = models.TextField(_("reason"), blank=True)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        permissions = [("approve_message", _("Can approve or reject messages"))]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Variant(models.Model):
+    """The text of a message in one language."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="variants")
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    text = models.TextField(_("text"))
+    link = models.URLField(_("link"), blank=True, max_length=500)
+
+    class Meta:
+        ordering = ["message", "language"]
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        constraints = [models.UniqueConstraint(fields=["message", "language"], name="variant_one_per_language")]
+
+    def __str__(self) -> str:
+        return f"{self.language.upper()}: {self.text[:60]}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Never trust the uploaded name: the stored name is our hash plus the format we wrote.
+    return f"attachments/{instance.sha256[:2]}/{instance.sha256}.{instance.format.lower()}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    image = models.ImageField(_("image"), upload_to=attachment_path, width_field="width", height_field="height")
+    width = models.PositiveIntegerField(default=0, editable=False)
+    height = models.PositiveIntegerField(default=0, editable=False)
+    format = models.CharField(max_length=10, default="JPEG", editable=False)
+    sha256 = models.CharField(max_length=64, editable=False)
+    alt_fr = models.TextField(_("alt text (French)"), blank=True)
+    alt_nl = models.TextField(_("alt text (Dutch)"), blank=True)
+    alt_de = models.TextField(_("alt text (German)"), blank=True)
+    language = models.CharField(
+        _("only for language"),
+        max_length=2,
+        choices=Language.choices,
+        blank=True,
+        help_text=_("Leave empty to use the image with every variant."),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "position", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return f"{self.message_id}/{self.sha256[:8]}"
+
+    def alt_for(self, language: str) -> str:
+        value: str = getattr(self, f"alt_{language}", "")
+        return value
+
+
+class Occurrence(models.Model):
+    """One publication time of a message."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="occurrences")
+    due_at = models.DateTimeField(_("due at"), db_index=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        verbose_name = _("occurrence")
+        verbose_name_plural = _("occurrences")
+        constraints = [models.UniqueConstraint(fields=["message", "due_at"], name="occurrence_unique_time")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}@{self.due_at.isoformat()}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    RETRY_WAIT = "retry_wait", _("Waiting to retry")
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    RETRACTED = "retracted", _("Retracted")
+
+
+class Delivery(models.Model):
+    """One (occurrence, channel): the ledger of what went where."""
+
+    occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.PROTECT, related_name="deliveries")
+    language = models.CharField(_("variant language"), max_length=2, choices=Language.choices)
+    state = models.CharField(_("state"), max_length=12, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    due_at = models.DateTimeField(_("due at"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    urgent = models.BooleanField(_("urgent"), default=False)
+    # The delivery this one replies to (follow-ups thread on the original post).
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", verbose_name=_("reply to")
+    )
+    remote_id = models.CharField(_("remote id"), max_length=500, blank=True)
+    remote_url = models.URLField(_("remote URL"), max_length=1000, blank=True)
+    receipt = models.JSONField(_("receipt"), default=dict, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    lateness_ms = models.IntegerField(_("lateness (ms)"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [models.UniqueConstraint(fields=["occurrence", "channel"], name="delivery_once_per_channel")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["state", "lease_expires_at"], name="delivery_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel_id} {self.language} {self.state}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.outcome}"
+
+
+class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what, when, to what."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Who, for actions without a user: "policy:urgent-alert", "dispatcher", "token:ab12cd".
+    actor_label = models.CharField(_("actor label"), max_length=100, blank=True)
+    verb = models.CharField(_("action"), max_length=50, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=50)
+    object_id = models.CharField(_("object id"), max_length=50, db_index=True)
+    summary = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb} {self.object_type}#{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Audit events are append-only.")

@@ -1,0 +1,87 @@
+"""Non-trivial reads. Views, serializers, admin and tasks read through these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from publisher import routing
+from publisher.models import Channel, Message, Municipality
+from publisher.search import normalize
+
+
+def municipality_list(
+    *, q: str = "", zone: str = "", province: str = "", language_region: str = ""
+) -> QuerySet[Municipality]:
+    """Municipalities matching a free-text query (names in any language, NIS or postal code)."""
+    qs = Municipality.objects.select_related("province", "police_zone")
+    for term in normalize(q).split():
+        qs = qs.filter(search_text__contains=term)
+    if zone:
+        qs = qs.filter(police_zone_id=zone)
+    if province:
+        qs = qs.filter(
+            Q(province_id=province) | Q(province__name_fr__iexact=province) | Q(province__name_nl__iexact=province)
+        )
+    if language_region:
+        qs = qs.filter(language_region=language_region)
+    return qs
+
+
+def municipalities_with_postal_code(code: str) -> QuerySet[Municipality]:
+    return Municipality.objects.filter(postal_codes__contains=f" {code.strip()} ")
+
+
+def audience_municipalities(message: Message) -> QuerySet[Municipality]:
+    """Every municipality the message's audience covers."""
+    if message.audience_all:
+        return Municipality.objects.all()
+    if message.pk is None:
+        return Municipality.objects.none()
+    return Municipality.objects.filter(
+        Q(pk__in=message.audience_municipalities.values("pk"))
+        | Q(police_zone__in=message.audience_zones.values("pk"))
+        | Q(province__in=message.audience_provinces.values("pk"))
+        | Q(segments__in=message.audience_segments.values("pk"))
+    ).distinct()
+
+
+def message_required_languages(message: Message) -> list[str]:
+    return routing.required_languages(
+        audience_municipalities(message).only("nis_code", "language_region", "facilities")
+    )
+
+
+def message_variant_languages(message: Message) -> list[str]:
+    return [v.language for v in message.variants.all()]
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    variant_language: str
+    channel: Channel
+
+
+def channels_for(message: Message) -> list[ChannelRoute]:
+    """Which (variant language, channel) pairs the message will go to, in a fixed query count."""
+    audience = list(audience_municipalities(message).only("nis_code", "language_region", "facilities"))
+    required = routing.required_languages(audience)
+    audience_nis = {m.nis_code for m in audience}
+    channels = list(Channel.objects.filter(enabled=True, language__in=required).order_by("language", "name", "pk"))
+    through = Channel.municipalities.through
+    coverage: dict[int, set[str]] = {}
+    partial_ids = [c.pk for c in channels if not c.covers_all]
+    for channel_id, nis in through.objects.filter(
+        channel_id__in=partial_ids, municipality_id__in=audience_nis
+    ).values_list("channel_id", "municipality_id"):
+        coverage.setdefault(channel_id, set()).add(nis)
+    found = routing.routes(
+        required=required,
+        available=message_variant_languages(message),
+        audience_nis=audience_nis,
+        channels=channels,
+        coverage=coverage,
+    )
+    by_id = {c.pk: c for c in channels}
+    return [ChannelRoute(r.variant_language, by_id[r.channel_id]) for r in found]

@@ -1,0 +1,379 @@
+"""Every write on messages goes through here. Each service validates first, then changes
+the database in one transaction and records an audit event in that same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from publisher import scheduling, selectors
+from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.models import (
+    AuditEvent,
+    Language,
+    Message,
+    MessageState,
+    MessageStatus,
+    Municipality,
+    PoliceZone,
+    Province,
+    Segment,
+    Urgency,
+    Variant,
+)
+from publisher.routing import missing_languages
+
+EDITABLE_STATES = {
+    MessageState.DRAFT,
+    MessageState.REJECTED,
+    MessageState.SUBMITTED,
+    MessageState.APPROVED,
+    MessageState.SCHEDULED,
+}
+# An edit in these states voids the approval: the approval covered a content version.
+APPROVED_STATES = {MessageState.APPROVED, MessageState.SCHEDULED}
+
+
+def audit_record(
+    *, actor: User | None, verb: str, obj: Model, summary: Mapping[str, Any] | None = None, actor_label: str = ""
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_label=actor_label or (actor.get_username() if actor else ""),
+        verb=verb,
+        object_type=obj._meta.model_name or "",
+        object_id=str(obj.pk),
+        summary=dict(summary or {}),
+    )
+
+
+@dataclass
+class Audience:
+    """Who a message is for; the union of its parts."""
+
+    municipalities: list[str] = field(default_factory=list)
+    zones: list[str] = field(default_factory=list)
+    provinces: list[str] = field(default_factory=list)
+    segments: list[int] = field(default_factory=list)
+    all: bool = False
+
+    def is_empty(self) -> bool:
+        return not (self.all or self.municipalities or self.zones or self.provinces or self.segments)
+
+
+@dataclass
+class VariantInput:
+    text: str
+    link: str = ""
+
+
+def _resolve_audience(audience: Audience) -> dict[str, list[Any]]:
+    """Look up every part of the audience, with a field error naming what is unknown."""
+    if audience.is_empty():
+        raise ValidationError(
+            {"audience": _("Choose an audience: municipalities, zones, provinces, segments or all of Belgium.")}
+        )
+    errors: dict[str, str] = {}
+    resolved: dict[str, list[Any]] = {}
+    for key, model, ids in (
+        ("municipalities", Municipality, audience.municipalities),
+        ("zones", PoliceZone, audience.zones),
+        ("provinces", Province, audience.provinces),
+        ("segments", Segment, audience.segments),
+    ):
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        found = {str(obj.pk): obj for obj in model._default_manager.filter(pk__in=wanted)}
+        unknown = [i for i in wanted if i not in found]
+        if unknown:
+            errors[key] = _("Unknown %(what)s: %(codes)s.") % {
+                "what": model._meta.verbose_name_plural,
+                "codes": ", ".join(unknown),
+            }
+        resolved[key] = [found[i] for i in wanted if i in found]
+    if errors:
+        raise ValidationError(errors)
+    return resolved
+
+
+def _validate_variants(variants: Mapping[str, VariantInput]) -> None:
+    errors: dict[str, str] = {}
+    for language, variant in variants.items():
+        if language not in Language.values:
+            errors[f"variants.{language}"] = _("Unknown language “%(language)s”: use fr, nl or de.") % {
+                "language": language
+            }
+        elif not variant.text.strip():
+            errors[f"variants.{language}"] = _("The text may not be empty.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def message_content_hash(message: Message) -> str:
+    """A stable digest of everything an approval vouches for."""
+    content = {
+        "title": message.title,
+        "status": message.status,
+        "urgency": message.urgency,
+        "variants": sorted((v.language, v.text, v.link) for v in message.variants.all()),
+        "attachments": sorted((a.sha256, a.language, a.alt_fr, a.alt_nl, a.alt_de) for a in message.attachments.all()),
+        "audience": {
+            "all": message.audience_all,
+            "municipalities": sorted(message.audience_municipalities.values_list("pk", flat=True)),
+            "zones": sorted(message.audience_zones.values_list("pk", flat=True)),
+            "provinces": sorted(message.audience_provinces.values_list("pk", flat=True)),
+            "segments": sorted(message.audience_segments.values_list("pk", flat=True)),
+        },
+        "publish_at": message.publish_at.isoformat() if message.publish_at else None,
+        "recurrence": message.recurrence,
+        "recurrence_start": message.recurrence_start.isoformat() if message.recurrence_start else None,
+        "cap": message.cap,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _apply_audience(message: Message, resolved: dict[str, list[Any]], audience: Audience) -> None:
+    message.audience_all = audience.all
+    message.audience_municipalities.set(resolved["municipalities"])
+    message.audience_zones.set(resolved["zones"])
+    message.audience_provinces.set(resolved["provinces"])
+    message.audience_segments.set(resolved["segments"])
+
+
+def _apply_variants(message: Message, variants: Mapping[str, VariantInput]) -> None:
+    message.variants.exclude(language__in=list(variants)).delete()
+    for language, variant in variants.items():
+        Variant.objects.update_or_create(
+            message=message, language=language, defaults={"text": variant.text.strip(), "link": variant.link}
+        )
+
+
+def message_create(
+    *,
+    author: User,
+    title: str,
+    variants: Mapping[str, VariantInput],
+    audience: Audience,
+    urgency: str = Urgency.ROUTINE,
+    status: str = MessageStatus.ACTUAL,
+    publish_at: datetime | None = None,
+    recurrence: str = "",
+    recurrence_start: datetime | None = None,
+    cap: Mapping[str, Any] | None = None,
+) -> Message:
+    """Create a draft message with its variants and audience."""
+    if not title.strip():
+        raise ValidationError({"title": _("Give the message an internal title.")})
+    _validate_variants(variants)
+    resolved = _resolve_audience(audience)
+    with transaction.atomic():
+        message = Message.objects.create(
+            title=title.strip(),
+            author=author,
+            urgency=urgency,
+            status=status,
+            publish_at=publish_at,
+            recurrence=recurrence,
+            recurrence_start=recurrence_start,
+            cap=dict(cap or {}),
+        )
+        _apply_audience(message, resolved, audience)
+        _apply_variants(message, variants)
+        message.content_hash = message_content_hash(message)
+        message.save(update_fields=["audience_all", "content_hash"])
+        audit_record(actor=author, verb="message.created", obj=message, summary={"title": message.title})
+    return message
+
+
+def message_update(
+    *,
+    message: Message,
+    actor: User,
+    title: str | None = None,
+    variants: Mapping[str, VariantInput] | None = None,
+    audience: Audience | None = None,
+    urgency: str | None = None,
+    status: str | None = None,
+    publish_at: datetime | None = None,
+    recurrence: str | None = None,
+    recurrence_start: datetime | None = None,
+    cap: Mapping[str, Any] | None = None,
+) -> Message:
+    """Change a message. A change to an approved or scheduled message sends it back to draft."""
+    if message.state not in EDITABLE_STATES:
+        raise InvalidTransition(
+            _("A message in state “%(state)s” can no longer be edited.") % {"state": message.get_state_display()}
+        )
+    if title is not None and not title.strip():
+        raise ValidationError({"title": _("Give the message an internal title.")})
+    if variants is not None:
+        _validate_variants(variants)
+    resolved = _resolve_audience(audience) if audience is not None else None
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        before = message.content_hash
+        for name, value in (("title", title), ("urgency", urgency), ("status", status), ("recurrence", recurrence)):
+            if value is not None:
+                setattr(message, name, value.strip() if name == "title" else value)
+        if publish_at is not None:
+            message.publish_at = publish_at
+        if recurrence_start is not None:
+            message.recurrence_start = recurrence_start
+        if cap is not None:
+            message.cap = dict(cap)
+        message.save()
+        if resolved is not None and audience is not None:
+            _apply_audience(message, resolved, audience)
+        if variants is not None:
+            _apply_variants(message, variants)
+        return _message_content_changed(message=message, actor=actor, before=before)
+
+
+def _message_content_changed(*, message: Message, actor: User, before: str) -> Message:
+    """Recompute the hash; if content changed after approval, void the approval."""
+    message.content_hash = message_content_hash(message)
+    summary: dict[str, Any] = {"content_changed": message.content_hash != before}
+    if message.content_hash != before and message.state in APPROVED_STATES | {MessageState.SUBMITTED}:
+        summary["returned_to_draft_from"] = message.state
+        scheduling.message_unschedule(message=message, actor=actor)
+        message.state = MessageState.DRAFT
+        message.approved_hash = ""
+        message.approved_by = None
+        message.approved_at = None
+        message.state_reason = _("Edited after submission or approval: submit it again for approval.")
+    message.save()
+    audit_record(actor=actor, verb="message.edited", obj=message, summary=summary)
+    return message
+
+
+def message_attachments_changed(*, message: Message, actor: User) -> Message:
+    """Call after adding or removing an attachment, inside the same transaction."""
+    return _message_content_changed(message=message, actor=actor, before=message.content_hash)
+
+
+def message_problems(message: Message) -> list[str]:
+    """Everything that blocks submission, in the active language."""
+    problems: list[str] = []
+    required = selectors.message_required_languages(message)
+    available = selectors.message_variant_languages(message)
+    if not required:
+        problems.append(_("The audience is empty."))
+    names = dict(Language.choices)
+    for language in missing_languages(required, available):
+        problems.append(
+            _("The audience requires %(language)s: add the %(language)s text.") % {"language": names[language]}
+        )
+    needed_alts = {v for v in required if v in available} | {
+        "fr" for v in required if v == "de" and "de" not in available
+    }
+    for attachment in message.attachments.all():
+        for language in sorted(needed_alts):
+            if attachment.language and attachment.language != language:
+                continue
+            if not attachment.alt_for(language).strip():
+                problems.append(_("An image has no %(language)s alt text.") % {"language": names[language]})
+    return problems
+
+
+def _require_state(message: Message, allowed: Iterable[str], action: str) -> None:
+    if message.state not in allowed:
+        raise InvalidTransition(
+            _("Cannot %(action)s a message that is “%(state)s”.")
+            % {"action": action, "state": message.get_state_display()}
+        )
+
+
+def message_submit(*, message: Message, actor: User) -> Message:
+    """Send a draft to the approvers."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        _require_state(message, {MessageState.DRAFT, MessageState.REJECTED}, _("submit"))
+        problems = message_problems(message)
+        if problems:
+            raise ValidationError(problems)
+        message.state = MessageState.SUBMITTED
+        message.state_reason = ""
+        message.content_hash = message_content_hash(message)
+        message.save(update_fields=["state", "state_reason", "content_hash", "updated_at"])
+        audit_record(actor=actor, verb="message.submitted", obj=message, summary={"content_hash": message.content_hash})
+    return message
+
+
+def message_approve(
+    *, message: Message, actor: User, comment: str = "", checklist: Mapping[str, Any] | None = None
+) -> Message:
+    """Approve a submitted message. Never by its author: four eyes."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.author_id == actor.pk:
+            raise NotAllowed(_("You cannot approve your own message: another approver must do it."))
+        if not actor.has_perm("publisher.approve_message"):
+            raise NotAllowed(_("You are not allowed to approve messages."))
+        _require_state(message, {MessageState.SUBMITTED}, _("approve"))
+        current = message_content_hash(message)
+        if current != message.content_hash:
+            raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
+        message.state = MessageState.APPROVED
+        message.approved_hash = current
+        message.approved_by = actor
+        message.approved_at = timezone.now()
+        message.state_reason = ""
+        message.save()
+        audit_record(
+            actor=actor,
+            verb="message.approved",
+            obj=message,
+            summary={"content_hash": current, "comment": comment, "checklist": dict(checklist or {})},
+        )
+        scheduling.message_schedule(message=message, actor=actor)
+    return message
+
+
+def message_reject(*, message: Message, actor: User, comment: str) -> Message:
+    """Send a submitted message back to its author with a comment."""
+    if not comment.strip():
+        raise ValidationError({"comment": _("Say why the message is rejected.")})
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.author_id == actor.pk:
+            raise NotAllowed(_("You cannot review your own message."))
+        if not actor.has_perm("publisher.approve_message"):
+            raise NotAllowed(_("You are not allowed to reject messages."))
+        _require_state(message, {MessageState.SUBMITTED}, _("reject"))
+        message.state = MessageState.REJECTED
+        message.state_reason = comment.strip()
+        message.save(update_fields=["state", "state_reason", "updated_at"])
+        audit_record(actor=actor, verb="message.rejected", obj=message, summary={"comment": comment.strip()})
+    return message
+
+
+def message_cancel(*, message: Message, actor: User, reason: str = "") -> Message:
+    """Stop a message that has not gone out yet."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        _require_state(
+            message,
+            {
+                MessageState.DRAFT,
+                MessageState.SUBMITTED,
+                MessageState.APPROVED,
+                MessageState.SCHEDULED,
+                MessageState.REJECTED,
+            },
+            _("cancel"),
+        )
+        scheduling.message_unschedule(message=message, actor=actor)
+        message.state = MessageState.CANCELLED
+        message.state_reason = reason.strip()
+        message.save(update_fields=["state", "state_reason", "updated_at"])
+        audit_record(actor=actor, verb="message.cancelled", obj=message, summary={"reason": reason.strip()})
+    return message

@@ -1,0 +1,31 @@
+import pytest
+
+from publisher.reference_data import municipalities_load
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database holds the real 565 municipalities, as production does."""
+    with django_db_blocker.unblock():
+        municipalities_load()
+
+
+@pytest.fixture
+def roles(db):
+    from accounts.services import roles_sync
+
+    return roles_sync()
+
+
+@pytest.fixture
+def author(roles):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="author", roles=["author"])
+
+
+@pytest.fixture
+def approver(roles):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="approver", roles=["approver"])

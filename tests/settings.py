@@ -1,0 +1,16 @@
+"""Test settings: the real settings, made fast and hermetic."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "1")
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import Q_CLUSTER  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="tandem-media-")
+TANDEM_OUTBOX_DIR = tempfile.mkdtemp(prefix="tandem-outbox-")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in-process unless a test starts a real cluster.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
