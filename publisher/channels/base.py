@@ -1,0 +1,129 @@
+"""The small contract every network adapter implements.
+
+An adapter is built for one Channel row (one account). `check` is pure and used before
+approval; `publish` and `retract` do network I/O and are only ever called outside a
+database transaction, by the publish task.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from publisher.models import Channel
+
+
+@dataclass(frozen=True)
+class PostImage:
+    """An image ready for this post: the stored (sanitised) original and its alt text."""
+
+    path: str
+    alt: str
+    width: int
+    height: int
+    format: str  # Pillow format name of the stored file: "JPEG", "PNG", ...
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the network answered: enough to link to, reply to, and delete the post."""
+
+    remote_id: str
+    url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Post:
+    """One variant of one message, rendered for one channel."""
+
+    text: str
+    language: str
+    link: str = ""
+    images: tuple[PostImage, ...] = ()
+    title: str = ""
+    message_id: int | None = None
+    delivery_id: int | None = None
+    # Follow-ups (updates, all-clear) reply on the thread of the original post.
+    reply_to: Receipt | None = None
+    exercise: bool = False
+    urgent: bool = False
+    cap: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a post does not fit a channel; `message` is translated, ready to show."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    text_max: int | None = None
+    text_unit: str = "characters"  # characters | graphemes | weighted | bytes
+    images_max: int = 4
+    image_bytes_max: int | None = None
+    image_pixels_max: int | None = None
+    image_formats: tuple[str, ...] = ("JPEG", "PNG")
+    alt_text_max: int | None = None
+    alt_text_required: bool = False
+
+
+class ChannelError(Exception):
+    """Base of typed adapter errors; `message` is the network's own wording."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class TransientError(ChannelError):
+    """Try again later (5xx, connection refused before sending)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """429 or the network's equivalent; honour retry_after."""
+
+
+class PermanentError(ChannelError):
+    """The network refused this post; retrying will not help."""
+
+
+class AuthError(PermanentError):
+    """The channel's credentials are invalid or expired: it needs reconnecting."""
+
+
+class UnknownOutcome(ChannelError):
+    """The request may have been received (timeout after sending): do not blindly repost."""
+
+
+class ChannelAdapter(abc.ABC):
+    kind: ClassVar[str]
+    limits: ClassVar[Limits] = Limits()
+    supports_idempotency: ClassVar[bool] = False
+    supports_replies: ClassVar[bool] = False
+    supports_retract: ClassVar[bool] = False
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    @abc.abstractmethod
+    def check(self, post: Post) -> list[Problem]:
+        """Everything that would make the network refuse this post. Pure: no I/O."""
+
+    @abc.abstractmethod
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        """Send the post. Raises a ChannelError subclass on failure."""
+
+    def retract(self, receipt: Receipt) -> None:
+        """Delete a published post. Raises PermanentError where the network cannot."""
+        raise PermanentError("This network does not allow deleting posts.")

@@ -1,0 +1,44 @@
+"""The embedded default: writes each post as JSON (plus its images) under var/outbox/<channel>/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from django.conf import settings
+
+from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
+
+
+class OutboxAdapter(ChannelAdapter):
+    kind = "outbox"
+    limits = Limits(text_max=None, images_max=10)
+    supports_idempotency = True  # the key names the file: publishing twice overwrites, never duplicates
+    supports_replies = True
+    supports_retract = True
+
+    def _folder(self) -> Path:
+        return Path(settings.TANDEM_OUTBOX_DIR) / f"channel-{self.channel.pk}"
+
+    def check(self, post: Post) -> list[Problem]:
+        return []
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        folder = self._folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        images = []
+        for index, image in enumerate(post.images):
+            target = folder / f"{idempotency_key}-{index}{Path(image.path).suffix}"
+            shutil.copyfile(image.path, target)
+            images.append({"file": target.name, "alt": image.alt})
+        document = {**asdict(post), "images": images, "channel": self.channel.name}
+        path = folder / f"{idempotency_key}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a post
+        return Receipt(remote_id=idempotency_key, url=path.as_uri())
+
+    def retract(self, receipt: Receipt) -> None:
+        (self._folder() / f"{receipt.remote_id}.json").unlink(missing_ok=True)

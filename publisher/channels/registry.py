@@ -1,0 +1,51 @@
+"""Adapters by kind. Settings can add or replace kinds: TANDEM_CHANNEL_ADAPTERS = {"kind": "dotted.Path"}."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from publisher.channels.base import ChannelAdapter
+    from publisher.models import Channel
+
+BUILTIN_ADAPTERS: dict[str, str] = {
+    "outbox": "publisher.channels.outbox.OutboxAdapter",
+}
+
+
+@cache
+def adapter_classes() -> dict[str, type[ChannelAdapter]]:
+    paths = {**BUILTIN_ADAPTERS, **settings.TANDEM_CHANNEL_ADAPTERS}
+    classes = {}
+    for kind, path in paths.items():
+        try:
+            classes[kind] = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"Channel adapter {kind!r}: cannot import {path!r} ({exc}).") from exc
+    return classes
+
+
+def kinds() -> list[str]:
+    return sorted(adapter_classes())
+
+
+def get_adapter(channel: Channel) -> ChannelAdapter:
+    try:
+        cls = adapter_classes()[channel.kind]
+    except KeyError as exc:
+        raise ImproperlyConfigured(f"No adapter for channel kind {channel.kind!r}.") from exc
+    return cls(channel)
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: object) -> None:
+    # Cache invalidation for override_settings in tests; decides nothing.
+    if setting == "TANDEM_CHANNEL_ADAPTERS":
+        adapter_classes.cache_clear()
