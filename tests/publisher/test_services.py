@@ -1,0 +1,106 @@
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from publisher import services
+from publisher.models import AuditEvent, Delivery, MessageState
+from tests.factories import ChannelFactory, UserFactory, make_message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_records_hash_and_audit(author):
+    message = make_message(author=author)
+    assert message.state == MessageState.DRAFT
+    assert len(message.content_hash) == 64
+    assert AuditEvent.objects.filter(object_id=str(message.pk), verb="message.created").exists()
+
+
+def test_unknown_nis_code_is_a_field_error_and_stores_nothing(author):
+    with pytest.raises(ValidationError) as exc:
+        make_message(author=author, municipalities=["99999"])
+    assert "municipalities" in exc.value.message_dict
+    assert "99999" in exc.value.message_dict["municipalities"][0]
+    assert not AuditEvent.objects.exists()
+
+
+def test_submit_requires_every_language_the_audience_needs(author):
+    message = make_message(author=author, variants={"fr": "Bonjour"}, municipalities=["21004"])
+    with pytest.raises(ValidationError) as exc:
+        services.message_submit(message=message, actor=author)
+    assert "Dutch" in " ".join(exc.value.messages)
+    message.refresh_from_db()
+    assert message.state == MessageState.DRAFT
+
+
+def test_flemish_audience_needs_no_french(author):
+    message = make_message(author=author, variants={"nl": "Hallo"}, municipalities=["11002"])
+    assert services.message_submit(message=message, actor=author).state == MessageState.SUBMITTED
+
+
+def test_author_can_never_approve_own_message(roles):
+    both = UserFactory(username="both", roles=["author", "approver"])
+    message = make_message(author=both)
+    services.message_submit(message=message, actor=both)
+    with pytest.raises(PermissionDenied):
+        services.message_approve(message=message, actor=both)
+    message.refresh_from_db()
+    assert message.state == MessageState.SUBMITTED
+
+
+def test_approve_schedules_deliveries_per_language_channel(author, approver):
+    fr = ChannelFactory(language="fr", covers_all=True)
+    nl = ChannelFactory(language="nl", covers_all=True)
+    message = make_message(author=author)
+    services.message_submit(message=message, actor=author)
+    message = services.message_approve(message=message, actor=approver, comment="ok")
+    assert message.state == MessageState.SCHEDULED
+    assert message.approved_hash == message.content_hash
+    assert set(Delivery.objects.values_list("channel_id", "language")) == {(fr.pk, "fr"), (nl.pk, "nl")}
+
+
+def test_editing_an_approved_message_returns_it_to_draft_and_cancels_deliveries(author, approver):
+    ChannelFactory(language="fr", covers_all=True)
+    message = make_message(author=author)
+    services.message_submit(message=message, actor=author)
+    services.message_approve(message=message, actor=approver)
+    message = services.message_update(
+        message=message,
+        actor=author,
+        variants={"fr": services.VariantInput("Changé"), "nl": services.VariantInput("Hallo")},
+    )
+    assert message.state == MessageState.DRAFT
+    assert message.approved_hash == ""
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"cancelled"}
+
+
+def test_editing_without_change_keeps_approval(author, approver):
+    message = make_message(author=author)
+    services.message_submit(message=message, actor=author)
+    services.message_approve(message=message, actor=approver)
+    message = services.message_update(message=message, actor=author, title="Test message")
+    assert message.state == MessageState.SCHEDULED
+
+
+def test_reject_needs_a_comment_and_returns_to_author(author, approver):
+    message = make_message(author=author)
+    services.message_submit(message=message, actor=author)
+    with pytest.raises(ValidationError):
+        services.message_reject(message=message, actor=approver, comment=" ")
+    message = services.message_reject(message=message, actor=approver, comment="Trop long")
+    assert message.state == MessageState.REJECTED
+    assert message.state_reason == "Trop long"
+    assert services.message_submit(message=message, actor=author).state == MessageState.SUBMITTED
+
+
+def test_audit_events_are_append_only(author):
+    make_message(author=author)
+    event = AuditEvent.objects.get()
+    event.verb = "tampered"
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().update(verb="x")
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
