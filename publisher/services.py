@@ -269,9 +269,7 @@ def message_problems(message: Message) -> list[str]:
         problems.append(_("The audience is empty."))
     names = dict(Language.choices)
     for language in missing_languages(required, available):
-        problems.append(
-            _("The audience requires %(language)s: add the %(language)s text.") % {"language": names[language]}
-        )
+        problems.append(_("Missing variant: %(language)s (required by the audience).") % {"language": names[language]})
     needed_alts = {v for v in required if v in available} | {
         "fr" for v in required if v == "de" and "de" not in available
     }
@@ -280,15 +278,14 @@ def message_problems(message: Message) -> list[str]:
             if attachment.language and attachment.language != language:
                 continue
             if not attachment.alt_for(language).strip():
-                problems.append(_("An image has no %(language)s alt text.") % {"language": names[language]})
+                problems.append(_("Alt text missing for an image: %(language)s.") % {"language": names[language]})
     return problems
 
 
-def _require_state(message: Message, allowed: Iterable[str], action: str) -> None:
+def _require_state(message: Message, allowed: Iterable[str]) -> None:
     if message.state not in allowed:
         raise InvalidTransition(
-            _("Cannot %(action)s a message that is “%(state)s”.")
-            % {"action": action, "state": message.get_state_display()}
+            _("This is not possible while the message is “%(state)s”.") % {"state": message.get_state_display()}
         )
 
 
@@ -296,7 +293,7 @@ def message_submit(*, message: Message, actor: User) -> Message:
     """Send a draft to the approvers."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        _require_state(message, {MessageState.DRAFT, MessageState.REJECTED}, _("submit"))
+        _require_state(message, {MessageState.DRAFT, MessageState.REJECTED})
         problems = message_problems(message)
         if problems:
             raise ValidationError(problems)
@@ -318,7 +315,7 @@ def message_approve(
             raise NotAllowed(_("You cannot approve your own message: another approver must do it."))
         if not actor.has_perm("publisher.approve_message"):
             raise NotAllowed(_("You are not allowed to approve messages."))
-        _require_state(message, {MessageState.SUBMITTED}, _("approve"))
+        _require_state(message, {MessageState.SUBMITTED})
         current = message_content_hash(message)
         if current != message.content_hash:
             raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
@@ -348,7 +345,7 @@ def message_reject(*, message: Message, actor: User, comment: str) -> Message:
             raise NotAllowed(_("You cannot review your own message."))
         if not actor.has_perm("publisher.approve_message"):
             raise NotAllowed(_("You are not allowed to reject messages."))
-        _require_state(message, {MessageState.SUBMITTED}, _("reject"))
+        _require_state(message, {MessageState.SUBMITTED})
         message.state = MessageState.REJECTED
         message.state_reason = comment.strip()
         message.save(update_fields=["state", "state_reason", "updated_at"])
@@ -369,7 +366,6 @@ def message_cancel(*, message: Message, actor: User, reason: str = "") -> Messag
                 MessageState.SCHEDULED,
                 MessageState.REJECTED,
             },
-            _("cancel"),
         )
         scheduling.message_unschedule(message=message, actor=actor)
         message.state = MessageState.CANCELLED
