@@ -29,3 +29,13 @@ def approver(roles):
     from tests.factories import UserFactory
 
     return UserFactory(username="approver", roles=["approver"])
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Requests activate the user's language on the test thread; start every test in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
