@@ -13,10 +13,11 @@ class PreferredLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         language = getattr(user, "preferred_language", "") if user and user.is_authenticated else ""
-        if language:
-            translation.activate(language)
-            request.LANGUAGE_CODE = language
-        response = self.get_response(request)
-        if language:
-            response.headers.setdefault("Content-Language", language)
+        if not language:
+            return self.get_response(request)
+        request.LANGUAGE_CODE = language
+        # override() restores the previous language afterwards, so nothing leaks to the thread.
+        with translation.override(language):
+            response = self.get_response(request)
+        response.headers["Content-Language"] = language
         return response
