@@ -5,7 +5,7 @@ A delivery's life: ``pending`` → (dispatcher) ``queued`` → (this module) ``s
 in one short transaction before the call, the adapter is called outside any transaction,
 and the outcome is written in another short transaction, fenced by the attempt number so
 that a stale worker can never overwrite what a newer attempt decided. Running a task twice
-is harmless: only ``queued`` rows are taken, under ``SKIP LOCKED``.
+is harmless: only ``queued`` rows are taken, under a row lock.
 
 Our code decides retries (django-q2 runs each task once): transient errors back off
 exponentially with jitter and honour Retry-After; permanent errors fail with the network's
@@ -119,9 +119,13 @@ def _deliveries_start(delivery_ids: Sequence[int], now: datetime) -> dict[int, t
     Returns {delivery id: (attempt id, attempt number)} for the rows this worker took.
     """
     with transaction.atomic():
+        # Wait for locks rather than skip them: a dispatcher's claim may briefly hold a row
+        # it re-checked and did not take (PostgreSQL keeps that lock until its commit). A
+        # duplicate task waits here, then sees the row is no longer queued. Id order: no deadlock.
         rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(of=("self",))
             .filter(pk__in=list(delivery_ids), state=DeliveryState.QUEUED)
+            .order_by("pk")
             .values_list("pk", "attempts", "occurrence__message_id")
         )
         if not rows:

@@ -115,6 +115,8 @@ class FakeAdapter(ChannelAdapter):
             fd = os.open(folder / "hung", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return False
+        # The test kills this process: tell it which one.
+        os.write(fd, str(os.getpid()).encode())
         os.close(fd)
         return True
 
