@@ -154,8 +154,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 Q_CLUSTER: dict[str, object] = {
     "name": "tandem",
     "workers": env.int("TANDEM_WORKERS", default=2),
-    "timeout": 120,
-    "retry": 180,
+    "timeout": 180,
+    "retry": 240,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
@@ -191,12 +191,14 @@ TANDEM_PUBLIC_URL = env.str("TANDEM_PUBLIC_URL", default="http://127.0.0.1:8000"
 TANDEM_MISSED_GRACE_SECONDS = env.int("TANDEM_MISSED_GRACE_SECONDS", default=3600)
 # Dispatch engine (publisher/dispatch.py, publisher/publishing.py).
 TANDEM_URGENT_QUEUE = env.str("TANDEM_URGENT_QUEUE", default="urgent")  # "" = the default queue
-TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=500)  # rows per claim
-TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=50)  # deliveries per task
-TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=32)  # network calls per task
+TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows per claim
+TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
+TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])  # tasks a burst is split into
+TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=50)  # network calls at once per task
+TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=0.5)  # hand-over ahead of due
 TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
 TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
-TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=150)  # > Q_CLUSTER timeout
+TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=210)  # > Q_CLUSTER timeout
 TANDEM_MAX_ATTEMPTS = env.int("TANDEM_MAX_ATTEMPTS", default=6)
 TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
 TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)

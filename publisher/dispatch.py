@@ -59,8 +59,13 @@ def queue_lease() -> timedelta:
     return timedelta(seconds=settings.TANDEM_QUEUE_LEASE_SECONDS)
 
 
+def lead() -> timedelta:
+    """How early a burst is handed over, so workers have rendered it by its due time."""
+    return timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS)
+
+
 def _due(now: datetime) -> Q:
-    return Q(state__in=WAITING, next_attempt_at__lte=now) | Q(state__in=LEASED, lease_expires_at__lte=now)
+    return Q(state__in=WAITING, next_attempt_at__lte=now + lead()) | Q(state__in=LEASED, lease_expires_at__lte=now)
 
 
 def _idempotent(kind: str) -> bool:
@@ -106,7 +111,7 @@ def deliveries_claim(
                     continue
                 requeue.append(pk)
             (claim.urgent if urgent else claim.routine).append(pk)
-        lease = now + queue_lease()
+        lease = now + lead() + queue_lease()
         handed = claim.routine + claim.urgent
         if handed:
             Delivery.objects.filter(pk__in=handed).update(
@@ -188,12 +193,12 @@ def dispatch_once(*, now: datetime | None = None) -> int:
 
 
 def next_due_at() -> datetime | None:
-    """The earliest moment something becomes due (a delivery or an expiring lease)."""
+    """When the next claim should run: a delivery's due time less the lead, or a lease's end."""
     found = Delivery.objects.filter(state__in=WAITING, channel__needs_reconnect=False, channel__enabled=True).aggregate(
         at=Min("next_attempt_at")
     )["at"]
     lease = Delivery.objects.filter(state__in=LEASED).aggregate(at=Min("lease_expires_at"))["at"]
-    candidates = [t for t in (found, lease) if t is not None]
+    candidates = [t for t in (found - lead() if found else None, lease) if t is not None]
     return min(candidates) if candidates else None
 
 

@@ -3,6 +3,7 @@ publisher.dispatch decides when, publisher.publishing decides retries."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -32,7 +33,10 @@ def enqueue_publish(delivery_ids: Sequence[int], *, urgent: bool) -> None:
     options: dict[str, object] = {"broker": get_broker(queue)}
     if queue:
         options["cluster"] = queue
-    for chunk in _chunks(delivery_ids, settings.TANDEM_TASK_BATCH):
+    # Spread a burst over the workers in a few large tasks: the work per delivery is small
+    # and a task's fixed costs (queue hop, lock, thread pool, result) are paid per task.
+    size = min(settings.TANDEM_TASK_BATCH, max(25, math.ceil(len(delivery_ids) / settings.TANDEM_TASK_FANOUT)))
+    for chunk in _chunks(delivery_ids, size):
         async_task("publisher.tasks.deliveries_publish", chunk, q_options=options)
 
 
