@@ -264,9 +264,10 @@ def run(*, should_stop: Callable[[], bool], log: Callable[[str], None] = logger.
     try:
         while not should_stop():
             try:
+                began = time.perf_counter()
                 handled = dispatch_once()
                 if handled:
-                    log(f"dispatched {handled}")
+                    log(f"dispatched {handled} in {(time.perf_counter() - began) * 1000:.0f} ms")
                 if time.monotonic() - last_extend > settings.TANDEM_RECURRENCE_EXTEND_SECONDS:
                     last_extend = time.monotonic()
                     scheduling.recurrences_extend()
