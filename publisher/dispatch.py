@@ -48,11 +48,12 @@ class Claim:
     routine: list[int] = field(default_factory=list)
     urgent: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)
     unconfirmed: list[int] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
-        return len(self.routine) + len(self.urgent) + len(self.expired) + len(self.unconfirmed)
+        return len(self.routine) + len(self.urgent) + len(self.expired) + len(self.superseded) + len(self.unconfirmed)
 
 
 def queue_lease() -> timedelta:
@@ -92,16 +93,34 @@ def deliveries_claim(
         rows = list(
             qs.select_for_update(skip_locked=True, of=("self",))
             .order_by("-urgent", "next_attempt_at", "pk")
-            .values_list("pk", "state", "urgent", "due_at", "attempts", "channel__kind", "occurrence__message__status")[
-                :limit
-            ]
+            .values_list(
+                "pk",
+                "state",
+                "urgent",
+                "due_at",
+                "attempts",
+                "channel_id",
+                "channel__kind",
+                "occurrence__message_id",
+                "occurrence__message__status",
+            )[:limit]
         )
         if not rows:
             return claim
+        # After an outage a recurring message may have several occurrences due at once on
+        # a channel: only the latest goes out, the others are recorded as skipped.
+        latest: dict[tuple[int, int], datetime] = {}
+        for _pk, state, urgent, due_at, _n, channel_id, _kind, message_id, _status in rows:
+            if state == DeliveryState.PENDING and not urgent:
+                key = (message_id, channel_id)
+                latest[key] = max(due_at, latest.get(key, due_at))
         requeue: list[int] = []
-        for pk, state, urgent, due_at, attempts, kind, status in rows:
+        for pk, state, urgent, due_at, attempts, channel_id, kind, message_id, status in rows:
             if state in WAITING and not urgent and due_at < now - grace:
                 claim.expired.append(pk)
+                continue
+            if state == DeliveryState.PENDING and not urgent and due_at < latest[(message_id, channel_id)]:
+                claim.superseded.append(pk)
                 continue
             if state == DeliveryState.SENDING:
                 # The worker vanished during the network call: the post may be online.
@@ -121,7 +140,7 @@ def deliveries_claim(
             DeliveryAttempt.objects.filter(
                 delivery_id__in=requeue + claim.unconfirmed, finished_at__isnull=True
             ).update(finished_at=now, outcome="lost", error=_("The worker stopped during the network call."))
-        if claim.expired or claim.unconfirmed:
+        if claim.expired or claim.superseded or claim.unconfirmed:
             _settle(claim, now, grace)
         transaction.on_commit(lambda: _enqueue(claim))
     return claim
@@ -130,7 +149,7 @@ def deliveries_claim(
 def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
     """Record missed and lost deliveries, refresh their messages, tell the people concerned."""
     affected = list(
-        Delivery.objects.filter(pk__in=claim.expired + claim.unconfirmed)
+        Delivery.objects.filter(pk__in=claim.expired + claim.superseded + claim.unconfirmed)
         .values_list("occurrence__message_id", flat=True)
         .distinct()
     )
@@ -148,6 +167,17 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
             )
             % {"minutes": minutes},
         )
+    if claim.superseded:
+        Delivery.objects.filter(pk__in=claim.superseded).update(
+            state=DeliveryState.EXPIRED,
+            next_attempt_at=None,
+            lease_expires_at=None,
+            updated_at=now,
+            last_error=_(
+                "Skipped: a later occurrence of this message was due on this channel at the same time "
+                "(after an outage only the latest is sent)."
+            ),
+        )
     if claim.unconfirmed:
         Delivery.objects.filter(pk__in=claim.unconfirmed).update(
             state=DeliveryState.UNCONFIRMED,
@@ -161,8 +191,9 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
         )
     for message_id in sorted(affected):
         publishing.message_state_refresh(message_id=message_id, now=now)
-    for delivery_id in claim.expired + claim.unconfirmed:
-        transaction.on_commit(partial(publishing.delivery_failure_notify, delivery_id=delivery_id))
+    transaction.on_commit(
+        partial(publishing.deliveries_failure_notify, delivery_ids=claim.expired + claim.superseded + claim.unconfirmed)
+    )
 
 
 def _enqueue(claim: Claim) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -379,8 +379,8 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                 transaction.on_commit(partial(channel_reconnect_notify, channel_id=channel_id))
         for message_id in message_ids:
             message_state_refresh(message_id=message_id)
-        for delivery_id in failed_notices:
-            transaction.on_commit(partial(delivery_failure_notify, delivery_id=delivery_id))
+        if failed_notices:
+            transaction.on_commit(partial(deliveries_failure_notify, delivery_ids=failed_notices))
 
 
 def _decide(call: _Call, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -472,7 +472,7 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
 # --- notifications ------------------------------------------------------------------------
 
 
-def _mail(users: Iterable[User], subject_body: Any) -> None:
+def _mail(users: Iterable[User], subject_body: Callable[[], tuple[str, str]]) -> None:
     """Send each user a mail in their preferred language; subject_body() builds (subject, body)."""
     seen: set[str] = set()
     for user in users:
@@ -487,44 +487,67 @@ def _mail(users: Iterable[User], subject_body: Any) -> None:
             logger.exception("Could not mail %s", user.email)
 
 
-def delivery_failure_notify(*, delivery_id: int) -> None:
-    """Tell the message's author and approver that a delivery failed or is unconfirmed."""
-    delivery = Delivery.objects.select_related(
-        "channel", "occurrence__message__author", "occurrence__message__approved_by"
-    ).get(pk=delivery_id)
-    message = delivery.occurrence.message
-    link = f"{settings.TANDEM_PUBLIC_URL.rstrip('/')}/admin/publisher/message/{message.pk}/change/"
+def deliveries_failure_notify(*, delivery_ids: Sequence[int]) -> None:
+    """Tell each message's author and approver which deliveries failed or are unconfirmed,
+    with the channel and the network's reason: one mail per message, not one per post."""
+    deliveries = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .select_related("channel", "occurrence__message__author", "occurrence__message__approved_by")
+        .order_by("occurrence__message_id", "channel__name", "pk")
+    )
+    by_message: dict[int, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_message.setdefault(delivery.occurrence.message_id, []).append(delivery)
+    for group in by_message.values():
+        message = group[0].occurrence.message
+        link = f"{settings.TANDEM_PUBLIC_URL.rstrip('/')}/admin/publisher/message/{message.pk}/change/"
+        _mail([message.author, message.approved_by], partial(_failure_mail, message, group, link))  # type: ignore[list-item]
 
-    def build() -> tuple[str, str]:
-        params = {
-            "title": message.title,
-            "channel": delivery.channel.name,
-            "language": delivery.language.upper(),
-            "reason": delivery.last_error,
-            "link": link,
-        }
-        if delivery.state == DeliveryState.UNCONFIRMED:
-            subject = _("Tandem: “%(title)s” may not have been published on %(channel)s") % params
-            body = (
-                _(
-                    "The network did not confirm the %(language)s post of “%(title)s” on %(channel)s.\n"
-                    "It may or may not be online: check the account before publishing it again.\n\n"
-                    "Reason: %(reason)s\n\n%(link)s\n"
-                )
-                % params
+
+def _failure_mail(message: Message, group: list[Delivery], link: str) -> tuple[str, str]:
+    """(subject, body) in the active language."""
+    if len(group) > 1:
+        lines = "\n".join(
+            f"- {d.channel.name} ({d.language.upper()}, {d.get_state_display()}): {d.last_error}" for d in group
+        )
+        params = {"title": message.title, "count": len(group), "lines": lines, "link": link}
+        subject = _("Tandem: “%(title)s” was not published on %(count)s channels") % params
+        body = (
+            _(
+                "These posts of “%(title)s” did not go out or were not confirmed by the network:\n\n%(lines)s\n\n"
+                "Check the account of an unconfirmed post before publishing it again.\n\n%(link)s\n"
             )
-        else:
-            subject = _("Tandem: “%(title)s” was not published on %(channel)s") % params
-            body = (
-                _(
-                    "The %(language)s post of “%(title)s” could not be published on %(channel)s.\n\n"
-                    "Reason: %(reason)s\n\n%(link)s\n"
-                )
-                % params
-            )
+            % params
+        )
         return subject, body
-
-    _mail([message.author, message.approved_by], build)  # type: ignore[list-item]
+    delivery = group[0]
+    params = {
+        "title": message.title,
+        "channel": delivery.channel.name,
+        "language": delivery.language.upper(),
+        "reason": delivery.last_error,
+        "link": link,
+    }
+    if delivery.state == DeliveryState.UNCONFIRMED:
+        subject = _("Tandem: “%(title)s” may not have been published on %(channel)s") % params
+        body = (
+            _(
+                "The network did not confirm the %(language)s post of “%(title)s” on %(channel)s.\n"
+                "It may or may not be online: check the account before publishing it again.\n\n"
+                "Reason: %(reason)s\n\n%(link)s\n"
+            )
+            % params
+        )
+    else:
+        subject = _("Tandem: “%(title)s” was not published on %(channel)s") % params
+        body = (
+            _(
+                "The %(language)s post of “%(title)s” could not be published on %(channel)s.\n\n"
+                "Reason: %(reason)s\n\n%(link)s\n"
+            )
+            % params
+        )
+    return subject, body
 
 
 def channel_admins() -> list[User]:

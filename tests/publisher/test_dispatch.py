@@ -8,6 +8,7 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from publisher import dispatch, scheduling
 from publisher.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Message, MessageState, Urgency
@@ -74,7 +75,11 @@ def test_routine_delivery_missed_beyond_grace_expires_with_reason_urgent_goes_la
     assert set(expired.values_list("state", flat=True)) == {DeliveryState.EXPIRED}
     assert all("60 minutes" in d.last_error for d in expired)
     assert Message.objects.get(occurrences__deliveries=routine[0]).state == MessageState.FAILED
-    assert len(mail.outbox) == 2  # the author, once per expired delivery
+    # The author hears once per message, with every channel and the reason.
+    [notice] = mail.outbox
+    assert notice.to == [author.email]
+    assert all(d.channel.name in notice.body for d in expired)
+    assert "60 minutes" in notice.body
     late = Delivery.objects.get(pk=urgent[0])
     assert late.state == DeliveryState.SENT
     assert late.lateness_ms == 2 * 3600 * 1000
@@ -182,3 +187,39 @@ def test_urgent_rows_are_claimed_first(author):
     assert sorted(claim.urgent) == sorted(urgent)
     assert not claim.routine
     assert set(Delivery.objects.filter(pk__in=routine).values_list("state", flat=True)) == {DeliveryState.PENDING}
+
+
+def test_after_an_outage_only_the_latest_occurrence_of_a_recurring_message_goes_out(author, run_on_commit):
+    from publisher.models import Occurrence
+
+    [first] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=40))
+    delivery = Delivery.objects.select_related("occurrence").get(pk=first)
+    later = Occurrence.objects.create(message=delivery.occurrence.message, due_at=NOW - timedelta(minutes=10))
+    second = Delivery.objects.create(
+        occurrence=later,
+        channel=delivery.channel,
+        language="fr",
+        due_at=later.due_at,
+        next_attempt_at=later.due_at,
+    )
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 2
+    skipped = Delivery.objects.get(pk=first)
+    assert skipped.state == DeliveryState.EXPIRED
+    assert "later occurrence" in skipped.last_error
+    assert Delivery.objects.get(pk=second.pk).state == DeliveryState.SENT
+    assert [c["delivery_id"] for c in FakeAdapter.calls] == [second.pk]
+
+
+@override_settings(TANDEM_DISPATCH_POLL_SECONDS=0.1)
+def test_the_loop_runs_passes_until_told_to_stop(author, django_capture_on_commit_callbacks):
+    ids = due_deliveries(author=author, count=2, due_at=timezone.now() - timedelta(seconds=1))
+    passes = []
+
+    def should_stop():
+        passes.append(1)
+        return len(passes) > 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.run(should_stop=should_stop, log=lambda line: None)
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}

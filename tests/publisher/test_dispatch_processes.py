@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from publisher import scheduling
 from publisher.models import Delivery, DeliveryState
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.publisher.dispatch_support import due_deliveries, reference_data_ensure
@@ -150,3 +151,17 @@ def test_worker_killed_mid_publish_is_recovered_after_its_lease(live, author, tm
         assert delivery.attempts == 1
         assert outcomes == ["lost"]
         assert len(calls_in(tmp_path)) == 1
+
+
+def test_a_committed_nearer_delivery_wakes_the_sleeping_dispatcher(live, author):
+    # With a 60 s fallback poll and nothing due, only NOTIFY can wake it in time.
+    proc = live.start("run_dispatcher", TANDEM_DISPATCH_POLL_SECONDS="60")
+    log = live.logs / f"{len(live.running) - 1}-run_dispatcher.log"
+    assert wait_until(lambda: b"Dispatcher started." in log.read_bytes(), timeout=20)
+    time.sleep(1.0)  # past its first pass: asleep now
+    with transaction.atomic():
+        [pk] = due_deliveries(author=author, count=1)
+        scheduling.dispatcher_notify()
+    assert wait_until(lambda: Delivery.objects.get(pk=pk).state != DeliveryState.PENDING, timeout=10)
+    assert Delivery.objects.get(pk=pk).state == DeliveryState.QUEUED  # no cluster runs in this test
+    assert proc.poll() is None
