@@ -263,6 +263,21 @@ def _deliveries_create(
             ],
             ignore_conflicts=True,
         )
+        # A message edited after approval had its deliveries cancelled; approving it again
+        # revives them (the row is unique per occurrence and channel).
+        for language in {language for _c, language, _r in routes}:
+            Delivery.objects.filter(
+                occurrence=occurrence,
+                state=DeliveryState.CANCELLED,
+                channel_id__in=[c for c, lang, _r in routes if lang == language],
+            ).update(
+                state=DeliveryState.PENDING,
+                language=language,
+                next_attempt_at=due_at,
+                lease_expires_at=None,
+                urgent=urgent,
+                last_error="",
+            )
         created.extend(
             Delivery.objects.filter(occurrence=occurrence, state=DeliveryState.PENDING).values_list("pk", flat=True)
         )

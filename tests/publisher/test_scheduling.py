@@ -178,3 +178,23 @@ def test_follow_up_replies_only_on_channels_that_carried_the_original(live_db, a
         assert reply.state == DeliveryState.SENT
     replied = [c["post"].reply_to.remote_id for c in FakeAdapter.calls if c["post"].reply_to]
     assert sorted(replied) == sorted(d.reply_to.remote_id for d in replies)
+
+
+@pytest.mark.django_db
+def test_approving_again_after_an_edit_revives_the_cancelled_deliveries(author, approver):
+    ChannelFactory(language="fr", covers_all=True)
+    ChannelFactory(language="nl", covers_all=True)
+    publish_at = datetime.now(UTC) + timedelta(days=2)
+    message = approved_message(author=author, approver=approver, publish_at=publish_at)
+    message = services.message_update(
+        message=message,
+        actor=author,
+        variants={"fr": services.VariantInput("Changé"), "nl": services.VariantInput("Gewijzigd")},
+    )
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.CANCELLED}
+    services.message_submit(message=message, actor=author)
+    services.message_approve(message=message, actor=approver)
+    deliveries = Delivery.objects.filter(occurrence__message=message)
+    assert deliveries.count() == 2
+    assert set(deliveries.values_list("state", flat=True)) == {DeliveryState.PENDING}
+    assert {d.next_attempt_at for d in deliveries} == {publish_at}
