@@ -49,11 +49,17 @@ class Claim:
     urgent: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
     superseded: list[int] = field(default_factory=list)
+    disabled: list[int] = field(default_factory=list)
     unconfirmed: list[int] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
-        return len(self.routine) + len(self.urgent) + len(self.expired) + len(self.superseded) + len(self.unconfirmed)
+        return len(self.routine) + len(self.urgent) + len(self.settled)
+
+    @property
+    def settled(self) -> list[int]:
+        """Deliveries this claim decided without sending them."""
+        return self.expired + self.superseded + self.disabled + self.unconfirmed
 
 
 def queue_lease() -> timedelta:
@@ -87,7 +93,7 @@ def deliveries_claim(
     grace = timedelta(seconds=settings.TANDEM_MISSED_GRACE_SECONDS)
     claim = Claim()
     with transaction.atomic():
-        qs = Delivery.objects.filter(_due(now), channel__needs_reconnect=False, channel__enabled=True)
+        qs = Delivery.objects.filter(_due(now), channel__needs_reconnect=False)
         if ids is not None:
             qs = qs.filter(pk__in=list(ids))
         rows = list(
@@ -101,6 +107,7 @@ def deliveries_claim(
                 "attempts",
                 "channel_id",
                 "channel__kind",
+                "channel__enabled",
                 "occurrence__message_id",
                 "occurrence__message__status",
             )[:limit]
@@ -110,12 +117,15 @@ def deliveries_claim(
         # After an outage a recurring message may have several occurrences due at once on
         # a channel: only the latest goes out, the others are recorded as skipped.
         latest: dict[tuple[int, int], datetime] = {}
-        for _pk, state, urgent, due_at, _n, channel_id, _kind, message_id, _status in rows:
+        for _pk, state, urgent, due_at, _n, channel_id, _kind, _on, message_id, _status in rows:
             if state == DeliveryState.PENDING and not urgent:
                 key = (message_id, channel_id)
                 latest[key] = max(due_at, latest.get(key, due_at))
         requeue: list[int] = []
-        for pk, state, urgent, due_at, attempts, channel_id, kind, message_id, status in rows:
+        for pk, state, urgent, due_at, attempts, channel_id, kind, enabled, message_id, status in rows:
+            if state in WAITING and not enabled:
+                claim.disabled.append(pk)
+                continue
             if state in WAITING and not urgent and due_at < now - grace:
                 claim.expired.append(pk)
                 continue
@@ -140,18 +150,18 @@ def deliveries_claim(
             DeliveryAttempt.objects.filter(
                 delivery_id__in=requeue + claim.unconfirmed, finished_at__isnull=True
             ).update(finished_at=now, outcome="lost", error=_("The worker stopped during the network call."))
-        if claim.expired or claim.superseded or claim.unconfirmed:
+        if claim.settled:
             _settle(claim, now, grace)
-        transaction.on_commit(lambda: _enqueue(claim))
+        # robust: a broker outage must not fail the caller (an alert's request has already
+        # committed); the rows stay queued and are claimed again when their lease ends.
+        transaction.on_commit(partial(_enqueue, claim), robust=True)
     return claim
 
 
 def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
     """Record missed and lost deliveries, refresh their messages, tell the people concerned."""
     affected = list(
-        Delivery.objects.filter(pk__in=claim.expired + claim.superseded + claim.unconfirmed)
-        .values_list("occurrence__message_id", flat=True)
-        .distinct()
+        Delivery.objects.filter(pk__in=claim.settled).values_list("occurrence__message_id", flat=True).distinct()
     )
     list(Message.objects.select_for_update().filter(pk__in=sorted(affected)).values_list("pk", flat=True))
     if claim.expired:
@@ -178,6 +188,14 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
                 "(after an outage only the latest is sent)."
             ),
         )
+    if claim.disabled:
+        Delivery.objects.filter(pk__in=claim.disabled).update(
+            state=DeliveryState.FAILED,
+            next_attempt_at=None,
+            lease_expires_at=None,
+            updated_at=now,
+            last_error=_("The channel was disabled before this post was due."),
+        )
     if claim.unconfirmed:
         Delivery.objects.filter(pk__in=claim.unconfirmed).update(
             state=DeliveryState.UNCONFIRMED,
@@ -191,9 +209,7 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
         )
     for message_id in sorted(affected):
         publishing.message_state_refresh(message_id=message_id, now=now)
-    transaction.on_commit(
-        partial(publishing.deliveries_failure_notify, delivery_ids=claim.expired + claim.superseded + claim.unconfirmed)
-    )
+    transaction.on_commit(robust=True, func=partial(publishing.deliveries_failure_notify, delivery_ids=claim.settled))
 
 
 def _enqueue(claim: Claim) -> None:
@@ -225,7 +241,7 @@ def dispatch_once(*, now: datetime | None = None) -> int:
 
 def next_due_at() -> datetime | None:
     """When the next claim should run: a delivery's due time less the lead, or a lease's end."""
-    found = Delivery.objects.filter(state__in=WAITING, channel__needs_reconnect=False, channel__enabled=True).aggregate(
+    found = Delivery.objects.filter(state__in=WAITING, channel__needs_reconnect=False).aggregate(
         at=Min("next_attempt_at")
     )["at"]
     lease = Delivery.objects.filter(state__in=LEASED).aggregate(at=Min("lease_expires_at"))["at"]

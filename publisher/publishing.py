@@ -451,7 +451,8 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
     if in_flight or due_pending:
         state = MessageState.PUBLISHING
     elif missing:
-        state = MessageState.PARTIALLY_FAILED if sent else MessageState.FAILED
+        # A recurring message with occurrences still to come has not failed as a whole.
+        state = MessageState.PARTIALLY_FAILED if sent or future else MessageState.FAILED
         failed = deliveries.filter(state__in=NOT_DELIVERED).select_related("channel").order_by("channel__name", "pk")
         reason = _("Not delivered on: %(channels)s.") % {
             "channels": "; ".join(
@@ -652,7 +653,7 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
         if sent_ids:
             from publisher import tasks
 
-            transaction.on_commit(lambda: tasks.enqueue_retract(sent_ids))
+            transaction.on_commit(partial(tasks.enqueue_retract, sent_ids), robust=True)
     return message
 
 

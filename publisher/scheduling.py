@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -332,7 +333,7 @@ def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
     if urgent and ids:
         from publisher import dispatch
 
-        transaction.on_commit(lambda: dispatch.deliveries_hand_over(delivery_ids=ids, urgent=True))
+        transaction.on_commit(partial(dispatch.deliveries_hand_over, delivery_ids=ids, urgent=True), robust=True)
     return list(Delivery.objects.filter(occurrence__message=message).order_by("due_at", "pk"))
 
 

@@ -223,3 +223,15 @@ def test_the_loop_runs_passes_until_told_to_stop(author, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         dispatch.run(should_stop=should_stop, log=lambda line: None)
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+def test_a_channel_disabled_before_the_due_time_fails_its_delivery_with_the_reason(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(seconds=1))
+    Channel.objects.filter(deliveries=pk).update(enabled=False)
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 1
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.state == DeliveryState.FAILED
+    assert "disabled" in delivery.last_error
+    assert not FakeAdapter.calls
+    assert Message.objects.get(occurrences__deliveries=pk).state == MessageState.FAILED
