@@ -26,5 +26,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("Dispatcher started.")
-        dispatch.run(should_stop=lambda: stopping, log=lambda line: self.stdout.write(line))
+        # Supervisors (honcho, systemd, tests) read this line to know the loop is up.
+        self.stdout.flush()
+        dispatch.run(should_stop=lambda: stopping, log=self._log)
         self.stdout.write("Dispatcher stopped.")
+
+    def _log(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
