@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -71,6 +72,7 @@ DERIVED_STATES = {
 }
 EXERCISE_REMOTE_ID = "exercise"
 RECORD_WINDOW_SECONDS = 0.025
+POOL_THREAD_PREFIX = "tandem-publish"
 
 
 def idempotency_key(delivery_id: int) -> str:
@@ -175,8 +177,10 @@ def _call_adapter(call: _Call) -> _Call:
         call.remote_id, call.remote_url, call.extra = receipt.remote_id, receipt.url, dict(receipt.extra)
     finally:
         call.finished_at = timezone.now()
-        # Adapters should not touch the database, but if one did, do not leak its connection.
-        connections.close_all()
+        # Adapters should not touch the database, but if one did in a pool thread, do not
+        # leak that thread's connection.
+        if threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
+            connections.close_all()
     return call
 
 
@@ -245,7 +249,7 @@ def deliveries_publish(*, delivery_ids: Sequence[int]) -> dict[str, int]:
     to_send = sorted((c for c in calls if not c.outcome), key=_due_of)
     if to_send:
         workers = max(1, min(settings.TANDEM_PUBLISH_CONCURRENCY, len(to_send)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_THREAD_PREFIX) as pool:
             pending: set[Future[_Call]] = set()
             for call in to_send:
                 _sleep_until(_due_of(call))

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.test import TestCase, override_settings
 
 from publisher import dispatch, posts, publishing
@@ -303,3 +304,59 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (1, 1)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+class InlineExecutor:
+    """Runs each call at submit: every outcome is recorded in one group, deterministically."""
+
+    def __init__(self, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def test_publishing_a_batch_costs_the_same_queries_for_5_or_25_deliveries(
+    author, monkeypatch, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(publishing, "ThreadPoolExecutor", InlineExecutor)
+    few = due_deliveries(author=author, count=5, due_at=NOW)
+    many = due_deliveries(author=author, count=25, due_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        dispatch.deliveries_claim(ids=few + many)
+        with CaptureQueriesContext(connection) as ctx:
+            assert publishing.deliveries_publish(delivery_ids=few) == {"sent": 5}
+        with django_assert_num_queries(len(ctx.captured_queries)):
+            assert publishing.deliveries_publish(delivery_ids=many) == {"sent": 25}
+
+
+def test_an_operator_can_send_a_failed_delivery_again(author, approver):
+    ids = due_deliveries(author=author, count=1, due_at=NOW)
+    set_behaviour(ids, **{"raise": "permanent"})
+    with time_machine.travel(NOW, tick=False):
+        claim_and_publish(ids)
+    delivery = Delivery.objects.get(pk=ids[0])
+    assert delivery.state == DeliveryState.FAILED
+    set_behaviour(ids)
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        publishing.delivery_retry(delivery=delivery, actor=approver)
+        claim_and_publish(ids)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.SENT
+    assert delivery.attempts == 2
+    assert Message.objects.get(occurrences__deliveries=delivery).state == MessageState.PUBLISHED
+    with pytest.raises(ValidationError):
+        publishing.delivery_retry(delivery=delivery, actor=approver)

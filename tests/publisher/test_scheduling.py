@@ -198,3 +198,11 @@ def test_approving_again_after_an_edit_revives_the_cancelled_deliveries(author, 
     assert deliveries.count() == 2
     assert set(deliveries.values_list("state", flat=True)) == {DeliveryState.PENDING}
     assert {d.next_attempt_at for d in deliveries} == {publish_at}
+
+
+def test_daily_instance_in_the_spring_gap_moves_forward_by_the_gap():
+    start = scheduling.parse_local_time("2027-03-27 02:30")
+    first, gap_day, after = scheduling.recurrence_times("FREQ=DAILY;COUNT=3", start)
+    assert first.astimezone(BRUSSELS).strftime("%H:%M") == "02:30"
+    assert gap_day.astimezone(BRUSSELS).strftime("%d %H:%M") == "28 03:30"
+    assert after.astimezone(BRUSSELS).strftime("%d %H:%M") == "29 02:30"
