@@ -86,7 +86,7 @@ def deliveries_claim(
     """Claim due deliveries in one short transaction; enqueue them once it commits.
 
     ``ids`` restricts the claim (the urgent hand-over after an alert's commit).
-    Deliveries of channels that need reconnecting or are disabled are held, not claimed.
+    Deliveries of channels that need reconnecting are held; those of disabled channels fail.
     """
     now = now or timezone.now()
     limit = limit or settings.TANDEM_DISPATCH_BATCH

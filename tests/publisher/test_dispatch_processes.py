@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from publisher import scheduling
-from publisher.models import Delivery, DeliveryState
+from publisher.models import Delivery, DeliveryAttempt, DeliveryState
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.publisher.dispatch_support import due_deliveries, reference_data_ensure
 
@@ -165,3 +165,26 @@ def test_a_committed_nearer_delivery_wakes_the_sleeping_dispatcher(live, author)
     assert wait_until(lambda: Delivery.objects.get(pk=pk).state != DeliveryState.PENDING, timeout=10)
     assert Delivery.objects.get(pk=pk).state == DeliveryState.QUEUED  # no cluster runs in this test
     assert proc.poll() is None
+
+
+def test_flaky_network_through_real_processes_ends_sent_once_or_failed_with_reason(live, author, tmp_path):
+    """30 % of calls fail with 503, 429 + Retry-After or a timeout after sending."""
+    ids = due_deliveries(author=author, count=100, config={"dir": str(tmp_path), "fail_rate": 0.3, "seed": 3})
+    fast_retries = {"TANDEM_RETRY_BASE_SECONDS": "0.2", "TANDEM_MAX_ATTEMPTS": "4"}
+    live.start("run_dispatcher", **fast_retries)
+    live.start("qcluster", TANDEM_WORKERS="2", **fast_retries)
+    finished = [DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.UNCONFIRMED]
+
+    def settled() -> bool:
+        return Delivery.objects.filter(pk__in=ids, state__in=finished).count() == len(ids)
+
+    assert wait_until(settled, timeout=60), Counter(Delivery.objects.values_list("state", flat=True))
+    states = Counter(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True))
+    assert states[DeliveryState.SENT] > 50
+    posted = Counter(int(p) for p in posts_in(tmp_path))
+    assert set(posted.values()) == {1}, "a delivery was posted twice"
+    sent = set(Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENT).values_list("pk", flat=True))
+    assert sent <= set(posted)
+    assert all(d.last_error for d in Delivery.objects.filter(pk__in=ids).exclude(state=DeliveryState.SENT))
+    outcomes = Counter(DeliveryAttempt.objects.filter(delivery_id__in=ids).values_list("outcome", flat=True))
+    assert {"transient", "unknown", "sent"} <= set(outcomes)
