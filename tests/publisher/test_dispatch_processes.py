@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -60,9 +61,7 @@ class Processes:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "1",
-            "DATABASE_URL": (
-                f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-            ),
+            "DATABASE_URL": database_url(db),
             "REDIS_URL": settings.REDIS_URL,
             "TANDEM_CHANNEL_ADAPTERS": ",".join(f"{k}={v}" for k, v in ADAPTERS.items()),
             "LOG_LEVEL": "INFO",
@@ -95,6 +94,13 @@ class Processes:
         for proc in self.running:
             self.kill(proc)
         self.running.clear()
+
+
+def database_url(db: dict) -> str:
+    """The test database as a URL for the subprocesses (same server, test database name)."""
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 def wait_until(predicate, timeout: float) -> bool:
