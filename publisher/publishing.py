@@ -33,7 +33,7 @@ from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from publisher import posts
+from publisher import posts, scheduling, services
 from publisher.channels import registry
 from publisher.channels.base import (
     AuthError,
@@ -383,6 +383,9 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                 transaction.on_commit(partial(channel_reconnect_notify, channel_id=channel_id))
         for message_id in message_ids:
             message_state_refresh(message_id=message_id)
+        if any(d.state == DeliveryState.RETRY_WAIT for d in deliveries):
+            # The dispatcher may be asleep past this retry's time: wake it on commit.
+            scheduling.dispatcher_notify()
         if failed_notices:
             transaction.on_commit(partial(deliveries_failure_notify, delivery_ids=failed_notices))
 
@@ -587,8 +590,6 @@ def channel_reconnect_notify(*, channel_id: int) -> None:
 
 def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
     """Send a failed, unconfirmed or expired delivery again (an operator's decision)."""
-    from publisher.services import audit_record
-
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.state not in NOT_DELIVERED:
@@ -605,35 +606,26 @@ def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
             pk=delivery.occurrence.message_id,
             state__in=[MessageState.FAILED, MessageState.PARTIALLY_FAILED, MessageState.PUBLISHED],
         ).update(state=MessageState.PUBLISHING, updated_at=now)
-        audit_record(actor=actor, verb="delivery.retried", obj=delivery, summary={"from": previous})
-        from publisher.scheduling import dispatcher_notify
-
-        dispatcher_notify()
+        services.audit_record(actor=actor, verb="delivery.retried", obj=delivery, summary={"from": previous})
+        scheduling.dispatcher_notify()
     return delivery
 
 
 def channel_reconnected(*, channel: Channel, actor: User | None) -> Channel:
     """Clear the reconnect flag: the dispatcher resumes the channel's held deliveries."""
-    from publisher.services import audit_record
-
     with transaction.atomic():
         Channel.objects.filter(pk=channel.pk).update(
             needs_reconnect=False, needs_reconnect_reason="", updated_at=timezone.now()
         )
         channel.refresh_from_db()
-        audit_record(actor=actor, verb="channel.reconnected", obj=channel)
-        from publisher.scheduling import dispatcher_notify
-
-        dispatcher_notify()
+        services.audit_record(actor=actor, verb="channel.reconnected", obj=channel)
+        scheduling.dispatcher_notify()
     return channel
 
 
 def message_retract(*, message: Message, actor: User | None, reason: str) -> Message:
     """Withdraw a message everywhere: stop what has not gone out and ask each network to
     delete what was posted (after commit, by a task that records where it could not)."""
-    from publisher import scheduling
-    from publisher.services import audit_record
-
     retractable = DERIVED_STATES | {MessageState.APPROVED}
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
@@ -648,14 +640,14 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
         message.state = MessageState.RETRACTED
         message.state_reason = reason.strip()
         message.save(update_fields=["state", "state_reason", "updated_at"])
-        audit_record(
+        services.audit_record(
             actor=actor,
             verb="message.retracted",
             obj=message,
             summary={"reason": reason.strip(), "cancelled": cancelled, "to_delete": sent_ids},
         )
         if sent_ids:
-            from publisher import tasks
+            from publisher import tasks  # tasks imports this module
 
             transaction.on_commit(partial(tasks.enqueue_retract, sent_ids), robust=True)
     return message
@@ -691,10 +683,8 @@ def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
                 )
                 result["retracted"].append(delivery.pk)
     if result["failed"]:
-        from publisher.services import audit_record
-
         delivery = Delivery.objects.select_related("occurrence__message").get(pk=result["failed"][0])
-        audit_record(
+        services.audit_record(
             actor=None,
             actor_label="dispatcher",
             verb="message.retract_incomplete",

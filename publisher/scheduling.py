@@ -331,7 +331,7 @@ def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
     message.save(update_fields=["state", "updated_at"])
     dispatcher_notify()
     if urgent and ids:
-        from publisher import dispatch
+        from publisher import dispatch  # dispatch imports this module
 
         transaction.on_commit(partial(dispatch.deliveries_hand_over, delivery_ids=ids, urgent=True), robust=True)
     return list(Delivery.objects.filter(occurrence__message=message).order_by("due_at", "pk"))
