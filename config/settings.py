@@ -147,17 +147,24 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tandem@localhost")
 # max_attempts=1 because our code decides retries from the network's answer, and
 # retry > timeout so the ORM broker never re-delivers a task that is still running.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A publish task takes a batch of deliveries and runs their calls concurrently; timeout
+# bounds the whole batch, and the delivery lease (TANDEM_SEND_LEASE_SECONDS) outlives it.
+# Urgent alerts get their own queue and cluster (Q_CLUSTER_NAME=urgent, see Procfile) so
+# they never wait behind routine batches; django-q2's own scheduler is not used for posts.
 Q_CLUSTER: dict[str, object] = {
     "name": "tandem",
     "workers": env.int("TANDEM_WORKERS", default=2),
-    "timeout": 60,
-    "retry": 120,
+    "timeout": 180,
+    "retry": 240,
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 1000,
+    "save_limit": 250,
     "poll": 0.2,
     "label": "Tasks",
+    "ALT_CLUSTERS": {
+        "urgent": {"workers": env.int("TANDEM_URGENT_WORKERS", default=2), "queue_limit": 4, "scheduler": False},
+    },
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
@@ -182,6 +189,21 @@ SPECTACULAR_SETTINGS = {
 TANDEM_OUTBOX_DIR = env.path("TANDEM_OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
 TANDEM_PUBLIC_URL = env.str("TANDEM_PUBLIC_URL", default="http://127.0.0.1:8000")
 TANDEM_MISSED_GRACE_SECONDS = env.int("TANDEM_MISSED_GRACE_SECONDS", default=3600)
+# Dispatch engine (publisher/dispatch.py, publisher/publishing.py).
+TANDEM_URGENT_QUEUE = env.str("TANDEM_URGENT_QUEUE", default="urgent")  # "" = the default queue
+TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows per claim
+TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
+TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])  # tasks a burst is split into
+TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=50)  # network calls at once per task
+TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=0.5)  # hand-over ahead of due
+TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
+TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
+TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=210)  # > Q_CLUSTER timeout
+TANDEM_MAX_ATTEMPTS = env.int("TANDEM_MAX_ATTEMPTS", default=6)
+TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
+TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)
+TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", default=35)
+TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})

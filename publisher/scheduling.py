@@ -1,50 +1,378 @@
-"""Scheduling: turns an approved message into occurrences and deliveries.
+"""Scheduling: when a message goes out, turned into occurrences and deliveries.
 
-Minimal version (one publication time, or "now"); the dispatch engine extends it with
-recurrence, DST handling and the missed-occurrence policy.
+Times are entered in Europe/Brussels and stored in UTC. A recurrence is an RFC 5545
+RRULE (optionally with EXDATE lines) evaluated with python-dateutil on *local wall-clock
+time*, so "every Monday at 09:00" stays 09:00 in Brussels across both DST switches.
+
+Public helpers for the admin and the API:
+
+- ``parse_local_time(value, fold=None)``: a Brussels wall-clock time (or an aware time)
+  to an aware UTC datetime; refuses times in the spring-forward gap and asks for a choice
+  inside the fall-back overlap.
+- ``validate_schedule(...)``: every check on a message's schedule, as one
+  ``ValidationError`` keyed by field.
+- ``occurrences_preview(...)``: the next N publication times.
+
+Services: ``message_schedule`` / ``message_unschedule`` (called inside the approval and
+cancel transactions) and ``recurrences_extend`` (the dispatcher keeps recurring messages
+materialised a few weeks ahead).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rruleset, rrulestr
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from publisher import selectors
-from publisher.models import Delivery, DeliveryState, MessageState, Occurrence, Urgency
+from publisher.models import Delivery, DeliveryState, Language, Message, MessageState, Occurrence, Urgency
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from publisher.models import Message
+
+logger = logging.getLogger(__name__)
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+# The PostgreSQL NOTIFY channel the dispatcher listens on (see publisher.dispatch).
+NOTIFY_CHANNEL = "tandem_dispatch"
+# Deliveries that have not started and may still be stopped by a cancel.
+NOT_STARTED = [DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.QUEUED]
+
+
+def _local_str(value: datetime) -> str:
+    return value.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_local_time(value: str | datetime, *, fold: int | None = None) -> datetime:
+    """Turn a Brussels wall-clock time into an aware UTC datetime.
+
+    ``value`` is an ISO 8601 string or a datetime. An explicit offset (``+02:00``, ``Z``)
+    or an aware datetime is taken as is. A naive time is Brussels local time:
+
+    - in the spring-forward gap (e.g. 2027-03-28 02:30) it does not exist: refused;
+    - in the fall-back overlap (e.g. 2027-10-31 02:30) it happens twice: refused unless
+      ``fold`` says which (0 = the first, summer time +02:00; 1 = the second, +01:00)
+      or the value carries its offset.
+
+    Raises ``django.core.exceptions.ValidationError`` with a translated message.
+    """
+    if isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+        if parsed is None:
+            raise ValidationError(
+                _("“%(value)s” is not a date and time (use YYYY-MM-DD HH:MM)."), code="invalid", params={"value": value}
+            )
+        value = parsed
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC)
+    naive = value.replace(tzinfo=None)
+    first = naive.replace(tzinfo=BRUSSELS, fold=0)
+    second = naive.replace(tzinfo=BRUSSELS, fold=1)
+    # A wall-clock time that does not survive a round trip through UTC never happened.
+    if first.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None) != naive:
+        raise ValidationError(
+            _(
+                "%(time)s does not exist in Brussels: the clocks jump forward an hour that night. "
+                "Choose a time before or after the change."
+            ),
+            code="dst_gap",
+            params={"time": naive.strftime("%Y-%m-%d %H:%M")},
+        )
+    if first.utcoffset() != second.utcoffset():
+        if fold is None:
+            raise ValidationError(
+                _(
+                    "%(time)s happens twice in Brussels: the clocks go back an hour that night. "
+                    "Say which one you mean: summer time (+02:00) or winter time (+01:00)."
+                ),
+                code="dst_ambiguous",
+                params={"time": naive.strftime("%Y-%m-%d %H:%M")},
+            )
+        return (second if fold else first).astimezone(UTC)
+    return first.astimezone(UTC)
+
+
+def _rule_set(recurrence: str, start: datetime) -> rruleset:
+    """The RRULE (+ EXDATE) text as a dateutil set over naive Brussels wall-clock times."""
+    local_start = start.astimezone(BRUSSELS).replace(tzinfo=None)
+    try:
+        rules = rrulestr(recurrence.strip(), dtstart=local_start, forceset=True, ignoretz=True)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            _("The recurrence rule is not valid RFC 5545: %(error)s"),
+            code="invalid_rrule",
+            params={"error": str(exc)},
+        ) from exc
+    assert isinstance(rules, rruleset)  # noqa: S101 - forceset=True guarantees it
+    return rules
+
+
+def _to_utc(local: datetime) -> datetime:
+    """A recurrence instance (naive Brussels) in UTC.
+
+    An instance falling in the spring-forward gap moves forward by the gap (02:30 becomes
+    03:30 summer time); in the fall-back overlap it is the first of the two (summer time).
+    """
+    return local.replace(tzinfo=BRUSSELS, fold=0).astimezone(UTC)
+
+
+def recurrence_times(
+    recurrence: str, start: datetime, *, after: datetime | None = None, before: datetime | None = None, limit: int = 500
+) -> list[datetime]:
+    """UTC instances of a recurrence from ``start``: strictly after ``after``, up to ``before``, at most ``limit``."""
+    rules = _rule_set(recurrence, start)
+    found: list[datetime] = []
+    # dateutil compares naive local values; step from a local lower bound, filter in UTC.
+    cursor = (after - timedelta(hours=3)).astimezone(BRUSSELS).replace(tzinfo=None) if after else None
+    iterator: Iterable[datetime] = rules.xafter(cursor, inc=True) if cursor else iter(rules)
+    for local in iterator:
+        when = _to_utc(local)
+        if after is not None and when <= after:
+            continue
+        if before is not None and when > before:
+            break
+        found.append(when)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def validate_schedule(
+    *,
+    publish_at: datetime | None = None,
+    recurrence: str = "",
+    recurrence_start: datetime | None = None,
+    urgency: str = Urgency.ROUTINE,
+    now: datetime | None = None,
+) -> None:
+    """Check a schedule; raises ``ValidationError`` keyed by field with translated messages.
+
+    A message has one publication time or a recurrence, not both. Without either it goes
+    out when approved ("now"), which only urgent messages may ask for implicitly. Times in
+    the past are refused unless the message is urgent. A recurrence must parse, needs a
+    start, and must still have an occurrence in the future. Local times must already have
+    been through ``parse_local_time`` (the datetimes here are aware).
+    """
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if publish_at and recurrence.strip():
+        errors.setdefault("recurrence", []).append(_("Choose either one publication time or a recurrence, not both."))
+    if publish_at is not None and publish_at < now and urgency != Urgency.URGENT:
+        errors.setdefault("publish_at", []).append(
+            _("%(time)s is in the past: choose a time to come.") % {"time": _local_str(publish_at)}
+        )
+    if recurrence.strip():
+        if recurrence_start is None:
+            errors.setdefault("recurrence_start", []).append(_("A recurrence needs a start date and time."))
+        else:
+            try:
+                upcoming = recurrence_times(recurrence, recurrence_start, after=now, limit=1)
+            except ValidationError as exc:
+                errors.setdefault("recurrence", []).extend(exc.messages)
+            else:
+                if not upcoming:
+                    errors.setdefault("recurrence", []).append(
+                        _("This recurrence has no publication time left in the future.")
+                    )
+    if errors:
+        raise ValidationError(errors)
+
+
+def occurrences_preview(
+    *,
+    publish_at: datetime | None = None,
+    recurrence: str = "",
+    recurrence_start: datetime | None = None,
+    count: int = 10,
+    now: datetime | None = None,
+) -> list[datetime]:
+    """The next ``count`` publication times (aware UTC; show them in Brussels time).
+
+    A one-off message previews its single time; a recurrence its next instances after now.
+    An invalid rule raises ``ValidationError``.
+    """
+    now = now or timezone.now()
+    if recurrence.strip():
+        if recurrence_start is None:
+            return []
+        return recurrence_times(recurrence, recurrence_start, after=now, limit=count)
+    return [publish_at] if publish_at else []
+
+
+# --- services -------------------------------------------------------------------------
+
+
+def _horizon(now: datetime) -> datetime:
+    return now + timedelta(days=settings.TANDEM_RECURRENCE_HORIZON_DAYS)
+
+
+def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
+    """(channel id, variant language, delivery replied to) for every channel the message goes to.
+
+    A follow-up (update, all-clear) goes only to the channels that carried the original,
+    replying on the original post's thread.
+    """
+    if message.follows_id is None:
+        return [(route.channel.pk, route.variant_language, None) for route in selectors.channels_for(message)]
+    available = set(selectors.message_variant_languages(message))
+    originals = (
+        Delivery.objects.filter(occurrence__message_id=message.follows_id, state=DeliveryState.SENT)
+        .select_related("channel")
+        .order_by("channel_id", "-sent_at")
+    )
+    routes: dict[int, tuple[int, str, Delivery | None]] = {}
+    for original in originals:
+        if original.channel_id in routes or not original.channel.enabled:
+            continue
+        language = original.channel.language
+        if language not in available and language == Language.DE and Language.FR in available:
+            language = Language.FR
+        if language in available:
+            routes[original.channel_id] = (original.channel_id, language, original)
+    return list(routes.values())
+
+
+def _deliveries_create(
+    message: Message, times: list[datetime], routes: list[tuple[int, str, Delivery | None]], urgent: bool
+) -> list[int]:
+    created: list[int] = []
+    for due_at in times:
+        occurrence, _created = Occurrence.objects.get_or_create(message=message, due_at=due_at)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    occurrence=occurrence,
+                    channel_id=channel_id,
+                    language=language,
+                    due_at=due_at,
+                    next_attempt_at=due_at,
+                    urgent=urgent,
+                    reply_to=reply_to,
+                )
+                for channel_id, language, reply_to in routes
+            ],
+            ignore_conflicts=True,
+        )
+        # A message edited after approval had its deliveries cancelled; approving it again
+        # revives them (the row is unique per occurrence and channel).
+        for language in {language for _c, language, _r in routes}:
+            Delivery.objects.filter(
+                occurrence=occurrence,
+                state=DeliveryState.CANCELLED,
+                channel_id__in=[c for c, lang, _r in routes if lang == language],
+            ).update(
+                state=DeliveryState.PENDING,
+                language=language,
+                next_attempt_at=due_at,
+                lease_expires_at=None,
+                urgent=urgent,
+                last_error="",
+            )
+        created.extend(
+            Delivery.objects.filter(occurrence=occurrence, state=DeliveryState.PENDING).values_list("pk", flat=True)
+        )
+    return created
+
+
+def dispatcher_notify() -> None:
+    """Wake the dispatchers when this transaction commits (PostgreSQL only; others poll)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
 def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
-    """Create the message's occurrence and one pending delivery per routed channel.
+    """Create the message's occurrences and one pending delivery per (occurrence, channel).
 
-    Called inside the approval transaction; the dispatcher picks the rows up once committed.
+    Called inside the approval (or urgent-alert) transaction. A one-off message gets one
+    occurrence at ``publish_at`` (or now); a recurring one gets its instances up to the
+    horizon (the dispatcher extends it later). Urgent deliveries are due now and handed to
+    the urgent queue once the transaction commits; the dispatcher remains their safety net.
+
+    A routine time more than the grace period in the past is refused (ValidationError):
+    an approval that came too late must not publish an hour-old message silently.
     """
-    due_at = message.publish_at or timezone.now()
-    occurrence, _ = Occurrence.objects.get_or_create(message=message, due_at=due_at)
+    now = timezone.now()
     urgent = message.urgency == Urgency.URGENT
-    deliveries = [
-        Delivery(
-            occurrence=occurrence,
-            channel=route.channel,
-            language=route.variant_language,
-            due_at=due_at,
-            next_attempt_at=due_at,
-            urgent=urgent,
-        )
-        for route in selectors.channels_for(message)
-    ]
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    if message.recurrence.strip():
+        start = message.recurrence_start or message.publish_at or now
+        times = recurrence_times(message.recurrence, start, after=now - timedelta(seconds=1), before=_horizon(now))
+        if not times:
+            times = recurrence_times(message.recurrence, start, after=now, limit=1)
+        if not times:
+            raise ValidationError({"recurrence": [_("This recurrence has no publication time left in the future.")]})
+    else:
+        due_at = message.publish_at or now
+        if urgent:
+            due_at = min(due_at, now)
+        elif due_at < now - timedelta(seconds=settings.TANDEM_MISSED_GRACE_SECONDS):
+            raise ValidationError(
+                {
+                    "publish_at": [
+                        _("The publication time %(time)s has passed: choose a new time and submit again.")
+                        % {"time": _local_str(due_at)}
+                    ]
+                }
+            )
+        times = [due_at]
+    ids = _deliveries_create(message, times, _routes(message), urgent)
     message.state = MessageState.SCHEDULED
     message.save(update_fields=["state", "updated_at"])
-    return list(Delivery.objects.filter(occurrence=occurrence))
+    dispatcher_notify()
+    if urgent and ids:
+        from publisher import dispatch  # dispatch imports this module
+
+        transaction.on_commit(partial(dispatch.deliveries_hand_over, delivery_ids=ids, urgent=True), robust=True)
+    return list(Delivery.objects.filter(occurrence__message=message).order_by("due_at", "pk"))
 
 
 def message_unschedule(*, message: Message, actor: User | None) -> int:
-    """Cancel the message's deliveries that have not started (inside the caller's transaction)."""
-    return Delivery.objects.filter(
-        occurrence__message=message, state__in=[DeliveryState.PENDING, DeliveryState.RETRY_WAIT]
-    ).update(state=DeliveryState.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
+    """Cancel the message's deliveries that have not started (inside the caller's transaction).
+
+    A queued delivery is cancelled too: the publish task re-checks the state under a lock
+    before it calls the network.
+    """
+    return Delivery.objects.filter(occurrence__message=message, state__in=NOT_STARTED).update(
+        state=DeliveryState.CANCELLED, next_attempt_at=None, lease_expires_at=None, updated_at=timezone.now()
+    )
+
+
+def recurrences_extend(*, now: datetime | None = None) -> int:
+    """Materialise the next occurrences of every live recurring message up to the horizon.
+
+    Idempotent (occurrences and deliveries are unique); returns how many deliveries it added.
+    """
+    now = now or timezone.now()
+    live = [MessageState.SCHEDULED, MessageState.PUBLISHING, MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED]
+    added = 0
+    messages = (
+        Message.objects.filter(state__in=live, follows__isnull=True)
+        .exclude(recurrence="")
+        .only("pk", "recurrence", "recurrence_start", "publish_at", "urgency", "audience_all", "state")
+    )
+    for message in messages:
+        start = message.recurrence_start or message.publish_at
+        if start is None:
+            continue
+        last = message.occurrences.order_by("-due_at").values_list("due_at", flat=True).first()
+        try:
+            times = recurrence_times(message.recurrence, start, after=max(last or now, now), before=_horizon(now))
+        except ValidationError:
+            logger.warning("Message %s has an invalid recurrence; not extended.", message.pk)
+            continue
+        if not times:
+            continue
+        with transaction.atomic():
+            added += len(_deliveries_create(message, times, _routes(message), urgent=False))
+    return added

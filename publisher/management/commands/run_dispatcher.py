@@ -1,5 +1,4 @@
 import signal
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -14,6 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run one pass and exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["once"]:
+            handled = dispatch.dispatch_once()
+            self.stdout.write(f"Dispatched {handled} deliveries.")
+            return
         stopping = False
 
         def stop(signum: int, frame: object) -> None:
@@ -23,9 +26,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("Dispatcher started.")
-        while not stopping:
-            dispatch.dispatch_once()
-            if options["once"]:
-                break
-            time.sleep(1)
+        # Supervisors (honcho, systemd, tests) read this line to know the loop is up.
+        self.stdout.flush()
+        dispatch.run(should_stop=lambda: stopping, log=self._log)
         self.stdout.write("Dispatcher stopped.")
+
+    def _log(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()

@@ -1,0 +1,81 @@
+"""Render a Delivery into the adapter contract's Post (no I/O beyond reading the database)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Prefetch, QuerySet
+
+from publisher.channels.base import Post, PostImage, Receipt
+from publisher.models import Attachment, Delivery, Language, MessageStatus, Variant
+
+
+def deliveries_for_render(delivery_ids: Iterable[int]) -> QuerySet[Delivery]:
+    """Deliveries with everything ``post_build`` reads, in a fixed number of queries."""
+    return (
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .select_related("channel", "occurrence__message", "reply_to")
+        .prefetch_related(
+            Prefetch("occurrence__message__variants", queryset=Variant.objects.all()),
+            Prefetch("occurrence__message__attachments", queryset=Attachment.objects.order_by("position", "id")),
+        )
+    )
+
+
+def receipt_of(delivery: Delivery) -> Receipt:
+    """What an adapter needs to reply to or delete the post this delivery made."""
+    extra = dict(delivery.receipt or {})
+    extra.pop("rendered", None)
+    return Receipt(remote_id=delivery.remote_id, url=delivery.remote_url, extra=extra)
+
+
+def post_build(delivery: Delivery) -> Post:
+    """The post for this delivery: its variant's text and link, its images with alt text
+    in the variant's language, the receipt to reply to, the exercise and urgency flags."""
+    message = delivery.occurrence.message
+    variants = {v.language: v for v in message.variants.all()}
+    variant = variants.get(delivery.language)
+    if variant is None and delivery.language == Language.DE:
+        variant = variants.get(Language.FR)
+    if variant is None:
+        raise LookupError(f"Message {message.pk} has no {delivery.language} variant.")
+    images = tuple(
+        PostImage(
+            path=attachment.image.path,
+            alt=attachment.alt_for(variant.language),
+            width=attachment.width,
+            height=attachment.height,
+            format=attachment.format,
+        )
+        for attachment in message.attachments.all()
+        if not attachment.language or attachment.language == variant.language
+    )
+    reply_to = receipt_of(delivery.reply_to) if delivery.reply_to and delivery.reply_to.remote_id else None
+    return Post(
+        text=variant.text,
+        language=variant.language,
+        link=variant.link,
+        images=images,
+        title=message.title,
+        message_id=message.pk,
+        delivery_id=delivery.pk,
+        reply_to=reply_to,
+        exercise=message.status == MessageStatus.EXERCISE,
+        urgent=delivery.urgent,
+        cap=dict(message.cap or {}),
+    )
+
+
+def post_as_dict(post: Post) -> dict[str, object]:
+    """A JSON-able record of a rendered post (exercise receipts, audit)."""
+    return {
+        "text": post.text,
+        "language": post.language,
+        "link": post.link,
+        "title": post.title,
+        "images": [{"path": i.path, "alt": i.alt, "width": i.width, "height": i.height} for i in post.images],
+        "reply_to": post.reply_to.remote_id if post.reply_to else None,
+        "urgent": post.urgent,
+        "exercise": post.exercise,
+        "cap": post.cap,
+    }

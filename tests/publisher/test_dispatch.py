@@ -1,0 +1,237 @@
+"""The dispatcher in-process (SQLite and PostgreSQL): claims, leases, missed occurrences."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from publisher import dispatch, scheduling
+from publisher.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Message, MessageState, Urgency
+from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
+from tests.publisher.dispatch_support import due_deliveries
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_registry")]
+
+NOW = datetime(2027, 5, 3, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake_registry():
+    FakeAdapter.reset()
+    with override_settings(TANDEM_CHANNEL_ADAPTERS=ADAPTERS):
+        yield
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run a dispatcher pass and the tasks it hands over (the test cluster is synchronous)."""
+
+    def run(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return dispatch.dispatch_once(**kwargs)
+
+    return run
+
+
+def test_due_deliveries_are_claimed_and_sent_once_others_wait(author, run_on_commit):
+    due = due_deliveries(author=author, count=3, due_at=NOW - timedelta(seconds=1))
+    later = due_deliveries(author=author, count=2, due_at=NOW + timedelta(minutes=5))
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 3
+        assert run_on_commit() == 0
+    assert set(Delivery.objects.filter(pk__in=due).values_list("state", flat=True)) == {DeliveryState.SENT}
+    assert set(Delivery.objects.filter(pk__in=later).values_list("state", flat=True)) == {DeliveryState.PENDING}
+    assert sorted(c["delivery_id"] for c in FakeAdapter.calls) == sorted(due)
+    assert DeliveryAttempt.objects.filter(delivery_id__in=due, outcome="sent").count() == 3
+    sent = Delivery.objects.get(pk=due[0])
+    assert sent.lateness_ms == 1000
+    assert sent.remote_id == f"remote-tandem-delivery-{sent.pk}"
+    assert Message.objects.get(occurrences__deliveries=sent).state == MessageState.PUBLISHED
+
+
+def test_next_due_at_is_the_earliest_waiting_delivery_or_lease(author):
+    due_deliveries(author=author, count=1, due_at=NOW + timedelta(minutes=5))
+    [queued] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=1))
+    Delivery.objects.filter(pk=queued).update(state=DeliveryState.QUEUED, lease_expires_at=NOW + timedelta(minutes=1))
+    assert dispatch.next_due_at() == NOW + timedelta(minutes=1)
+    Delivery.objects.filter(pk=queued).update(state=DeliveryState.SENT, lease_expires_at=None)
+    # A burst is handed over slightly ahead so workers have rendered it by its due time.
+    assert dispatch.next_due_at() == NOW + timedelta(minutes=5) - dispatch.lead()
+
+
+def test_routine_delivery_missed_beyond_grace_expires_with_reason_urgent_goes_late(author, run_on_commit):
+    old = NOW - timedelta(hours=2)
+    routine = due_deliveries(author=author, count=2, due_at=old)
+    urgent = due_deliveries(author=author, count=1, due_at=old, urgency=Urgency.URGENT)
+    recent = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=30))
+    with time_machine.travel(NOW, tick=False):
+        run_on_commit()
+    expired = Delivery.objects.filter(pk__in=routine)
+    assert set(expired.values_list("state", flat=True)) == {DeliveryState.EXPIRED}
+    assert all("60 minutes" in d.last_error for d in expired)
+    assert Message.objects.get(occurrences__deliveries=routine[0]).state == MessageState.FAILED
+    # The author hears once per message, with every channel and the reason.
+    [notice] = mail.outbox
+    assert notice.to == [author.email]
+    assert all(d.channel.name in notice.body for d in expired)
+    assert "60 minutes" in notice.body
+    late = Delivery.objects.get(pk=urgent[0])
+    assert late.state == DeliveryState.SENT
+    assert late.lateness_ms == 2 * 3600 * 1000
+    assert Delivery.objects.get(pk=recent[0]).state == DeliveryState.SENT
+    assert not any(c["delivery_id"] in routine for c in FakeAdapter.calls)
+
+
+def test_lost_queued_task_is_reclaimed_after_its_lease(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=2))
+    Delivery.objects.filter(pk=pk).update(state=DeliveryState.QUEUED, lease_expires_at=NOW + timedelta(seconds=30))
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 0  # lease still running: somebody has it
+    with time_machine.travel(NOW + timedelta(seconds=31), tick=False):
+        assert run_on_commit() == 1
+    assert Delivery.objects.get(pk=pk).state == DeliveryState.SENT
+    assert len(FakeAdapter.calls) == 1
+
+
+def _die_mid_send(pk):
+    """What a SIGKILL during the network call leaves behind: sending, an open attempt."""
+    Delivery.objects.filter(pk=pk).update(
+        state=DeliveryState.SENDING, attempts=1, lease_expires_at=NOW - timedelta(seconds=1)
+    )
+    DeliveryAttempt.objects.create(delivery_id=pk, started_at=NOW - timedelta(minutes=3), outcome="sending")
+
+
+def test_delivery_lost_mid_send_is_retried_with_the_same_key_where_the_network_dedups(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=3))
+    # The lost attempt had reached the network.
+    FakeAdapter.posts[f"tandem-delivery-{pk}"] = {"delivery_id": pk}
+    _die_mid_send(pk)
+    with time_machine.travel(NOW, tick=False):
+        run_on_commit()
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.state == DeliveryState.SENT
+    assert delivery.attempts == 2
+    assert len(FakeAdapter.posts) == 1
+    assert list(DeliveryAttempt.objects.filter(delivery=delivery).values_list("outcome", flat=True)) == [
+        "lost",
+        "sent",
+    ]
+
+
+def test_delivery_lost_mid_send_is_unconfirmed_where_the_network_cannot_dedup(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=3), kind="fake-nokey")
+    _die_mid_send(pk)
+    with time_machine.travel(NOW, tick=False):
+        run_on_commit()
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.state == DeliveryState.UNCONFIRMED
+    assert "check whether the post is online" in delivery.last_error
+    assert not FakeAdapter.calls
+    assert len(mail.outbox) == 1
+    assert "may not have been published" in mail.outbox[0].subject or "publié" in mail.outbox[0].subject
+
+
+def test_channel_needing_reconnection_is_held(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(seconds=5))
+    Channel.objects.filter(deliveries=pk).update(needs_reconnect=True)
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 0
+        assert dispatch.next_due_at() is None
+    Channel.objects.filter(deliveries=pk).update(needs_reconnect=False)
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 1
+
+
+@override_settings(TANDEM_DISPATCH_BATCH=7, TANDEM_TASK_BATCH=3)
+def test_claims_in_batches_until_nothing_is_due(author, run_on_commit, django_assert_max_num_queries):
+    ids = due_deliveries(author=author, count=20, due_at=NOW - timedelta(seconds=1))
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 20
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
+    assert len({c["delivery_id"] for c in FakeAdapter.calls}) == len(FakeAdapter.calls) == 20
+
+
+def test_claim_costs_the_same_queries_for_5_or_50_rows(author, django_assert_num_queries):
+    due_deliveries(author=author, count=5, due_at=NOW - timedelta(seconds=1))
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as ctx:
+        assert dispatch.deliveries_claim().handled == 5
+    few = len(ctx.captured_queries)
+    assert few <= 5
+    due_deliveries(author=author, count=50, due_at=NOW - timedelta(seconds=1))
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(few):
+        assert dispatch.deliveries_claim().handled == 50
+
+
+def test_cancel_stops_queued_deliveries_before_the_task_runs(author, approver):
+    ids = due_deliveries(author=author, count=2, due_at=NOW - timedelta(seconds=1))
+    with time_machine.travel(NOW, tick=False):
+        dispatch.deliveries_claim()  # on_commit never fires inside the test transaction
+    message = Message.objects.get(occurrences__deliveries=ids[0])
+    assert scheduling.message_unschedule(message=message, actor=approver) == 2
+    from publisher import publishing
+
+    assert publishing.deliveries_publish(delivery_ids=ids) == {}
+    assert not FakeAdapter.calls
+
+
+def test_urgent_rows_are_claimed_first(author):
+    routine = due_deliveries(author=author, count=3, due_at=NOW - timedelta(minutes=5))
+    urgent = due_deliveries(author=author, count=2, due_at=NOW - timedelta(seconds=1), urgency=Urgency.URGENT)
+    with time_machine.travel(NOW, tick=False), override_settings(TANDEM_DISPATCH_BATCH=2):
+        claim = dispatch.deliveries_claim()
+    assert sorted(claim.urgent) == sorted(urgent)
+    assert not claim.routine
+    assert set(Delivery.objects.filter(pk__in=routine).values_list("state", flat=True)) == {DeliveryState.PENDING}
+
+
+def test_after_an_outage_only_the_latest_occurrence_of_a_recurring_message_goes_out(author, run_on_commit):
+    from publisher.models import Occurrence
+
+    [first] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(minutes=40))
+    delivery = Delivery.objects.select_related("occurrence").get(pk=first)
+    later = Occurrence.objects.create(message=delivery.occurrence.message, due_at=NOW - timedelta(minutes=10))
+    second = Delivery.objects.create(
+        occurrence=later,
+        channel=delivery.channel,
+        language="fr",
+        due_at=later.due_at,
+        next_attempt_at=later.due_at,
+    )
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 2
+    skipped = Delivery.objects.get(pk=first)
+    assert skipped.state == DeliveryState.EXPIRED
+    assert "later occurrence" in skipped.last_error
+    assert Delivery.objects.get(pk=second.pk).state == DeliveryState.SENT
+    assert [c["delivery_id"] for c in FakeAdapter.calls] == [second.pk]
+
+
+@override_settings(TANDEM_DISPATCH_POLL_SECONDS=0.1)
+def test_the_loop_runs_passes_until_told_to_stop(author, django_capture_on_commit_callbacks):
+    ids = due_deliveries(author=author, count=2, due_at=timezone.now() - timedelta(seconds=1))
+    passes = []
+
+    def should_stop():
+        passes.append(1)
+        return len(passes) > 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.run(should_stop=should_stop, log=lambda line: None)
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+def test_a_channel_disabled_before_the_due_time_fails_its_delivery_with_the_reason(author, run_on_commit):
+    [pk] = due_deliveries(author=author, count=1, due_at=NOW - timedelta(seconds=1))
+    Channel.objects.filter(deliveries=pk).update(enabled=False)
+    with time_machine.travel(NOW, tick=False):
+        assert run_on_commit() == 1
+    delivery = Delivery.objects.get(pk=pk)
+    assert delivery.state == DeliveryState.FAILED
+    assert "disabled" in delivery.last_error
+    assert not FakeAdapter.calls
+    assert Message.objects.get(occurrences__deliveries=pk).state == MessageState.FAILED
