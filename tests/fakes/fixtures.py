@@ -141,11 +141,11 @@ def stored_image() -> Callable[..., PostImage]:
 
     def store(width: int = 1600, height: int = 1200, *, alt: str = "Une photo", fmt: str = "JPEG") -> PostImage:
         ingested = image_ingest(io.BytesIO(make_photo(width, height, fmt=fmt)))
-        path = Path(settings.MEDIA_ROOT) / "attachments" / ingested.sha256[:2] / f"{ingested.sha256}.{ingested.extension}"
+        path = (
+            Path(settings.MEDIA_ROOT) / "attachments" / ingested.sha256[:2] / f"{ingested.sha256}.{ingested.extension}"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(ingested.content)
-        return PostImage(
-            path=str(path), alt=alt, width=ingested.width, height=ingested.height, format=ingested.format
-        )
+        return PostImage(path=str(path), alt=alt, width=ingested.width, height=ingested.height, format=ingested.format)
 
     return store

@@ -149,7 +149,9 @@ class FakeMastodon(FakeServer):
             if media["pending"]:
                 return Reply(
                     422,
-                    {"error": "Validation failed: Cannot attach files that have not finished processing. Try again in a moment!"},
+                    {
+                        "error": "Validation failed: Cannot attach files that have not finished processing. Try again in a moment!"
+                    },
                 )
         if textrules.mastodon(text) > self.max_characters:
             return Reply(422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})

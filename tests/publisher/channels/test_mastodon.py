@@ -16,7 +16,12 @@ def mastodon(fake_mastodon, make_channel):
 
 def test_publishes_status_with_media_description_and_language(mastodon, stored_image):
     fake, adapter = mastodon
-    post = Post(text="Let op: wegenwerken in de Wetstraat 🚧", language="nl", link="https://politie.be/x", images=(stored_image(alt="Een kaart"),))
+    post = Post(
+        text="Let op: wegenwerken in de Wetstraat 🚧",
+        language="nl",
+        link="https://politie.be/x",
+        images=(stored_image(alt="Een kaart"),),
+    )
 
     receipt = adapter.publish(post, idempotency_key="tandem-delivery-1")
 
