@@ -150,7 +150,8 @@ class FakeMastodon(FakeServer):
                 return Reply(
                     422,
                     {
-                        "error": "Validation failed: Cannot attach files that have not finished processing. Try again in a moment!"
+                        "error": "Validation failed: Cannot attach files that have not finished processing. "
+                        "Try again in a moment!"
                     },
                 )
         if textrules.mastodon(text) > self.max_characters:

@@ -42,7 +42,8 @@ def test_facets_use_utf8_byte_offsets_after_accents_and_emoji():
 def test_tid_is_valid_and_stable():
     tid = tid_for("tandem-delivery-42")
     assert tid == tid_for("tandem-delivery-42") != tid_for("tandem-delivery-43")
-    assert len(tid) == 13 and tid[0] in "234567abcdefghij"
+    assert len(tid) == 13
+    assert tid[0] in "234567abcdefghij"
     assert set(tid) <= set("234567abcdefghijklmnopqrstuvwxyz")
 
 

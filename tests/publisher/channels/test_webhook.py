@@ -35,7 +35,8 @@ def test_webhook_id_is_constant_across_retries(webhook):
     adapter.publish(post, "tandem-delivery-5")
     ids = [r.headers["webhook-id"] for r in fake.requests]
     assert ids == ["tandem-delivery-5"] * 3
-    assert fake.duplicates == 1 and list(fake.events) == ["tandem-delivery-5"]
+    assert fake.duplicates == 1
+    assert list(fake.events) == ["tandem-delivery-5"]
 
 
 def test_wrong_secret_is_rejected_by_the_receiver(webhook, make_channel):
