@@ -99,8 +99,8 @@ def _too_large(size: int, limit: int) -> ValidationError:
     return _refuse(
         _("The image is too large: %(size)s MB (limit %(limit)s MB)."),
         "too_large",
-        size=f"{size / 1_000_000:.1f}",
-        limit=f"{limit / 1_000_000:.0f}",
+        size=f"{size / 1_000_000:.3g}",
+        limit=f"{limit / 1_000_000:.3g}",
     )
 
 

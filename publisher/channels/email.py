@@ -76,7 +76,6 @@ class EmailAdapter(ChannelAdapter):
         msg["To"] = ", ".join(self.recipients)
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{idempotency_key}@{domain}>"
-        msg["Content-Language"] = post.language
         if post.reply_to:
             msg["In-Reply-To"] = post.reply_to.remote_id
             msg["References"] = post.reply_to.remote_id
@@ -102,6 +101,8 @@ class EmailAdapter(ChannelAdapter):
             html_part.add_related(
                 rendition.read(), maintype=maintype, subtype=subtype, cid=f"<{cid}>", filename=rendition.name
             )
+        # After the body: making the message multipart moves Content-* headers into the first part.
+        msg["Content-Language"] = post.language
         return msg
 
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
