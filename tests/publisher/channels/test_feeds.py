@@ -14,9 +14,8 @@ from publisher.channels.base import Post
 from publisher.feeds import cap_document, cap_time
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageStatus, Occurrence, PoliceZone
 from tests.factories import ChannelFactory, make_message
-from tests.fakes.fixtures import stored_image  # noqa: F401 - fixture
 
-CAP_SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[1] / "data" / "cap12.xsd"))
+CAP_SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[2] / "data" / "cap12.xsd"))
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 WHEN = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
