@@ -19,7 +19,9 @@ import math
 import os
 import re
 import tempfile
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -367,15 +369,90 @@ def _encode_within(img: Image.Image, fmt: str, max_bytes: int | None) -> bytes |
     return best
 
 
-def _render(source: Path, spec: RenditionSpec) -> tuple[bytes, str, int, int]:
+class _ImageCache:
+    """Decoded and resized images of recent sources, bounded in bytes.
+
+    A message fanned out to many channels renders the same source once per network, often
+    in one worker at the same moment; decoding a 24 Mpx JPEG or resizing it to 2048 px once
+    instead of ten times is most of the cost."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], Image.Image] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(img: Image.Image) -> int:
+        return img.width * img.height * len(img.getbands())
+
+    def get(self, key: tuple[Any, ...]) -> Image.Image | None:
+        with self._lock:
+            img = self._items.get(key)
+            if img is not None:
+                self._items.move_to_end(key)
+            return img
+
+    def put(self, key: tuple[Any, ...], img: Image.Image) -> None:
+        if self._size(img) > self.max_bytes // 2:
+            return  # one huge image would evict everything else for little gain
+        with self._lock:
+            self._items[key] = img
+            while sum(self._size(i) for i in self._items.values()) > self.max_bytes:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _ImageCache(max_bytes=96 * 1024 * 1024)
+
+
+def _jpeg_draft_factor(size: tuple[int, int], requested: tuple[int, int]) -> int:
+    # The reduction Pillow's JPEG draft() picks for this request (1, 2, 4 or 8).
+    scale = min(size[0] // requested[0], size[1] // requested[1])
+    return next(factor for factor in (8, 4, 2, 1) if scale >= factor)
+
+
+def _decoded(source: Path, scale: float) -> tuple[Image.Image, tuple[int, int], tuple[Any, ...]]:
+    """The source decoded at the smallest JPEG draft scale still ≥ `scale`; its original size."""
+    stamp = source.stat().st_mtime_ns
     with Image.open(source) as opened:
-        src_w, src_h = opened.size
-        canvas_w, canvas_h = _canvas_size(src_w, src_h, spec)
-        scale = _scale_for(canvas_w, canvas_h, spec)
+        size = opened.size
+        factor = 1
+        requested = (max(1, int(size[0] * scale)), max(1, int(size[1] * scale)))
         if opened.format == "JPEG" and scale < 1:
+            factor = _jpeg_draft_factor(size, requested)
+        key = (str(source), stamp, factor)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached, size, key
+        if factor > 1:
             # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: far less time and memory.
-            opened.draft(opened.mode, (max(1, int(src_w * scale)), max(1, int(src_h * scale))))
-        img = opened.convert(opened.mode if opened.mode in ("L", "RGB", "RGBA") else "RGB")
+            opened.draft(opened.mode, requested)
+        opened.load()
+        img = opened if opened.mode in ("L", "RGB", "RGBA") else opened.convert("RGB")
+    _CACHE.put(key, img)
+    return img, size, key
+
+
+def _resized(img: Image.Image, key: tuple[Any, ...], target: tuple[int, int]) -> Image.Image:
+    if img.size == target:
+        return img
+    cached = _CACHE.get((*key, target))
+    if cached is not None:
+        return cached
+    resized = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    _CACHE.put((*key, target), resized)
+    return resized
+
+
+def _render(source: Path, spec: RenditionSpec) -> tuple[bytes, str, int, int]:
+    with Image.open(source) as probe:
+        src_w, src_h = probe.size
+    canvas_w, canvas_h = _canvas_size(src_w, src_h, spec)
+    scale = _scale_for(canvas_w, canvas_h, spec)
+    img, _size, key = _decoded(source, scale)
     has_alpha = img.mode == "RGBA"
     prefers_png = has_alpha or source.suffix.lower() == ".png"
     order = [f for f in ("PNG", "JPEG", "WEBP") if f in spec.formats]
@@ -384,7 +461,7 @@ def _render(source: Path, spec: RenditionSpec) -> tuple[bytes, str, int, int]:
     while True:
         target = (max(1, round(src_w * scale)), max(1, round(src_h * scale)))
         frame_size = (max(1, round(canvas_w * scale)), max(1, round(canvas_h * scale)))
-        resized = img if img.size == target else img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        resized = _resized(img, key, target)
         for fmt in order:
             frame = _fit_canvas(resized, frame_size, flatten=fmt == "JPEG")
             if fmt == "JPEG" and frame.mode not in ("RGB", "L"):

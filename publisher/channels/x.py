@@ -38,7 +38,8 @@ class XAdapter(ChannelAdapter):
         text_unit="weighted",
         images_max=4,
         image_bytes_max=5 * 1024 * 1024,
-        image_side_max=4096,
+        # X shows images at most 2048 px wide ("large"); more only costs upload time.
+        image_side_max=2560,
         image_formats=("JPEG", "PNG", "WEBP"),
         alt_text_max=1000,
     )
