@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from publisher.channels.base import (
+    AuthError,
     ChannelAdapter,
     ChannelError,
     Limits,
@@ -106,7 +107,12 @@ class MastodonAdapter(ChannelAdapter):
             cached = _INSTANCE_CACHE.get(self.base_url)
         if cached and now - cached[0] < INSTANCE_TTL:
             return cached[1]
-        body = http.request("GET", f"{self.base_url}/api/v2/instance").json()
+        try:
+            body = http.request("GET", f"{self.base_url}/api/v2/instance").json()
+        except PermanentError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            return {}  # an older server without v2/instance: the channel's stored limits apply
         configuration = body.get("configuration", {})
         statuses = configuration.get("statuses", {})
         media = configuration.get("media_attachments", {})
