@@ -182,7 +182,11 @@ class BlueskyAdapter(ChannelAdapter):
                 deduplicated=True,
                 **kwargs,
             )
-            expired = response.status_code in (400, 401) and _error_name(response) in ("ExpiredToken", "InvalidToken")
+            # An expired access token (400 ExpiredToken), or one the server no longer knows (401):
+            # refresh, or log in again, once.
+            expired = response.status_code == 401 or (
+                response.status_code == 400 and _error_name(response) in ("ExpiredToken", "InvalidToken")
+            )
             if not (expired and attempt == 1):
                 break
             session = self._session(http, password, renew=True)

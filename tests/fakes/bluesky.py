@@ -49,7 +49,14 @@ class FakeBluesky(FakeServer):
         return did
 
     def expire_sessions(self) -> None:
+        """Access tokens expire (400 ExpiredToken); refreshing still works."""
         self.expired.update(self.access)
+
+    def expire_token(self) -> None:
+        """The app password was revoked: sessions end and logging in fails (401)."""
+        self.access.clear()
+        self.refresh.clear()
+        self.accounts = {i: ("revoked", did) for i, (_p, did) in self.accounts.items()}
 
     def rate_limit_next(self, seconds: int = 30) -> None:
         self.fail_next(

@@ -48,6 +48,10 @@ class FakeFacebook(FakeServer):
         self.route("POST", v + r"/(?P<post>\d+_\d+)/comments", self.comment)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", self.delete)
 
+    def expire_token(self) -> None:
+        """The Page token expired (code 190, subcode 463)."""
+        self.token = "expired-" + self.token
+
     def rate_limit_next(self, minutes: int = 12) -> None:
         usage = {
             self.page_id: [

@@ -41,6 +41,10 @@ class FakeInstagram(FakeServer):
         self.route("GET", v + r"/(?P<user>\d+)/content_publishing_limit", self.limit)
         self.route("GET", v + r"/(?P<id>\d+)", self.read)
 
+    def expire_token(self) -> None:
+        """The user token expired (code 190)."""
+        self.token = "expired-" + self.token
+
     def _auth(self, request: Request) -> Reply | None:
         if (request.bearer() or request.field("access_token")) != self.token or not self.token:
             return graph_error(400, "Error validating access token: Session has expired.", 190, 463)

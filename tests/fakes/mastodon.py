@@ -42,6 +42,10 @@ class FakeMastodon(FakeServer):
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
 
+    def expire_token(self) -> None:
+        """Every token stops working (401 "The access token is invalid")."""
+        self.tokens.clear()
+
     def _account(self, request: Request) -> str | None:
         return self.tokens.get(request.bearer() or "")
 

@@ -29,6 +29,10 @@ class FakeTelegram(FakeServer):
         self._ids = itertools.count(100)
         self.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self.call)
 
+    def expire_token(self) -> None:
+        """The bot token was revoked by BotFather (401 Unauthorized)."""
+        self.tokens.clear()
+
     def flood_next(self, seconds: int = 7) -> None:
         self.fail_next(
             429,

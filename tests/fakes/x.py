@@ -43,6 +43,10 @@ class FakeX(FakeServer):
         self.route("POST", r"/2/tweets", self.create)
         self.route("DELETE", r"/2/tweets/(?P<id>\d+)", self.delete)
 
+    def expire_token(self) -> None:
+        """The OAuth 2.0 access token expired (401)."""
+        self.token = "expired-" + self.token
+
     def _auth(self, request: Request) -> Reply | None:
         if not self.token or request.bearer() != self.token:
             return problem(401, "Unauthorized", "Unauthorized")

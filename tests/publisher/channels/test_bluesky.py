@@ -127,3 +127,11 @@ def test_retract_deletes_the_record(bluesky):
     receipt = adapter.publish(Post(text="Oups", language="fr"), "k-del")
     adapter.retract(receipt)
     assert fake.records == {}
+
+
+def test_revoked_app_password_is_an_auth_error(bluesky):
+    fake, adapter = bluesky
+    adapter.publish(Post(text="avant", language="fr"), "k1")
+    fake.expire_token()
+    with pytest.raises(AuthError):
+        adapter.publish(Post(text="après", language="fr"), "k2")

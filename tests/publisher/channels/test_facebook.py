@@ -40,7 +40,7 @@ def test_follow_up_is_a_comment(facebook):
 
 def test_expired_token_is_auth_error(facebook):
     fake, adapter = facebook
-    fake.token = "rotated"
+    fake.expire_token()
     with pytest.raises(AuthError, match="code 190/463"):
         adapter.publish(Post(text="x", language="fr"), "k")
 

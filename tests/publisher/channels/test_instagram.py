@@ -65,7 +65,7 @@ def test_quota_used_is_rate_limited(instagram, stored_image):
 
 def test_expired_token(instagram, stored_image):
     fake, adapter = instagram
-    fake.token = "other"
+    fake.expire_token()
     with pytest.raises(AuthError):
         adapter.publish(Post(text="x", language="fr", images=(stored_image(),)), "k")
 

@@ -85,7 +85,7 @@ def test_url_counts_23_in_check():
 
 def test_invalid_token_is_an_auth_error(mastodon):
     fake, adapter = mastodon
-    fake.tokens.clear()
+    fake.expire_token()
 
     with pytest.raises(AuthError, match="The access token is invalid"):
         adapter.publish(Post(text="Hallo", language="nl"), "k-auth")

@@ -99,3 +99,10 @@ def test_retract_deletes_every_message(telegram, stored_image):
     receipt = adapter.publish(Post(text="x", language="nl", images=(stored_image(), stored_image())), "k")
     adapter.retract(receipt)
     assert fake.messages == {}
+
+
+def test_revoked_bot_token(telegram):
+    fake, adapter = telegram
+    fake.expire_token()
+    with pytest.raises(AuthError, match="Unauthorized"):
+        adapter.publish(Post(text="x", language="nl"), "k")

@@ -64,6 +64,6 @@ def test_bad_token_and_long_alt(x, stored_image):
     post = Post(text="x", language="nl", images=(stored_image(alt="a" * 1001),))
     with pytest.raises(PermanentError, match="1001/1000"):
         adapter.publish(post, "k")
-    fake.token = "revoked"
+    fake.expire_token()
     with pytest.raises(AuthError):
         adapter.publish(Post(text="y", language="nl"), "k")
