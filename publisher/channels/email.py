@@ -73,7 +73,8 @@ class EmailAdapter(ChannelAdapter):
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = formataddr((str(config.get("from_name", "")), sender)) if config.get("from_name") else sender
-        msg["To"] = ", ".join(self.recipients)
+        # Recipients go in the envelope only: a press list must not see who else is on it.
+        msg["To"] = str(config.get("to_header") or "undisclosed-recipients:;")
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Message-ID"] = f"<{idempotency_key}@{domain}>"
         if post.reply_to:
@@ -111,7 +112,9 @@ class EmailAdapter(ChannelAdapter):
         msg = self.build(post, idempotency_key)
         if post.exercise:
             return self.exercise_receipt(
-                post, idempotency_key, {"subject": msg["Subject"], "to": msg["To"], "message_id": msg["Message-ID"]}
+                post,
+                idempotency_key,
+                {"subject": msg["Subject"], "to": self.recipients, "message_id": msg["Message-ID"]},
             )
         refused = self._send(msg)
         return Receipt(remote_id=str(msg["Message-ID"]), extra={"refused": sorted(refused)} if refused else {})

@@ -34,6 +34,7 @@ def test_multipart_with_inline_images_and_alt(smtp_server, email_channel, stored
 
     ((recipients, message),) = smtp_server.messages
     assert recipients == ["presse@zone.be", "crisis@zone.be"]
+    assert "zone.be" not in message["To"]  # the list is not disclosed to its members
     assert message["Message-ID"] == "<tandem-delivery-12@police.example>" == receipt.remote_id
     assert message["Subject"] == "Fermeture de la rue Neuve."
     assert message["Content-Language"] == "fr"
