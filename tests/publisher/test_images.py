@@ -260,3 +260,34 @@ def test_png_logo_stays_png_where_allowed(tmp_path):
     jpeg = rendition_for(path, RenditionSpec(formats=("JPEG",)), kind="instagram")
     assert jpeg.format == "JPEG"
     assert opened(jpeg.read()).mode == "RGB"
+
+
+def test_remove_deletes_the_file_once_unused(author, settings, django_capture_on_commit_callbacks):
+    from publisher.attachments import attachment_remove
+
+    message = make_message(author=author)
+    attachment = attachment_add(message=message, actor=author, file=upload(make_photo()), alt_fr="a", alt_nl="b")
+    path = Path(attachment.image.path)
+    with django_capture_on_commit_callbacks(execute=True):
+        attachment_remove(attachment=attachment, actor=author)
+    assert not path.exists()
+    assert not Attachment.objects.filter(message=message).exists()
+
+
+def test_alt_update_voids_the_content_hash(author):
+    from publisher.attachments import attachment_alt_update
+
+    message = make_message(author=author)
+    attachment = attachment_add(message=message, actor=author, file=upload(make_photo()), alt_fr="a", alt_nl="b")
+    message.refresh_from_db()
+    before = message.content_hash
+    attachment_alt_update(attachment=attachment, actor=author, alt_nl="Een kaart van Brussel")
+    message.refresh_from_db()
+    assert message.content_hash != before
+    attachment.refresh_from_db()
+    assert (attachment.alt_fr, attachment.alt_nl) == ("a", "Een kaart van Brussel")
+
+
+def test_small_upload_warnings_reach_the_caller(author):
+    attachment = attachment_add(message=make_message(author=author), actor=author, file=upload(make_photo(400, 300)))
+    assert attachment.ingest_warnings and "400×300" in attachment.ingest_warnings[0]
