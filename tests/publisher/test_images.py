@@ -290,4 +290,5 @@ def test_alt_update_voids_the_content_hash(author):
 
 def test_small_upload_warnings_reach_the_caller(author):
     attachment = attachment_add(message=make_message(author=author), actor=author, file=upload(make_photo(400, 300)))
-    assert attachment.ingest_warnings and "400×300" in attachment.ingest_warnings[0]
+    assert attachment.ingest_warnings
+    assert "400×300" in attachment.ingest_warnings[0]
