@@ -94,6 +94,8 @@ class LanguageAtomFeed(Feed):
         raise Http404("No such feed.")
 
     def title(self, obj: dict[str, Any]) -> str:
+        # In the feed's own language, not the reader's interface language: a French feed is
+        # read by French speakers whatever Accept-Language their feed reader sends.
         if obj["channel"] is not None:
             return str(obj["channel"].name)
         return {"fr": "Tandem — messages en français", "nl": "Tandem — berichten in het Nederlands"}.get(
