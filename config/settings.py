@@ -205,6 +205,16 @@ TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)
 TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", default=35)
 TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+TANDEM_MAX_IMAGE_PIXELS = env.int("TANDEM_MAX_IMAGE_PIXELS", default=50_000_000)
+# Below this many pixels on the longer side an upload is accepted with a warning.
+TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)
+# Network calls: seconds to connect, seconds to wait for an answer (a channel's config may override).
+TANDEM_CHANNEL_CONNECT_TIMEOUT = env.float("TANDEM_CHANNEL_CONNECT_TIMEOUT", default=5.0)
+TANDEM_CHANNEL_TIMEOUT = env.float("TANDEM_CHANNEL_TIMEOUT", default=30.0)
+# CAP <sender>: globally unique; defaults to tandem@<host of TANDEM_PUBLIC_URL>.
+TANDEM_CAP_SENDER = env.str("TANDEM_CAP_SENDER", default="")
+TANDEM_CAP_SENDER_NAME = env.str("TANDEM_CAP_SENDER_NAME", default="")
+TANDEM_FEED_AUTHOR = env.str("TANDEM_FEED_AUTHOR", default="Tandem")
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
 
@@ -214,4 +224,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request URL at INFO, and Telegram's URL contains the bot token.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

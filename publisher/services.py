@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from publisher import scheduling, selectors
+from publisher.channels.checks import message_channel_errors
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import (
     AuditEvent,
@@ -279,6 +280,8 @@ def message_problems(message: Message) -> list[str]:
                 continue
             if not attachment.alt_for(language).strip():
                 problems.append(_("Alt text missing for an image: %(language)s.") % {"language": names[language]})
+    # What the routed networks would refuse (length, images, alt text), per channel.
+    problems.extend(message_channel_errors(message))
     return problems
 
 

@@ -55,10 +55,14 @@ class Post:
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a post does not fit a channel; `message` is translated, ready to show."""
+    """Why a post does not fit a channel; `message` is translated, ready to show.
+
+    An "error" blocks submission (the network would refuse the post); a "warning" is shown
+    but lets the message go (e.g. a small image that will look blurry)."""
 
     code: str
     message: str
+    severity: str = "error"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,14 @@ class Limits:
     image_formats: tuple[str, ...] = ("JPEG", "PNG")
     alt_text_max: int | None = None
     alt_text_required: bool = False
+    # Rendition bounds beyond bytes and pixels: longest side, width + height (Telegram),
+    # width / height ratio (Instagram 0.8–1.91, Telegram ≤ 20).
+    image_side_max: int | None = None
+    image_sides_sum_max: int | None = None
+    image_aspect_min: float | None = None
+    image_aspect_max: float | None = None
+    image_width_min: int | None = None
+    images_required: bool = False
 
 
 class ChannelError(Exception):
@@ -102,6 +114,11 @@ class AuthError(PermanentError):
     """The channel's credentials are invalid or expired: it needs reconnecting."""
 
 
+class Gone(PermanentError):
+    """The receiver said the endpoint is gone for good (webhook 410): disable the channel
+    with publisher.channels.services.channel_disable."""
+
+
 class UnknownOutcome(ChannelError):
     """The request may have been received (timeout after sending): do not blindly repost."""
 
@@ -112,6 +129,8 @@ class ChannelAdapter(abc.ABC):
     supports_idempotency: ClassVar[bool] = False
     supports_replies: ClassVar[bool] = False
     supports_retract: ClassVar[bool] = False
+    # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
+    label: ClassVar[str] = ""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
@@ -123,6 +142,10 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
         """Send the post. Raises a ChannelError subclass on failure."""
+
+    def exercise_receipt(self, post: Post, idempotency_key: str, payload: dict[str, Any]) -> Receipt:
+        """An exercise renders every payload but sends nothing: the receipt says what would have gone out."""
+        return Receipt(remote_id=f"exercise-{idempotency_key}", extra={"exercise": True, "payload": payload})
 
     def retract(self, receipt: Receipt) -> None:
         """Delete a published post. Raises PermanentError where the network cannot."""

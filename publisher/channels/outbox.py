@@ -1,20 +1,22 @@
-"""The embedded default: writes each post as JSON (plus its images) under var/outbox/<channel>/."""
+"""The embedded default: writes each post as JSON plus its image renditions under
+var/outbox/channel-<id>/, so a newcomer sees exactly what would have gone out."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
+from publisher.images import RenditionSpec, rendition_for
 
 
 class OutboxAdapter(ChannelAdapter):
     kind = "outbox"
-    limits = Limits(text_max=None, images_max=10)
+    label = "Outbox"
+    limits = Limits(text_max=None, images_max=10, image_bytes_max=5_000_000, image_side_max=2048)
     supports_idempotency = True  # the key names the file: publishing twice overwrites, never duplicates
     supports_replies = True
     supports_retract = True
@@ -29,10 +31,12 @@ class OutboxAdapter(ChannelAdapter):
         folder = self._folder()
         folder.mkdir(parents=True, exist_ok=True)
         images = []
+        spec = RenditionSpec.from_limits(self.limits)
         for index, image in enumerate(post.images):
-            target = folder / f"{idempotency_key}-{index}{Path(image.path).suffix}"
-            shutil.copyfile(image.path, target)
-            images.append({"file": target.name, "alt": image.alt})
+            rendition = rendition_for(image.path, spec, kind=self.kind)
+            target = folder / f"{idempotency_key}-{index}{rendition.path.suffix}"
+            target.write_bytes(rendition.read())
+            images.append({"file": target.name, "alt": image.alt, "width": rendition.width, "height": rendition.height})
         document = {**asdict(post), "images": images, "channel": self.channel.name}
         path = folder / f"{idempotency_key}.json"
         tmp = path.with_suffix(".tmp")

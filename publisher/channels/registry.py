@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 
 BUILTIN_ADAPTERS: dict[str, str] = {
     "outbox": "publisher.channels.outbox.OutboxAdapter",
+    "mastodon": "publisher.channels.mastodon.MastodonAdapter",
+    "bluesky": "publisher.channels.bluesky.BlueskyAdapter",
+    "telegram": "publisher.channels.telegram.TelegramAdapter",
+    "facebook": "publisher.channels.facebook.FacebookAdapter",
+    "instagram": "publisher.channels.instagram.InstagramAdapter",
+    "x": "publisher.channels.x.XAdapter",
+    "webhook": "publisher.channels.webhook.WebhookAdapter",
+    "email": "publisher.channels.email.EmailAdapter",
+    "atom": "publisher.channels.atom.AtomAdapter",
+    "cap": "publisher.channels.cap.CapAdapter",
 }
 
 

@@ -1,0 +1,322 @@
+"""Bluesky (AT Protocol): a reused session, uploadBlob per image, one createRecord.
+
+Text: ≤ 300 grapheme clusters AND ≤ 3000 UTF-8 bytes; links become `#link` facets with
+UTF-8 byte offsets (without one a URL is plain text). Alt text is required on each image.
+There is no idempotency header, so the record key is derived from the idempotency key: a
+retried create hits the existing record, which we then read back instead of posting twice.
+
+Channel.config: pds_url (default https://bsky.social), identifier (the handle),
+blob_max (bytes, default 1,000,000 as the docs still say; the lexicon allows 2,000,000).
+Secret: an app password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from publisher.channels.base import (
+    AuthError,
+    ChannelAdapter,
+    ChannelError,
+    Limits,
+    PermanentError,
+    Post,
+    Problem,
+    Receipt,
+)
+from publisher.channels.checking import image_problems, text_length_problem
+from publisher.channels.counting import bluesky_length, compose, urls
+from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
+from publisher.channels.secrets import channel_secret
+from publisher.images import RenditionSpec, rendition_for
+
+COLLECTION = "app.bsky.feed.post"
+MAX_GRAPHEMES = 300
+MAX_BYTES = 3000
+_S32 = "234567abcdefghijklmnopqrstuvwxyz"
+# Derived record keys carry a timestamp in [2024-01-01, +2.2 years): valid TIDs, stable per key.
+_TID_EPOCH_US = 1_704_067_200_000_000
+
+_SESSIONS: dict[tuple[str, str], dict[str, str]] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def tid_for(key: str) -> str:
+    """A valid TID (13 base32-sortable chars) that is the same for the same idempotency key."""
+    digest = hashlib.sha256(key.encode()).digest()
+    micros = _TID_EPOCH_US + int.from_bytes(digest[:8], "big") % (1 << 46)
+    clock = int.from_bytes(digest[8:10], "big") % 1024
+    value = (micros << 10) | clock
+    return "".join(_S32[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """`#link` facets; byte offsets into the UTF-8 text, end exclusive."""
+    facets = []
+    for span in urls(text):
+        start = len(text[: span.start].encode("utf-8"))
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(span.url.encode("utf-8"))},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": span.url}],
+            }
+        )
+    return facets
+
+
+class BlueskyAdapter(ChannelAdapter):
+    kind = "bluesky"
+    label = "Bluesky"
+    limits = Limits(
+        text_max=MAX_GRAPHEMES,
+        text_unit="graphemes",
+        images_max=4,
+        image_bytes_max=1_000_000,
+        image_side_max=2000,
+        image_formats=("JPEG", "PNG"),
+        alt_text_max=2000,
+        alt_text_required=True,
+    )
+    supports_idempotency = True
+    supports_replies = True
+    supports_retract = True
+
+    @property
+    def pds(self) -> str:
+        return str(self.channel.config.get("pds_url", "https://bsky.social")).rstrip("/")
+
+    @property
+    def identifier(self) -> str:
+        return str(self.channel.config.get("identifier", ""))
+
+    def effective_limits(self) -> Limits:
+        return replace(self.limits, image_bytes_max=int(self.channel.config.get("blob_max", 1_000_000)))
+
+    def check(self, post: Post) -> list[Problem]:
+        text = compose(post.text, post.link)
+        grapheme_count, byte_count = bluesky_length(text)
+        problems = []
+        for problem in (
+            text_length_problem(grapheme_count, MAX_GRAPHEMES),
+            text_length_problem(byte_count, MAX_BYTES, unit="bytes"),
+        ):
+            if problem:
+                problems.append(problem)
+        return problems + image_problems(post, self.effective_limits())
+
+    # --- session -------------------------------------------------------------------
+
+    def _to_error(self, response: httpx.Response, password: str) -> ChannelError:
+        retry = parse_retry_after(response.headers.get("retry-after"))
+        if retry is None and response.status_code == 429:
+            retry = parse_reset(response.headers.get("ratelimit-reset"))
+        return from_response(response, retry_after=retry, secrets=[password])
+
+    def _create_session(self, http: HttpSession, password: str) -> dict[str, str]:
+        response = http.request(
+            "POST",
+            f"{self.pds}/xrpc/com.atproto.server.createSession",
+            json={"identifier": self.identifier, "password": password},
+            check=False,
+        )
+        if response.status_code in (400, 401) and _error_name(response) in (
+            "AuthenticationRequired",
+            "AuthFactorTokenRequired",
+            "AccountTakedown",
+            "InvalidRequest",
+        ):
+            raise AuthError(f"HTTP {response.status_code}: {error_text(response)}", status=response.status_code)
+        if not response.is_success:
+            raise self._to_error(response, password)
+        body = response.json()
+        return {
+            "access": body["accessJwt"],
+            "refresh": body["refreshJwt"],
+            "did": body["did"],
+            "handle": body["handle"],
+        }
+
+    def _refresh_session(self, http: HttpSession, session: dict[str, str], password: str) -> dict[str, str]:
+        response = http.request(
+            "POST",
+            f"{self.pds}/xrpc/com.atproto.server.refreshSession",
+            headers={"Authorization": f"Bearer {session['refresh']}"},
+            check=False,
+        )
+        if not response.is_success:
+            return self._create_session(http, password)  # the refresh token expired too
+        body = response.json()
+        return {**session, "access": body["accessJwt"], "refresh": body["refreshJwt"]}
+
+    def _session(self, http: HttpSession, password: str, *, renew: bool = False) -> dict[str, str]:
+        key = (self.pds, self.identifier)
+        # createSession is limited to 30 per 5 minutes: reuse the session across posts.
+        with _SESSIONS_LOCK:
+            session = _SESSIONS.get(key)
+            if session is None:
+                session = self._create_session(http, password)
+            elif renew:
+                session = self._refresh_session(http, session, password)
+            _SESSIONS[key] = session
+        return session
+
+    def _xrpc(self, http: HttpSession, password: str, method: str, nsid: str, **kwargs: Any) -> httpx.Response:
+        """One authenticated call; an expired access token is refreshed once."""
+        session = self._session(http, password)
+        creates_post = kwargs.pop("creates_post", False)
+        extra_headers = kwargs.pop("headers", {})
+        response = None
+        for attempt in (1, 2):
+            response = http.request(
+                method,
+                f"{self.pds}/xrpc/{nsid}",
+                headers={**extra_headers, "Authorization": f"Bearer {session['access']}"},
+                check=False,
+                creates_post=creates_post,
+                deduplicated=True,
+                **kwargs,
+            )
+            # An expired access token (400 ExpiredToken), or one the server no longer knows (401):
+            # refresh, or log in again, once.
+            expired = response.status_code == 401 or (
+                response.status_code == 400 and _error_name(response) in ("ExpiredToken", "InvalidToken")
+            )
+            if not (expired and attempt == 1):
+                break
+            session = self._session(http, password, renew=True)
+        assert response is not None
+        return response
+
+    # --- publish -------------------------------------------------------------------
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        text = compose(post.text, post.link)
+        record: dict[str, Any] = {
+            "$type": COLLECTION,
+            "text": text,
+            "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "langs": [post.language],
+        }
+        facets = link_facets(text)
+        if facets:
+            record["facets"] = facets
+        if post.reply_to:
+            parent = {
+                "uri": post.reply_to.extra.get("uri", post.reply_to.remote_id),
+                "cid": post.reply_to.extra.get("cid", ""),
+            }
+            root = {
+                "uri": post.reply_to.extra.get("root_uri", parent["uri"]),
+                "cid": post.reply_to.extra.get("root_cid", parent["cid"]),
+            }
+            record["reply"] = {"root": root, "parent": parent}
+        rkey = tid_for(idempotency_key)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"record": record, "rkey": rkey})
+        blocking = [p.message for p in self.check(post) if p.severity == "error"]
+        if blocking:
+            raise PermanentError("; ".join(blocking))
+        password = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+            if post.images:
+                spec = RenditionSpec.from_limits(self.effective_limits())
+                images = []
+                for image in post.images:
+                    rendition = rendition_for(image.path, spec, kind=self.kind)
+                    response = self._xrpc(
+                        http,
+                        password,
+                        "POST",
+                        "com.atproto.repo.uploadBlob",
+                        content=rendition.read(),
+                        headers={"Content-Type": rendition.mime_type},
+                    )
+                    if not response.is_success:
+                        raise self._to_error(response, password)
+                    images.append(
+                        {
+                            "image": response.json()["blob"],
+                            "alt": image.alt,
+                            "aspectRatio": {"width": rendition.width, "height": rendition.height},
+                        }
+                    )
+                record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+            session = self._session(http, password)
+            response = self._xrpc(
+                http,
+                password,
+                "POST",
+                "com.atproto.repo.createRecord",
+                json={"repo": session["did"], "collection": COLLECTION, "rkey": rkey, "record": record},
+                creates_post=True,
+            )
+            if response.is_success:
+                body = response.json()
+                return self._receipt(session, body["uri"], body["cid"], rkey, post)
+            error = self._to_error(response, password)
+            if response.status_code in (401, 403, 429):
+                raise error
+            # A retry after an unknown outcome meets its own record: read it back.
+            existing = self._existing(http, password, session, rkey, text)
+            if existing is not None:
+                return self._receipt(session, existing["uri"], existing["cid"], rkey, post)
+            raise error
+
+    def _existing(
+        self, http: HttpSession, password: str, session: dict[str, str], rkey: str, text: str
+    ) -> dict[str, Any] | None:
+        response = self._xrpc(
+            http,
+            password,
+            "GET",
+            "com.atproto.repo.getRecord",
+            params={"repo": session["did"], "collection": COLLECTION, "rkey": rkey},
+        )
+        if not response.is_success:
+            return None
+        body: dict[str, Any] = response.json()
+        return body if body.get("value", {}).get("text") == text else None
+
+    def _receipt(self, session: dict[str, str], uri: str, cid: str, rkey: str, post: Post) -> Receipt:
+        extra = {"uri": uri, "cid": cid}
+        if post.reply_to:
+            extra["root_uri"] = post.reply_to.extra.get("root_uri", post.reply_to.extra.get("uri", ""))
+            extra["root_cid"] = post.reply_to.extra.get("root_cid", post.reply_to.extra.get("cid", ""))
+        else:
+            extra["root_uri"], extra["root_cid"] = uri, cid
+        return Receipt(remote_id=uri, url=f"https://bsky.app/profile/{session['handle']}/post/{rkey}", extra=extra)
+
+    def retract(self, receipt: Receipt) -> None:
+        password = channel_secret(self.channel)
+        rkey = receipt.remote_id.rsplit("/", 1)[-1]
+        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+            session = self._session(http, password)
+            response = self._xrpc(
+                http,
+                password,
+                "POST",
+                "com.atproto.repo.deleteRecord",
+                json={"repo": session["did"], "collection": COLLECTION, "rkey": rkey},
+            )
+            if not response.is_success:
+                raise self._to_error(response, password)
+
+
+def _error_name(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
+
+
+def sessions_forget() -> None:
+    """Drop cached sessions (tests; or after the app password was changed)."""
+    with _SESSIONS_LOCK:
+        _SESSIONS.clear()

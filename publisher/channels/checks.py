@@ -1,0 +1,73 @@
+"""Before approval: what each routed channel would refuse, per language, ready to show."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+
+from publisher import selectors
+from publisher.channels.base import Post, PostImage, Problem
+from publisher.channels.registry import get_adapter
+from publisher.models import Channel, Message, MessageStatus
+
+
+def _posts_by_language(message: Message) -> dict[str, Post]:
+    variants = {v.language: v for v in message.variants.all()}
+    attachments = list(message.attachments.all())
+    posts = {}
+    for language, variant in variants.items():
+        images = tuple(
+            PostImage(
+                path=attachment.image.name or "",  # check() is pure: it never opens the file
+                alt=attachment.alt_for(language),
+                width=attachment.width,
+                height=attachment.height,
+                format=attachment.format,
+            )
+            for attachment in attachments
+            if not attachment.language or attachment.language == language
+        )
+        posts[language] = Post(
+            text=variant.text,
+            language=language,
+            link=variant.link,
+            images=images,
+            title=message.title,
+            message_id=message.pk,
+            exercise=message.status == MessageStatus.EXERCISE,
+            cap=dict(message.cap or {}),
+        )
+    return posts
+
+
+def message_channel_problems(message: Message) -> list[tuple[str, Channel, Problem]]:
+    """(channel language, channel, problem) for every routed channel, with the problem's
+    message formatted as "NL — Bluesky: 312/300 characters" in the active language."""
+    posts = _posts_by_language(message)
+    found: list[tuple[str, Channel, Problem]] = []
+    for route in selectors.channels_for(message):
+        post = posts.get(route.variant_language)
+        if post is None:
+            continue
+        channel = route.channel
+        try:
+            problems = get_adapter(channel).check(post)
+        except ImproperlyConfigured:
+            problems = [
+                Problem(code="unknown_kind", message=_("no adapter for kind “%(kind)s”") % {"kind": channel.kind})
+            ]
+        for problem in problems:
+            text = _("%(language)s — %(channel)s: %(problem)s") % {
+                "language": channel.language.upper(),
+                "channel": channel.name,
+                "problem": problem.message,
+            }
+            found.append((channel.language, channel, Problem(problem.code, text, problem.severity)))
+    return found
+
+
+def message_channel_errors(message: Message) -> list[str]:
+    """The blocking problems only (warnings do not stop a submission)."""
+    return [
+        problem.message for _lang, _channel, problem in message_channel_problems(message) if problem.severity == "error"
+    ]

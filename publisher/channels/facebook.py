@@ -1,0 +1,161 @@
+"""Facebook Page (Graph API): each image uploaded unpublished (with `alt_text_custom`),
+then one `/feed` post attaching them (`attached_media[n]`), so the post is created by a
+single call. Follow-ups are comments on the original post.
+
+Graph errors are `{"error": {message, type, code, error_subcode, is_transient}}`: code 190
+is an invalid or expired token; 4, 17, 32, 613 and 80001 are rate limits (the wait is read
+from X-Business-Use-Case-Usage); 1, 2 and `is_transient` are worth retrying.
+
+Channel.config: page_id, graph_url (default https://graph.facebook.com/v21.0), images_max.
+Secret: the Page access token (sent as a Bearer header, never in a URL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from publisher.channels.base import (
+    AuthError,
+    ChannelAdapter,
+    ChannelError,
+    Limits,
+    PermanentError,
+    Post,
+    Problem,
+    RateLimited,
+    Receipt,
+    TransientError,
+)
+from publisher.channels.checking import standard_problems
+from publisher.channels.counting import code_points, compose
+from publisher.channels.http import HttpSession, error_text, parse_retry_after
+from publisher.channels.secrets import channel_secret, redact
+from publisher.images import RenditionSpec, rendition_for
+
+RATE_LIMIT_CODES = {4, 17, 32, 613, 80001, 80002, 80005}
+AUTH_CODES = {102, 190, 10, 200}
+
+
+def graph_error(response: httpx.Response, *secrets: str) -> ChannelError:
+    """The typed error for a Graph API answer (Facebook and Instagram share it)."""
+    try:
+        error = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        error = {}
+    code = int(error.get("code") or 0)
+    subcode = error.get("error_subcode")
+    text = f"HTTP {response.status_code}: {error.get('message') or error_text(response)}"
+    if code:
+        text += f" (code {code}{f'/{subcode}' if subcode else ''})"
+    text = redact(text, *secrets)
+    if code in RATE_LIMIT_CODES or response.status_code == 429:
+        return RateLimited(text, status=response.status_code, retry_after=_usage_wait(response))
+    if code in AUTH_CODES or response.status_code == 401:
+        return AuthError(text, status=response.status_code)
+    if code in (1, 2) or error.get("is_transient") or response.status_code >= 500:
+        return TransientError(
+            text, status=response.status_code, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
+    return PermanentError(text, status=response.status_code)
+
+
+def _usage_wait(response: httpx.Response) -> float | None:
+    """Seconds until access returns, from X-Business-Use-Case-Usage (given in minutes)."""
+    header = response.headers.get("x-business-use-case-usage")
+    if not header:
+        return None
+    try:
+        usage = json.loads(header)
+    except ValueError:
+        return None
+    minutes = [
+        float(entry.get("estimated_time_to_regain_access", 0))
+        for entries in usage.values()
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    return max(minutes) * 60 if minutes else None
+
+
+class FacebookAdapter(ChannelAdapter):
+    kind = "facebook"
+    label = "Facebook"
+    # The text limit is not documented (63,206 is folklore); images per post neither (≤ 4 is safe).
+    limits = Limits(
+        text_max=63_206,
+        images_max=4,
+        image_bytes_max=4_000_000,
+        image_side_max=2048,
+        image_formats=("JPEG", "PNG"),
+    )
+    supports_replies = True
+    supports_retract = True
+
+    @property
+    def graph(self) -> str:
+        return str(self.channel.config.get("graph_url", "https://graph.facebook.com/v21.0")).rstrip("/")
+
+    def effective_limits(self) -> Limits:
+        return replace(self.limits, images_max=int(self.channel.config.get("images_max", self.limits.images_max)))
+
+    def check(self, post: Post) -> list[Problem]:
+        return standard_problems(post, self.effective_limits(), code_points(compose(post.text, post.link)))
+
+    def _session(self, token: str) -> HttpSession:
+        return HttpSession(
+            config=self.channel.config,
+            secrets=[token],
+            to_error=lambda response: graph_error(response, token),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        text = compose(post.text, post.link)
+        page = self.channel.config.get("page_id", "")
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"page_id": page, "message": text})
+        blocking = [p.message for p in self.check(post) if p.severity == "error"]
+        if blocking:
+            raise PermanentError("; ".join(blocking))
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            if post.reply_to:
+                # A follow-up is a comment on the original post: the same thread.
+                response = http.request(
+                    "POST",
+                    f"{self.graph}/{post.reply_to.remote_id}/comments",
+                    data={"message": text},
+                    creates_post=True,
+                )
+                comment_id = str(response.json()["id"])
+                return Receipt(
+                    remote_id=comment_id, url=f"https://www.facebook.com/{comment_id}", extra={"comment": True}
+                )
+            spec = RenditionSpec.from_limits(self.effective_limits())
+            photo_ids = []
+            for image in post.images:
+                rendition = rendition_for(image.path, spec, kind=self.kind)
+                # Unpublished photos live ~24 h; a retry uploads again rather than reuse them.
+                response = http.request(
+                    "POST",
+                    f"{self.graph}/{page}/photos",
+                    data={"published": "false", "alt_text_custom": image.alt},
+                    files={"source": (rendition.name, rendition.read(), rendition.mime_type)},
+                )
+                photo_ids.append(str(response.json()["id"]))
+            form: dict[str, Any] = {"message": text}
+            for index, photo_id in enumerate(photo_ids):
+                form[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+            response = http.request("POST", f"{self.graph}/{page}/feed", data=form, creates_post=True)
+            post_id = str(response.json()["id"])
+        return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}", extra={"photos": photo_ids})
+
+    def retract(self, receipt: Receipt) -> None:
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            http.request("DELETE", f"{self.graph}/{receipt.remote_id}")

@@ -1,0 +1,197 @@
+"""Mastodon: v2 media upload with description, then one status with `language` and an
+`Idempotency-Key` (the server returns the same status for the same key within an hour).
+
+Channel.config: base_url (the instance), visibility (default public), and optionally the
+instance's limits (max_characters, max_media_attachments, characters_reserved_per_url,
+description_limit, image_size_limit, image_matrix_limit) for checks before approval; at
+publish time the limits are read from /api/v2/instance. Secret: the user access token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from publisher.channels.base import (
+    AuthError,
+    ChannelAdapter,
+    ChannelError,
+    Limits,
+    PermanentError,
+    Post,
+    PostImage,
+    Problem,
+    Receipt,
+    TransientError,
+)
+from publisher.channels.checking import standard_problems
+from publisher.channels.counting import compose, mastodon_length
+from publisher.channels.http import HttpSession, from_response, parse_reset, parse_retry_after
+from publisher.channels.secrets import channel_secret
+from publisher.images import RenditionSpec, rendition_for
+
+_INSTANCE_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
+_INSTANCE_LOCK = threading.Lock()
+INSTANCE_TTL = 3600.0
+
+
+class MastodonAdapter(ChannelAdapter):
+    kind = "mastodon"
+    label = "Mastodon"
+    limits = Limits(
+        text_max=500,
+        text_unit="graphemes",
+        images_max=4,
+        image_bytes_max=16 * 1024 * 1024,
+        # The server keeps at most ~8.3 Mpx (3840×2160); timelines show far less. 2560 px
+        # stays sharp on any screen and keeps uploads small and renditions fast.
+        image_pixels_max=8_294_400,
+        image_side_max=2560,
+        image_formats=("JPEG", "PNG", "WEBP"),
+        alt_text_max=1500,
+    )
+    supports_idempotency = True
+    supports_replies = True
+    supports_retract = True
+
+    @property
+    def base_url(self) -> str:
+        return str(self.channel.config.get("base_url", "")).rstrip("/")
+
+    def effective_limits(self, server: dict[str, Any] | None = None) -> tuple[Limits, int]:
+        """Our defaults, then the channel's stored copy of the instance's, then the live ones."""
+        values: dict[str, Any] = {**self.channel.config, **(server or {})}
+        base = self.limits
+        limits = replace(
+            self.limits,
+            text_max=int(values.get("max_characters", base.text_max or 500)),
+            images_max=int(values.get("max_media_attachments", base.images_max)),
+            alt_text_max=int(values.get("description_limit", base.alt_text_max or 1500)),
+            image_bytes_max=int(values.get("image_size_limit", base.image_bytes_max or 0)),
+            image_pixels_max=min(int(values.get("image_matrix_limit", 33_177_600)), base.image_pixels_max or 0),
+        )
+        return limits, int(values.get("characters_reserved_per_url", 23))
+
+    def _problems(self, post: Post, limits: Limits, url_length: int) -> list[Problem]:
+        length = mastodon_length(compose(post.text, post.link), url_length=url_length)
+        return standard_problems(post, limits, length)
+
+    def check(self, post: Post) -> list[Problem]:
+        limits, url_length = self.effective_limits()
+        return self._problems(post, limits, url_length)
+
+    def _session(self) -> HttpSession:
+        token = channel_secret(self.channel)
+
+        def to_error(response: httpx.Response) -> ChannelError:
+            retry = parse_retry_after(response.headers.get("retry-after"))
+            if retry is None and response.status_code == 429:
+                # Mastodon sends no Retry-After; X-RateLimit-Reset is an ISO 8601 time.
+                retry = parse_reset(response.headers.get("x-ratelimit-reset"))
+            return from_response(response, retry_after=retry, secrets=[token])
+
+        return HttpSession(
+            config=self.channel.config,
+            secrets=[token],
+            to_error=to_error,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def _server_limits(self, http: HttpSession) -> dict[str, Any]:
+        now = time.monotonic()
+        with _INSTANCE_LOCK:
+            cached = _INSTANCE_CACHE.get(self.base_url)
+        if cached and now - cached[0] < INSTANCE_TTL:
+            return cached[1]
+        try:
+            body = http.request("GET", f"{self.base_url}/api/v2/instance").json()
+        except PermanentError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            return {}  # an older server without v2/instance: the channel's stored limits apply
+        configuration = body.get("configuration", {})
+        statuses = configuration.get("statuses", {})
+        media = configuration.get("media_attachments", {})
+        found = {
+            key: value
+            for key, value in {
+                "max_characters": statuses.get("max_characters"),
+                "max_media_attachments": statuses.get("max_media_attachments"),
+                "characters_reserved_per_url": statuses.get("characters_reserved_per_url"),
+                "description_limit": media.get("description_limit"),
+                "image_size_limit": media.get("image_size_limit"),
+                "image_matrix_limit": media.get("image_matrix_limit"),
+            }.items()
+            if isinstance(value, int)
+        }
+        with _INSTANCE_LOCK:
+            _INSTANCE_CACHE[self.base_url] = (now, found)
+        return found
+
+    def _upload(self, http: HttpSession, image: PostImage, spec: RenditionSpec) -> str:
+        rendition = rendition_for(image.path, spec, kind=self.kind)
+        response = http.request(
+            "POST",
+            f"{self.base_url}/api/v2/media",
+            files={"file": (rendition.name, rendition.read(), rendition.mime_type)},
+            data={"description": image.alt},
+        )
+        media = response.json()
+        media_id = str(media["id"])
+        if response.status_code == 202 or media.get("url") is None:
+            self._wait_processed(http, media_id)
+        return media_id
+
+    def _wait_processed(self, http: HttpSession, media_id: str) -> None:
+        # A status with unprocessed media is refused (422): wait for 200 (206 = processing).
+        interval = float(self.channel.config.get("poll_interval", 1.0))
+        deadline = time.monotonic() + float(self.channel.config.get("media_timeout", 60.0))
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            response = http.request("GET", f"{self.base_url}/api/v1/media/{media_id}")
+            if response.status_code == 200:
+                return
+        raise TransientError(f"Media {media_id} still processing after the deadline.")
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        text = compose(post.text, post.link)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"status": text, "language": post.language})
+        with self._session() as http:
+            limits, url_length = self.effective_limits(self._server_limits(http))
+            blocking = [p.message for p in self._problems(post, limits, url_length) if p.severity == "error"]
+            if blocking:
+                raise PermanentError("; ".join(blocking))
+            spec = RenditionSpec.from_limits(limits)
+            media_ids = [self._upload(http, image, spec) for image in post.images]
+            data: dict[str, Any] = {
+                "status": text,
+                "language": post.language,
+                "visibility": self.channel.config.get("visibility", "public"),
+            }
+            if media_ids:
+                data["media_ids[]"] = media_ids
+            if post.reply_to:
+                data["in_reply_to_id"] = post.reply_to.remote_id
+            response = http.request(
+                "POST",
+                f"{self.base_url}/api/v1/statuses",
+                data=data,
+                headers={"Idempotency-Key": idempotency_key},
+                creates_post=True,
+                deduplicated=True,  # the server answers a repeated key with the same status
+            )
+            status = response.json()
+        return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "")
+
+    def retract(self, receipt: Receipt) -> None:
+        with self._session() as http:
+            response = http.request("DELETE", f"{self.base_url}/api/v1/statuses/{receipt.remote_id}", check=False)
+            if response.status_code == 404:
+                return  # already deleted
+            if not response.is_success:
+                raise http.error_for(response)

@@ -1,0 +1,160 @@
+"""Telegram Bot API: sendMessage, sendPhoto (one image) or sendMediaGroup (2–10 images).
+
+The token is part of the URL path, so it is redacted from every error and httpx's request
+log is kept at WARNING (config/settings.py). Text ≤ 4096 and captions ≤ 1024, counted in
+UTF-16 code units (always at least the server's count). A text too long for a caption goes
+as its own message after the images. There is no idempotency: a timeout after sending is
+an unknown outcome. 429 answers carry `parameters.retry_after`.
+
+Channel.config: chat_id (e.g. "@politie_zone" or a numeric id), chat_username (for links),
+api_url (default https://api.telegram.org). Secret: the bot token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from publisher.channels.base import (
+    AuthError,
+    ChannelAdapter,
+    ChannelError,
+    Limits,
+    PermanentError,
+    Post,
+    Problem,
+    RateLimited,
+    Receipt,
+    TransientError,
+    UnknownOutcome,
+)
+from publisher.channels.checking import standard_problems
+from publisher.channels.counting import compose, utf16_units
+from publisher.channels.http import HttpSession, error_text
+from publisher.channels.secrets import channel_secret, redact
+from publisher.images import RenditionSpec, rendition_for
+
+TEXT_MAX = 4096
+CAPTION_MAX = 1024
+
+
+class TelegramAdapter(ChannelAdapter):
+    kind = "telegram"
+    label = "Telegram"
+    limits = Limits(
+        text_max=TEXT_MAX,
+        text_unit="utf16",
+        images_max=10,
+        image_bytes_max=10_000_000,
+        image_sides_sum_max=10_000,
+        image_aspect_min=1 / 20,
+        image_aspect_max=20.0,
+        # Telegram shows photos at ≤ 2560 px; sending more only costs bytes.
+        image_side_max=2560,
+        image_formats=("JPEG", "PNG"),
+    )
+    supports_replies = True
+    supports_retract = True
+
+    def check(self, post: Post) -> list[Problem]:
+        return standard_problems(post, self.limits, utf16_units(compose(post.text, post.link)))
+
+    def _to_error(self, response: httpx.Response, token: str) -> ChannelError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        code = int(body.get("error_code") or response.status_code)
+        text = redact(f"HTTP {response.status_code}: {body.get('description') or error_text(response)}", token)
+        parameters = body.get("parameters") or {}
+        if code == 429:
+            return RateLimited(text, status=response.status_code, retry_after=parameters.get("retry_after"))
+        if code in (401, 403, 404):
+            return AuthError(text, status=response.status_code)
+        if code >= 500:
+            return TransientError(text, status=response.status_code, retry_after=parameters.get("retry_after"))
+        if "migrate_to_chat_id" in parameters:
+            text += f" (the group is now chat {parameters['migrate_to_chat_id']}: update the channel's chat_id)"
+        return PermanentError(text, status=response.status_code)
+
+    def _call(self, http: HttpSession, token: str, method: str, *, creates_post: bool, **kwargs: Any) -> Any:
+        base = str(self.channel.config.get("api_url", "https://api.telegram.org")).rstrip("/")
+        response = http.request("POST", f"{base}/bot{token}/{method}", creates_post=creates_post, check=False, **kwargs)
+        if not response.is_success:
+            raise self._to_error(response, token)
+        body = response.json()
+        if not body.get("ok"):
+            raise self._to_error(response, token)
+        return body["result"]
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        text = compose(post.text, post.link)
+        chat_id = self.channel.config.get("chat_id", "")
+        caption = text if utf16_units(text) <= CAPTION_MAX else ""
+        reply = {"message_id": int(post.reply_to.remote_id)} if post.reply_to else None
+        if post.exercise:
+            return self.exercise_receipt(
+                post, idempotency_key, {"chat_id": chat_id, "text": text, "images": len(post.images)}
+            )
+        blocking = [p.message for p in self.check(post) if p.severity == "error"]
+        if blocking:
+            raise PermanentError("; ".join(blocking))
+        token = channel_secret(self.channel)
+        message_ids: list[int] = []
+        with HttpSession(config=self.channel.config, secrets=[token]) as http:
+            if not post.images:
+                payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+                if reply:
+                    payload["reply_parameters"] = reply
+                result = self._call(http, token, "sendMessage", creates_post=True, json=payload)
+                message_ids.append(result["message_id"])
+            else:
+                spec = RenditionSpec.from_limits(self.limits)
+                renditions = [rendition_for(image.path, spec, kind=self.kind) for image in post.images]
+                form: dict[str, Any] = {"chat_id": str(chat_id)}
+                if reply:
+                    form["reply_parameters"] = json.dumps(reply)
+                if len(renditions) == 1:
+                    rendition = renditions[0]
+                    if caption:
+                        form["caption"] = caption
+                    files = {"photo": (rendition.name, rendition.read(), rendition.mime_type)}
+                    result = self._call(http, token, "sendPhoto", creates_post=True, data=form, files=files)
+                    message_ids.append(result["message_id"])
+                else:
+                    media = []
+                    files = {}
+                    for index, rendition in enumerate(renditions):
+                        item: dict[str, Any] = {"type": "photo", "media": f"attach://photo{index}"}
+                        if index == 0 and caption:
+                            item["caption"] = caption  # shown as the album's caption
+                        media.append(item)
+                        files[f"photo{index}"] = (rendition.name, rendition.read(), rendition.mime_type)
+                    form["media"] = json.dumps(media)
+                    result = self._call(http, token, "sendMediaGroup", creates_post=True, data=form, files=files)
+                    message_ids.extend(m["message_id"] for m in result)
+                if not caption:
+                    try:
+                        result = self._call(
+                            http,
+                            token,
+                            "sendMessage",
+                            creates_post=True,
+                            json={"chat_id": chat_id, "text": text, "reply_parameters": {"message_id": message_ids[0]}},
+                        )
+                    except ChannelError as exc:
+                        # The images are out; resending them would duplicate: a human decides.
+                        raise UnknownOutcome(f"Images sent, text not sent: {exc.message}", status=exc.status) from exc
+                    message_ids.append(result["message_id"])
+        username = str(self.channel.config.get("chat_username", "")).lstrip("@")
+        url = f"https://t.me/{username}/{message_ids[0]}" if username else ""
+        return Receipt(remote_id=str(message_ids[0]), url=url, extra={"message_ids": message_ids, "chat_id": chat_id})
+
+    def retract(self, receipt: Receipt) -> None:
+        token = channel_secret(self.channel)
+        chat_id = receipt.extra.get("chat_id", self.channel.config.get("chat_id", ""))
+        ids = receipt.extra.get("message_ids") or [int(receipt.remote_id)]
+        with HttpSession(config=self.channel.config, secrets=[token]) as http:
+            self._call(http, token, "deleteMessages", creates_post=False, json={"chat_id": chat_id, "message_ids": ids})

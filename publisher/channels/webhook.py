@@ -1,0 +1,119 @@
+"""Outgoing webhook per Standard Webhooks (signed with the `standardwebhooks` package).
+
+`webhook-id` is the idempotency key, the same on every retry, so the receiver
+de-duplicates; the timestamp and signature are made fresh per attempt over the exact bytes
+sent. 2xx is success; a redirect is a failure (never followed); 410 Gone raises `Gone`, and
+the publish task disables the channel (services.channel_disable); 429/502/504 honour
+Retry-After. Images go as URLs of our renditions, not as bytes.
+
+Channel.config: url. Secret: the `whsec_…` signing secret.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+from standardwebhooks.webhooks import Webhook
+
+from publisher.channels.base import ChannelAdapter, Limits, PermanentError, Post, Problem, Receipt
+from publisher.channels.http import HttpSession
+from publisher.channels.secrets import channel_secret
+from publisher.images import RenditionSpec, rendition_for, rendition_url
+
+
+class WebhookAdapter(ChannelAdapter):
+    kind = "webhook"
+    label = "Webhook"
+    limits = Limits(
+        images_max=20,
+        image_bytes_max=5 * 1024 * 1024,
+        image_side_max=2048,
+        image_formats=("JPEG", "PNG"),
+    )
+    supports_idempotency = True
+    supports_replies = True
+    supports_retract = True
+
+    def check(self, post: Post) -> list[Problem]:
+        if not self.channel.config.get("url"):
+            return [Problem(code="not_configured", message=_("the webhook URL is missing"))]
+        return []
+
+    def payload(self, post: Post, *, event: str = "message.published") -> dict[str, Any]:
+        spec = RenditionSpec.from_limits(self.limits)
+        images = []
+        for image in post.images:
+            rendition = rendition_for(image.path, spec, kind=self.kind)
+            images.append(
+                {
+                    "url": rendition_url(rendition),
+                    "alt": image.alt,
+                    "mime_type": rendition.mime_type,
+                    "width": rendition.width,
+                    "height": rendition.height,
+                    "size": rendition.size,
+                }
+            )
+        return {
+            "type": event,
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data": {
+                "message_id": post.message_id,
+                "delivery_id": post.delivery_id,
+                "channel": self.channel.name,
+                "language": post.language,
+                "title": post.title,
+                "text": post.text,
+                "link": post.link,
+                "urgent": post.urgent,
+                "exercise": post.exercise,
+                "reply_to": post.reply_to.remote_id if post.reply_to else None,
+                "images": images,
+                "cap": post.cap,
+            },
+        }
+
+    def send(self, webhook_id: str, payload: dict[str, Any]) -> None:
+        secret = channel_secret(self.channel)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        timestamp = datetime.fromtimestamp(int(time.time()), tz=UTC)
+        # The spec forbids "." in the id (it separates the signed parts).
+        webhook_id = webhook_id.replace(".", "-")
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(timestamp.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, timestamp, body),
+            "Content-Type": "application/json",
+        }
+        with HttpSession(config=self.channel.config, secrets=[secret]) as http:
+            # The receiver de-duplicates on webhook-id: a retry after a timeout is safe.
+            http.request(
+                "POST",
+                self.channel.config["url"],
+                content=body.encode("utf-8"),
+                headers=headers,
+                creates_post=True,
+                deduplicated=True,
+            )
+
+    def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        payload = self.payload(post)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, payload)
+        if not self.channel.config.get("url"):
+            raise PermanentError("The webhook channel has no URL.")
+        self.send(idempotency_key, payload)
+        return Receipt(remote_id=idempotency_key.replace(".", "-"), extra={"webhook_id": idempotency_key})
+
+    def retract(self, receipt: Receipt) -> None:
+        """Tell the receiver the earlier event is withdrawn (it owns what happens next)."""
+        payload = {
+            "type": "message.retracted",
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data": {"webhook_id": receipt.remote_id},
+        }
+        self.send(f"{receipt.remote_id}-retracted", payload)

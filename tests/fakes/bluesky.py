@@ -1,0 +1,209 @@
+"""Fake Bluesky PDS (XRPC; lexicons com.atproto.server.*, com.atproto.repo.*, app.bsky.feed.post).
+
+Enforces: createSession with identifier + app password (401 AuthenticationRequired) and
+counts logins; Bearer access JWT, 400 ExpiredToken once `expire_sessions()` was called,
+refreshSession with the refresh JWT; uploadBlob takes raw bytes with an image
+Content-Type; createRecord validates the post record (text ≤ 300 graphemes and ≤ 3000
+UTF-8 bytes, createdAt, ≤ 3 langs, facets within the UTF-8 text and not overlapping, ≤ 4
+images each with `alt` and a known blob ≤ blob_max), refuses an existing rkey; 429 with
+RateLimit-* and Retry-After.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+
+from tests.fakes import textrules
+from tests.fakes.base import FakeServer, Reply, Request
+
+COLLECTION = "app.bsky.feed.post"
+
+
+class FakeBluesky(FakeServer):
+    name = "bluesky"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, tuple[str, str]] = {}  # identifier → (password, did)
+        self.access: dict[str, str] = {}  # access jwt → did
+        self.refresh: dict[str, str] = {}
+        self.expired: set[str] = set()
+        self.blobs: dict[str, dict] = {}
+        self.records: dict[tuple[str, str], dict] = {}  # (did, rkey) → {uri, cid, value}
+        self.sessions_created = 0
+        self.blob_max = 1_000_000
+        self._seq = itertools.count(1)
+        prefix = r"/xrpc/"
+        self.route("POST", prefix + r"com\.atproto\.server\.createSession", self.create_session)
+        self.route("POST", prefix + r"com\.atproto\.server\.refreshSession", self.refresh_session)
+        self.route("POST", prefix + r"com\.atproto\.repo\.uploadBlob", self.upload_blob)
+        self.route("POST", prefix + r"com\.atproto\.repo\.createRecord", self.create_record)
+        self.route("GET", prefix + r"com\.atproto\.repo\.getRecord", self.get_record)
+        self.route("POST", prefix + r"com\.atproto\.repo\.deleteRecord", self.delete_record)
+
+    def add_account(self, identifier: str, password: str) -> str:
+        did = f"did:plc:{hashlib.sha256(identifier.encode()).hexdigest()[:24]}"
+        self.accounts[identifier] = (password, did)
+        return did
+
+    def expire_sessions(self) -> None:
+        """Access tokens expire (400 ExpiredToken); refreshing still works."""
+        self.expired.update(self.access)
+
+    def expire_token(self) -> None:
+        """The app password was revoked: sessions end and logging in fails (401)."""
+        self.access.clear()
+        self.refresh.clear()
+        self.accounts = {i: ("revoked", did) for i, (_p, did) in self.accounts.items()}
+
+    def rate_limit_next(self, seconds: int = 30) -> None:
+        self.fail_next(
+            429,
+            {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            {
+                "RateLimit-Limit": "5000",
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": "0",
+                "Retry-After": str(seconds),
+            },
+        )
+
+    @staticmethod
+    def _error(status: int, name: str, message: str = "") -> Reply:
+        return Reply(status, {"error": name, "message": message} if message else {"error": name})
+
+    def _did(self, request: Request) -> tuple[str | None, Reply | None]:
+        token = request.bearer()
+        if not token or token not in self.access:
+            return None, self._error(401, "AuthenticationRequired", "Authentication Required")
+        if token in self.expired:
+            return None, self._error(400, "ExpiredToken", "Token has expired")
+        return self.access[token], None
+
+    def _issue(self, did: str) -> dict:
+        access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        self.access[access] = did
+        self.refresh[refresh] = did
+        handle = next(i for i, (_p, d) in self.accounts.items() if d == did)
+        return {"accessJwt": access, "refreshJwt": refresh, "handle": handle, "did": did}
+
+    def create_session(self, request: Request) -> Reply:
+        body = request.json() or {}
+        account = self.accounts.get(body.get("identifier", ""))
+        if account is None or account[0] != body.get("password"):
+            return self._error(401, "AuthenticationRequired", "Invalid identifier or password")
+        self.sessions_created += 1
+        return Reply(200, self._issue(account[1]))
+
+    def refresh_session(self, request: Request) -> Reply:
+        token = request.bearer() or ""
+        did = self.refresh.pop(token, None)
+        if did is None:
+            return self._error(400, "ExpiredToken", "Token has expired")
+        return Reply(200, self._issue(did))
+
+    def upload_blob(self, request: Request) -> Reply:
+        _did, failure = self._did(request)
+        if failure:
+            return failure
+        mime = request.content_type
+        if not request.body:
+            return self._error(400, "InvalidRequest", "Request encoding (Content-Type) required but not provided")
+        cid = "bafkrei" + hashlib.sha256(request.body).hexdigest()[:52]
+        self.blobs[cid] = {"mimeType": mime, "size": len(request.body)}
+        return Reply(
+            200, {"blob": {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime, "size": len(request.body)}}
+        )
+
+    def _invalid(self, why: str) -> Reply:
+        return self._error(400, "InvalidRequest", f"Invalid app.bsky.feed.post record: {why}")
+
+    def _validate(self, record: dict) -> Reply | None:
+        if record.get("$type") != COLLECTION:
+            return self._invalid("Record/$type must be app.bsky.feed.post")
+        text = record.get("text")
+        if not isinstance(text, str):
+            return self._invalid('Record must have the property "text"')
+        if textrules.graphemes(text) > 300:
+            return self._invalid("Record/text must not be longer than 300 graphemes")
+        encoded = text.encode("utf-8")
+        if len(encoded) > 3000:
+            return self._invalid("Record/text must not be longer than 3000 characters")
+        if not record.get("createdAt"):
+            return self._invalid('Record must have the property "createdAt"')
+        if len(record.get("langs", [])) > 3:
+            return self._invalid("Record/langs must not have more than 3 elements")
+        spans = []
+        for facet in record.get("facets", []):
+            index = facet.get("index", {})
+            start, end = index.get("byteStart"), index.get("byteEnd")
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(encoded)):
+                return self._invalid("Record/facets/index out of range")
+            for feature in facet.get("features", []):
+                if feature.get("$type") == "app.bsky.richtext.facet#link":
+                    if encoded[start:end].decode("utf-8", "replace") != feature.get("uri"):
+                        # Not a protocol rule, but a link whose text is not its URI is our bug here.
+                        return self._invalid("Record/facets link text does not match its uri")
+            spans.append((start, end))
+        spans.sort()
+        if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+            return self._invalid("Record/facets must not overlap")
+        embed = record.get("embed")
+        if embed:
+            if embed.get("$type") != "app.bsky.embed.images":
+                return self._invalid("Record/embed type not supported by this fake")
+            images = embed.get("images", [])
+            if len(images) > 4:
+                return self._invalid("Record/embed/images must not have more than 4 elements")
+            for number, image in enumerate(images):
+                if "alt" not in image or not isinstance(image["alt"], str):
+                    return self._invalid(f'Record/embed/images/{number} must have the property "alt"')
+                blob = self.blobs.get(image.get("image", {}).get("ref", {}).get("$link", ""))
+                if blob is None:
+                    return self._error(400, "InvalidRequest", "Could not find blob")
+                if not blob["mimeType"].startswith("image/"):
+                    return self._invalid(f"Record/embed/images/{number}/image mimeType not accepted")
+                if blob["size"] > self.blob_max:
+                    return self._invalid(f"Record/embed/images/{number}/image file too large")
+        reply = record.get("reply")
+        if reply:
+            for part in ("root", "parent"):
+                uri = reply.get(part, {}).get("uri", "")
+                if not any(r["uri"] == uri for r in self.records.values()):
+                    return self._invalid(f"Record/reply/{part} not found")
+        return None
+
+    def create_record(self, request: Request) -> Reply:
+        did, failure = self._did(request)
+        if failure:
+            return failure
+        body = request.json() or {}
+        if body.get("repo") != did:
+            return self._error(400, "InvalidRequest", "Invalid repo")
+        if body.get("collection") != COLLECTION:
+            return self._error(400, "InvalidRequest", "Invalid collection")
+        rkey = body.get("rkey") or f"3l{next(self._seq):011d}"
+        if (did, rkey) in self.records:
+            return self._error(400, "InvalidRequest", f"Record already exists at {did}/{COLLECTION}/{rkey}")
+        if invalid := self._validate(body.get("record") or {}):
+            return invalid
+        uri = f"at://{did}/{COLLECTION}/{rkey}"
+        cid = "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:52]
+        self.records[(did, rkey)] = {"uri": uri, "cid": cid, "value": body["record"]}
+        return Reply(200, {"uri": uri, "cid": cid, "validationStatus": "valid"})
+
+    def get_record(self, request: Request) -> Reply:
+        record = self.records.get((request.field("repo") or "", request.field("rkey") or ""))
+        if record is None:
+            return self._error(400, "RecordNotFound", "Could not locate record")
+        return Reply(200, record)
+
+    def delete_record(self, request: Request) -> Reply:
+        did, failure = self._did(request)
+        if failure:
+            return failure
+        body = request.json() or {}
+        self.records.pop((did, body.get("rkey", "")), None)
+        return Reply(200, {})

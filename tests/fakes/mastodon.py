@@ -1,0 +1,189 @@
+"""Fake Mastodon (docs.joinmastodon.org: methods/statuses, methods/media, instance).
+
+Enforces: Bearer token; v2 media with a MIME-typed file (422 otherwise), description
+limit, size limit; 200 for processed media or 202 then GET 206 → 200; statuses with ≤ 4
+processed media, grapheme length with URLs as 23 against the instance's max_characters;
+the Idempotency-Key returns the same status per account for 3600 s; 429 with
+X-RateLimit-* (ISO 8601 reset) after `rate_limit_remaining` requests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+
+from tests.fakes import textrules
+from tests.fakes.base import FakeServer, Reply, Request
+
+
+class FakeMastodon(FakeServer):
+    name = "mastodon"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: dict[str, str] = {}  # token → account id
+        self.statuses: dict[str, dict] = {}
+        self.media: dict[str, dict] = {}
+        self.idempotency: dict[tuple[str, str], tuple[float, str]] = {}
+        self.max_characters = 500
+        self.max_media = 4
+        self.description_limit = 1500
+        self.image_size_limit = 16 * 1024 * 1024
+        self.media_processing_polls = 0  # > 0: uploads answer 202 and need that many 206 polls
+        self.rate_limit_remaining: int | None = None
+        self._ids = itertools.count(109_000_000_000_000_001)
+        self.route("GET", r"/api/v2/instance", self.instance)
+        self.route("POST", r"/api/v2/media", self.media_upload)
+        self.route("GET", r"/api/v1/media/(?P<id>\d+)", self.media_get)
+        self.route("POST", r"/api/v1/statuses", self.status_create)
+        self.route("DELETE", r"/api/v1/statuses/(?P<id>\d+)", self.status_delete)
+
+    def add_token(self, token: str, account: str = "1") -> None:
+        self.tokens[token] = account
+
+    def expire_token(self) -> None:
+        """Every token stops working (401 "The access token is invalid")."""
+        self.tokens.clear()
+
+    def _account(self, request: Request) -> str | None:
+        return self.tokens.get(request.bearer() or "")
+
+    def _unauthorized(self) -> Reply:
+        return Reply(401, {"error": "The access token is invalid"})
+
+    def _rate_limited(self) -> Reply | None:
+        if self.rate_limit_remaining is None:
+            return None
+        if self.rate_limit_remaining <= 0:
+            reset = (datetime.now(UTC) + timedelta(seconds=120)).isoformat(timespec="microseconds")
+            return Reply(
+                429,
+                {"error": "Too many requests"},
+                {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+            )
+        self.rate_limit_remaining -= 1
+        return None
+
+    def instance(self, request: Request) -> Reply:
+        return Reply(
+            200,
+            {
+                "domain": "fake.social",
+                "configuration": {
+                    "statuses": {
+                        "max_characters": self.max_characters,
+                        "max_media_attachments": self.max_media,
+                        "characters_reserved_per_url": 23,
+                    },
+                    "media_attachments": {
+                        "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+                        "description_limit": self.description_limit,
+                        "image_size_limit": self.image_size_limit,
+                        "image_matrix_limit": 33_177_600,
+                    },
+                },
+            },
+        )
+
+    def media_upload(self, request: Request) -> Reply:
+        if self._account(request) is None:
+            return self._unauthorized()
+        if limited := self._rate_limited():
+            return limited
+        file = request.files.get("file")
+        if file is None or not file.content_type.startswith("image/") or not file.data:
+            return Reply(422, {"error": "Validation failed: File content type is invalid, File is invalid"})
+        if len(file.data) > self.image_size_limit:
+            return Reply(422, {"error": "Validation failed: File file size must be less than 16 MB"})
+        description = request.field("description", "") or ""
+        if len(description) > self.description_limit:
+            return Reply(422, {"error": "Validation failed: Description is too long (maximum is 1500 characters)"})
+        media_id = str(next(self._ids))
+        pending = self.media_processing_polls
+        self.media[media_id] = {
+            "id": media_id,
+            "type": "image",
+            "description": description,
+            "pending": pending,
+            "bytes": len(file.data),
+            "account": self._account(request),
+            "attached": False,
+        }
+        body = self._media_json(media_id)
+        return Reply(202 if pending else 200, body)
+
+    def _media_json(self, media_id: str) -> dict:
+        media = self.media[media_id]
+        url = None if media["pending"] else f"{self.url}/media/{media_id}.jpg"
+        return {"id": media_id, "type": "image", "url": url, "description": media["description"]}
+
+    def media_get(self, request: Request) -> Reply:
+        if self._account(request) is None:
+            return self._unauthorized()
+        media = self.media.get(request.match["id"])
+        if media is None:
+            return Reply(404, {"error": "Record not found"})
+        if media["pending"] > 0:
+            media["pending"] -= 1
+            return Reply(206, self._media_json(media["id"]))
+        return Reply(200, self._media_json(media["id"]))
+
+    def status_create(self, request: Request) -> Reply:
+        account = self._account(request)
+        if account is None:
+            return self._unauthorized()
+        key = request.headers.get("idempotency-key")
+        if key:
+            seen = self.idempotency.get((account, key))
+            if seen and time.time() - seen[0] < 3600:
+                return Reply(200, self.statuses[seen[1]])
+        if limited := self._rate_limited():
+            return limited
+        text = request.field("status", "") or ""
+        media_ids = request.form.get("media_ids[]", [])
+        if not text.strip() and not media_ids:
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
+        if len(media_ids) > self.max_media:
+            return Reply(422, {"error": f"Validation failed: Cannot attach more than {self.max_media} files"})
+        for media_id in media_ids:
+            media = self.media.get(media_id)
+            if media is None or media["account"] != account:
+                return Reply(422, {"error": "Validation failed: Media attachments are invalid"})
+            if media["pending"]:
+                return Reply(
+                    422,
+                    {
+                        "error": "Validation failed: Cannot attach files that have not finished processing. "
+                        "Try again in a moment!"
+                    },
+                )
+        if textrules.mastodon(text) > self.max_characters:
+            return Reply(422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})
+        reply_to = request.field("in_reply_to_id")
+        if reply_to and reply_to not in self.statuses:
+            return Reply(404, {"error": "Record not found"})
+        status_id = str(next(self._ids))
+        for media_id in media_ids:
+            self.media[media_id]["attached"] = True
+        self.statuses[status_id] = {
+            "id": status_id,
+            "uri": f"{self.url}/users/zone/statuses/{status_id}",
+            "url": f"{self.url}/@zone/{status_id}",
+            "content": text,
+            "language": request.field("language"),
+            "visibility": request.field("visibility", "public"),
+            "in_reply_to_id": reply_to,
+            "media_attachments": [self._media_json(m) for m in media_ids],
+        }
+        if key:
+            self.idempotency[(account, key)] = (time.time(), status_id)
+        return Reply(200, self.statuses[status_id])
+
+    def status_delete(self, request: Request) -> Reply:
+        if self._account(request) is None:
+            return self._unauthorized()
+        status = self.statuses.pop(request.match["id"], None)
+        if status is None:
+            return Reply(404, {"error": "Record not found"})
+        return Reply(200, status)

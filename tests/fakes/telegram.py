@@ -1,0 +1,144 @@
+"""Fake Telegram Bot API (core.telegram.org/bots/api as quoted by python-telegram-bot).
+
+Enforces: the token in the path (401 Unauthorized otherwise); the {ok, result} /
+{ok: false, error_code, description, parameters} envelope; sendMessage text 1–4096;
+sendPhoto one photo ≤ 10 MB with width + height ≤ 10000 and ratio ≤ 20, caption ≤ 1024;
+sendMediaGroup 2–10 items with attach:// parts; reply_parameters to an existing message;
+429 with parameters.retry_after. No de-duplication: the same request twice posts twice.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+
+from PIL import Image
+
+from tests.fakes.base import FakeServer, Reply, Request
+
+
+class FakeTelegram(FakeServer):
+    name = "telegram"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+        self.chats: set[str] = set()
+        self.messages: dict[int, dict] = {}
+        self._ids = itertools.count(100)
+        self.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self.call)
+
+    def expire_token(self) -> None:
+        """The bot token was revoked by BotFather (401 Unauthorized)."""
+        self.tokens.clear()
+
+    def flood_next(self, seconds: int = 7) -> None:
+        self.fail_next(
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {seconds}",
+                "parameters": {"retry_after": seconds},
+            },
+        )
+
+    @staticmethod
+    def _bad(description: str, code: int = 400) -> Reply:
+        return Reply(code, {"ok": False, "error_code": code, "description": description})
+
+    def _params(self, request: Request) -> dict:
+        if request.content_type == "application/json":
+            return request.json() or {}
+        params = {k: v[0] for k, v in request.form.items()}
+        for key in ("reply_parameters", "media"):
+            if key in params:
+                params[key] = json.loads(params[key])
+        return params
+
+    def call(self, request: Request) -> Reply:
+        if request.match["token"] not in self.tokens:
+            return self._bad("Unauthorized", 401)
+        params = self._params(request)
+        if str(params.get("chat_id", "")) not in self.chats:
+            return self._bad("Bad Request: chat not found")
+        reply = params.get("reply_parameters")
+        if reply and reply.get("message_id") not in self.messages:
+            return self._bad("Bad Request: message to be replied not found")
+        method = request.match["method"]
+        handler = {
+            "sendMessage": self.send_message,
+            "sendPhoto": self.send_photo,
+            "sendMediaGroup": self.send_media_group,
+            "deleteMessages": self.delete_messages,
+        }.get(method)
+        if handler is None:
+            return self._bad("Not Found", 404)
+        return handler(request, params)
+
+    def _store(self, params: dict, **content: object) -> dict:
+        message_id = next(self._ids)
+        reply = params.get("reply_parameters") or {}
+        message = {
+            "message_id": message_id,
+            "chat": {"id": params["chat_id"]},
+            "reply_to": reply.get("message_id"),
+            **content,
+        }
+        self.messages[message_id] = message
+        return message
+
+    def send_message(self, request: Request, params: dict) -> Reply:
+        text = params.get("text", "")
+        if not text.strip():
+            return self._bad("Bad Request: message text is empty")
+        if len(text) > 4096:
+            return self._bad("Bad Request: message is too long")
+        return Reply(200, {"ok": True, "result": self._store(params, text=text)})
+
+    def _photo_problem(self, data: bytes) -> str | None:
+        if len(data) > 10_000_000:
+            return "Bad Request: file is too big"
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+        except OSError:
+            return "Bad Request: IMAGE_PROCESS_FAILED"
+        if width + height > 10_000 or max(width / height, height / width) > 20:
+            return "Bad Request: PHOTO_INVALID_DIMENSIONS"
+        return None
+
+    def send_photo(self, request: Request, params: dict) -> Reply:
+        photo = request.files.get("photo")
+        if photo is None:
+            return self._bad("Bad Request: there is no photo in the request")
+        if problem := self._photo_problem(photo.data):
+            return self._bad(problem)
+        caption = params.get("caption", "")
+        if len(caption) > 1024:
+            return self._bad("Bad Request: message caption is too long")
+        return Reply(200, {"ok": True, "result": self._store(params, photo=len(photo.data), caption=caption)})
+
+    def send_media_group(self, request: Request, params: dict) -> Reply:
+        media = params.get("media") or []
+        if not 2 <= len(media) <= 10:
+            return self._bad("Bad Request: wrong number of media in the album")
+        results = []
+        for item in media:
+            name = str(item.get("media", "")).removeprefix("attach://")
+            part = request.files.get(name)
+            if item.get("type") != "photo" or part is None:
+                return self._bad("Bad Request: wrong file identifier/HTTP URL specified")
+            if problem := self._photo_problem(part.data):
+                return self._bad(problem)
+            if len(item.get("caption", "")) > 1024:
+                return self._bad("Bad Request: message caption is too long")
+        for item in media:
+            results.append(self._store(params, photo=True, caption=item.get("caption", "")))
+        return Reply(200, {"ok": True, "result": results})
+
+    def delete_messages(self, request: Request, params: dict) -> Reply:
+        for message_id in params.get("message_ids", []):
+            self.messages.pop(message_id, None)
+        return Reply(200, {"ok": True, "result": True})

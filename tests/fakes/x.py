@@ -1,0 +1,157 @@
+"""Fake X API v2 (xdevplatform/docs openapi v2.167: /2/media/upload, /2/media/metadata,
+/2/tweets; fundamentals/counting-characters; rate-limits; response codes).
+
+Enforces: an OAuth 2.0 user Bearer token (401 problem); media upload with media_category
+(multipart), ≤ 5 MB, image formats; alt text ≤ 1000 via metadata; tweets with ≤ 4 known
+media ids, weighted length ≤ 280 (twitter-text v3, URLs 23), replies to existing tweets;
+403 "duplicate content" for the same text by the same user; x-rate-limit-* headers (epoch
+reset); 201 on create. Errors are application/problem+json.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import time
+
+from PIL import Image
+
+from tests.fakes import textrules
+from tests.fakes.base import FakeServer, Reply, Request
+
+
+def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> Reply:
+    return Reply(
+        status,
+        {"title": title, "detail": detail, "type": kind, "status": status},
+        content_type="application/problem+json",
+    )
+
+
+class FakeX(FakeServer):
+    name = "x"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = ""
+        self.media: dict[str, dict] = {}
+        self.tweets: dict[str, dict] = {}
+        self.remaining = 100
+        self._ids = itertools.count(1_860_000_000_000_000_001)
+        self.route("POST", r"/2/media/upload", self.upload)
+        self.route("POST", r"/2/media/metadata", self.metadata)
+        self.route("POST", r"/2/tweets", self.create)
+        self.route("DELETE", r"/2/tweets/(?P<id>\d+)", self.delete)
+
+    def expire_token(self) -> None:
+        """The OAuth 2.0 access token expired (401)."""
+        self.token = "expired-" + self.token
+
+    def _auth(self, request: Request) -> Reply | None:
+        if not self.token or request.bearer() != self.token:
+            return problem(401, "Unauthorized", "Unauthorized")
+        return None
+
+    def _limits(self) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": str(self.remaining),
+            "x-rate-limit-reset": str(int(time.time()) + 900),
+        }
+
+    def rate_limit_next(self) -> None:
+        reset = int(time.time()) + 600
+        self.fail_next(
+            429,
+            {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+            {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+        )
+
+    def upload(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        media = request.files.get("media")
+        if media is None or not request.field("media_category"):
+            return problem(
+                400,
+                "Invalid Request",
+                "media and media_category are required.",
+                "https://api.x.com/2/problems/invalid-request",
+            )
+        if len(media.data) > 5 * 1024 * 1024:
+            return problem(
+                400,
+                "Invalid Request",
+                "File size exceeds 5242880 bytes.",
+                "https://api.x.com/2/problems/invalid-request",
+            )
+        try:
+            with Image.open(io.BytesIO(media.data)) as img:
+                fmt, (width, height) = img.format, img.size
+        except OSError:
+            fmt, width, height = None, 0, 0
+        if fmt not in ("JPEG", "PNG", "GIF", "WEBP"):
+            return problem(
+                400, "Invalid Request", "Unsupported media type.", "https://api.x.com/2/problems/invalid-request"
+            )
+        media_id = str(next(self._ids))
+        self.media[media_id] = {"alt": None}
+        return Reply(
+            200,
+            {
+                "data": {
+                    "id": media_id,
+                    "media_key": f"3_{media_id}",
+                    "size": len(media.data),
+                    "expires_after_secs": 86400,
+                    "image": {"image_type": f"image/{fmt.lower()}", "w": width, "h": height},
+                }
+            },
+        )
+
+    def metadata(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        body = request.json() or {}
+        media = self.media.get(str(body.get("id")))
+        text = body.get("metadata", {}).get("alt_text", {}).get("text", "")
+        if media is None:
+            return problem(400, "Invalid Request", "Unknown media id.", "https://api.x.com/2/problems/invalid-request")
+        if len(text) > 1000:
+            return problem(
+                400,
+                "Invalid Request",
+                "alt_text.text must be at most 1000 characters.",
+                "https://api.x.com/2/problems/invalid-request",
+            )
+        media["alt"] = text
+        return Reply(200, {"data": {"id": body["id"], "associated_metadata": True}})
+
+    def create(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        body = request.json() or {}
+        text = body.get("text", "")
+        media_ids = body.get("media", {}).get("media_ids", [])
+        invalid = "https://api.x.com/2/problems/invalid-request"
+        if not text and not media_ids:
+            return problem(400, "Invalid Request", "text is required unless media is provided.", invalid)
+        if len(media_ids) > 4 or any(m not in self.media for m in media_ids):
+            return problem(400, "Invalid Request", "Invalid media_ids.", invalid)
+        if textrules.twitter_weighted(text) > 280:
+            return problem(400, "Invalid Request", "Tweet text is too long.", invalid)
+        reply = body.get("reply", {}).get("in_reply_to_tweet_id")
+        if reply and reply not in self.tweets:
+            return problem(400, "Invalid Request", "The tweet you are replying to does not exist.", invalid)
+        if any(t["text"] == text for t in self.tweets.values()):
+            return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+        tweet_id = str(next(self._ids))
+        self.tweets[tweet_id] = {"text": text, "media": media_ids, "reply_to": reply}
+        self.remaining -= 1
+        return Reply(201, {"data": {"id": tweet_id, "text": text}}, self._limits())
+
+    def delete(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        deleted = self.tweets.pop(request.match["id"], None) is not None
+        return Reply(200, {"data": {"deleted": deleted}})
