@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,17 +55,19 @@ def local_time_parse(value: str, *, offset_choice: str = "") -> datetime:
         raise ValidationError(_("Enter a date and time (Brussels time).")) from exc
     first = naive.replace(tzinfo=BRUSSELS, fold=0)
     second = naive.replace(tzinfo=BRUSSELS, fold=1)
-    round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(BRUSSELS).replace(tzinfo=None)
+    round_trip = first.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None)
     if round_trip != naive:
         raise ValidationError(
             _("%(time)s does not exist in Brussels: the clocks jump forward that night. Choose another time.")
             % {"time": naive.strftime("%H:%M")}
         )
+    # Returned in UTC: the content hash compares isoformat() strings, so one instant must
+    # always be written the same way.
     if first.utcoffset() != second.utcoffset():
         if offset_choice == "summer":
-            return first
+            return first.astimezone(UTC)
         if offset_choice == "winter":
-            return second
+            return second.astimezone(UTC)
         raise ValidationError(
             _(
                 "%(time)s happens twice in Brussels that night (the clocks go back): "
@@ -73,7 +75,7 @@ def local_time_parse(value: str, *, offset_choice: str = "") -> datetime:
             )
             % {"time": naive.strftime("%H:%M")}
         )
-    return first
+    return first.astimezone(UTC)
 
 
 def recurrence_validate(rule: str, start: datetime) -> None:
@@ -134,6 +136,7 @@ def _attachment_add_fallback(
             out = io.BytesIO()
             # Re-encoding drops every metadata block (EXIF, GPS) that came with the upload.
             cleaned.save(out, format=image_format)
+            width, height = cleaned.size
     except (OSError, Image.DecompressionBombError) as exc:
         raise ValidationError({"image": _("This file is not an image Tandem can use.")}) from exc
     data = out.getvalue()
@@ -141,6 +144,8 @@ def _attachment_add_fallback(
         message=message,
         sha256=hashlib.sha256(data).hexdigest(),
         format=image_format,
+        width=width,
+        height=height,
         alt_fr=alt_fr.strip(),
         alt_nl=alt_nl.strip(),
         alt_de=alt_de.strip(),
@@ -148,6 +153,7 @@ def _attachment_add_fallback(
         position=message.attachments.count(),
     )
     attachment.image.save(f"upload.{image_format.lower()}", ContentFile(data), save=False)
+    attachment.width, attachment.height = width, height
     attachment.save()
     services.message_attachments_changed(message=message, actor=actor)
     return attachment

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from publisher import notifications, services
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
@@ -33,6 +34,18 @@ CANCELLABLE = {
     MessageState.REJECTED,
 }
 RETRACTABLE = {MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED, MessageState.PUBLISHING}
+
+
+def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Workflow actions change state: only by POST (with its CSRF check)."""
+
+    @functools.wraps(view)
+    def wrapper(model_admin: ModelAdmin[Message], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return view(model_admin, request, *args, **kwargs)
+
+    return wrapper
 
 
 def _user(request: HttpRequest) -> User:
@@ -182,7 +195,7 @@ def _message_or_404(request: HttpRequest, object_id: str) -> Message:
         raise Http404 from exc
 
 
-@require_POST
+@post_only
 def submit_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
@@ -197,7 +210,7 @@ def submit_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
     return _act(request, message, action, _("Submitted: the approvers have been told."))
 
 
-@require_POST
+@post_only
 def approve_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
@@ -234,7 +247,7 @@ def _as_get(request: HttpRequest) -> HttpRequest:
     return request
 
 
-@require_POST
+@post_only
 def reject_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
@@ -248,7 +261,7 @@ def reject_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
     return _act(request, message, action, _("Rejected: the author has been told."))
 
 
-@require_POST
+@post_only
 def cancel_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
@@ -263,7 +276,7 @@ def cancel_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
     )
 
 
-@require_POST
+@post_only
 def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
