@@ -26,3 +26,13 @@ def author_client(client, author):
 def approver_client(client, approver):
     client.force_login(approver)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _no_language_leak():
+    """accounts.middleware activates the user's language without restoring it afterwards;
+    keep that from leaking into the next test."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
