@@ -574,5 +574,13 @@ class RejectForm(forms.Form):
     )
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label=gettext_lazy("Reason"), widget=forms.Textarea({"rows": 2}), required=True)
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why cancel it? (optional)"), widget=forms.Textarea({"rows": 2}), required=False
+    )
+
+
+class RetractForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why retract it? (kept in the audit trail)"), widget=forms.Textarea({"rows": 2})
+    )

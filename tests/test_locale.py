@@ -31,6 +31,8 @@ def test_placeholders_survive_translation(language):
     wrong = [
         entry.msgid
         for entry in catalogue
-        if not entry.obsolete and entry.msgstr and set(pattern.findall(entry.msgid)) != set(pattern.findall(entry.msgstr))
+        if not entry.obsolete
+        and entry.msgstr
+        and set(pattern.findall(entry.msgid)) != set(pattern.findall(entry.msgstr))
     ]
     assert wrong == []

@@ -17,7 +17,15 @@ from django.utils.translation import gettext as _
 
 from publisher import notifications, services
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
-from publisher.forms import LANGUAGES, ApproveForm, ComposeForm, ReasonForm, RejectForm, occurrences_next
+from publisher.forms import (
+    LANGUAGES,
+    ApproveForm,
+    CancelForm,
+    ComposeForm,
+    RejectForm,
+    RetractForm,
+    occurrences_next,
+)
 from publisher.models import Language, Message, MessageState
 from publisher.views import queries
 
@@ -127,6 +135,8 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
         "preview_url": reverse("admin:publisher_message_preview_audience"),
         "schedule_url": reverse("admin:publisher_message_preview_schedule"),
         "media": model_admin.media + (form.media if form else ComposeForm().media),
+        # German shows when the audience needs it (the live preview refines this as the author types).
+        "show_german": bool(form and form["text_de"].value()) or (message is not None and "de" in _required(message)),
     }
     if message is not None:
         context.update(_message_context(request, message))
@@ -137,7 +147,8 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
     user = _user(request)
     variants = {v.language: v for v in message.variants.all()}
     problems: list[str] = []
-    if message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}:
+    show_problems = message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}
+    if show_problems:
         problems = services.message_problems(message) + queries.message_channel_problems(message)
     occurrences = occurrences_next(
         publish_at=message.publish_at, recurrence=message.recurrence, recurrence_start=message.recurrence_start
@@ -147,6 +158,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "variants": [(lang, Language(lang).label, variants.get(lang)) for lang in LANGUAGES if lang in variants],
         "attachments": list(message.attachments.all()),
         "problems": problems,
+        "show_problems": show_problems,
         "routes": queries.message_routes(message),
         "required_languages": [Language(code).label for code in _required(message)],
         "occurrences": occurrences,
@@ -161,11 +173,11 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "reject_form": RejectForm(prefix="reject"),
         "can_cancel": message.state in CANCELLABLE
         and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
-        "cancel_form": ReasonForm(prefix="cancel"),
+        "cancel_form": CancelForm(prefix="cancel"),
         "can_retract": message.state in RETRACTABLE
         and _retract_service() is not None
         and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
-        "retract_form": ReasonForm(prefix="retract"),
+        "retract_form": RetractForm(prefix="retract"),
     }
 
 

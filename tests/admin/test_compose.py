@@ -168,9 +168,7 @@ def test_audience_preview_lists_languages_and_routes(author_client, channels):
 
 def test_schedule_preview_lists_next_times_in_brussels(author_client):
     url = reverse("admin:publisher_message_preview_schedule")
-    data = author_client.get(
-        url, {"first_time": "2026-12-01T09:00", "recurrence_preset": "daily"}
-    ).json()
+    data = author_client.get(url, {"first_time": "2026-12-01T09:00", "recurrence_preset": "daily"}).json()
     assert data["error"] == ""
     assert len(data["occurrences"]) == 10
     assert all("09:00" in text or "9:00" in text for text in data["occurrences"])

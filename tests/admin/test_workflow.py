@@ -133,9 +133,7 @@ def test_approver_cannot_approve_own_message_by_any_path(roles, channels, client
     assert list(queue.context["rows"]) == []
 
 
-def test_reject_with_comment_tells_the_author(
-    approver_client, author, submitted, django_capture_on_commit_callbacks
-):
+def test_reject_with_comment_tells_the_author(approver_client, author, submitted, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         approver_client.post(
             reverse("admin:publisher_message_reject", args=[submitted.pk]), {"reject-comment": "Trop vague."}
@@ -189,7 +187,9 @@ def test_retract_needs_the_publishing_service(author_client, submitted):
     assert page.context["can_retract"] is True
 
 
-def test_unapproved_message_expires_at_its_first_occurrence(author, roles, channels, django_capture_on_commit_callbacks):
+def test_unapproved_message_expires_at_its_first_occurrence(
+    author, roles, channels, django_capture_on_commit_callbacks
+):
     with time_machine.travel("2026-11-27 10:00 +01:00", tick=False):
         from datetime import UTC, datetime
 

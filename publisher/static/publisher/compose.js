@@ -70,8 +70,8 @@
     if (!data.required.length) {
       add(box, "p", labels.labelNone);
     } else {
-      add(box, "p", labels.labelRequired + " " + data.required.map((l) => l.name).join(", ") +
-        " (" + data.municipality_count + " " + labels.labelMunicipalities + ")", "required-languages");
+      add(box, "p", labels.labelRequired + " " + data.required.map((l) => l.name).join(", "), "required-languages");
+      add(box, "p", labels.labelMunicipalityCount + " " + data.municipality_count, "municipality-count");
       if (data.missing.length) add(box, "p", labels.labelMissing + " " + data.missing.join(", "), "missing");
       const list = add(box, "ul", undefined, "routes");
       data.routes.forEach((r) => {
