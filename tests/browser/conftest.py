@@ -62,6 +62,11 @@ def browser(chromium_path, reference_data_restored, transactional_db, live_serve
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
     # (setup and checks, never concurrent with the server thread's requests) are safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server answers each request in a new thread; a persistent connection would
+    # outlive its thread and keep PostgreSQL from dropping the test database at the end.
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -69,6 +74,10 @@ def browser(chromium_path, reference_data_restored, transactional_db, live_serve
         instance = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+        # ORM calls made while Playwright runs get their own connection (asgiref's Local
+        # follows the context Playwright switched to); close it here, in that same context,
+        # or PostgreSQL cannot drop the test database at the end.
+        connections.close_all()
 
 
 class Session:
