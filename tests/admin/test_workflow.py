@@ -216,3 +216,21 @@ def test_expired_list(author_client, author, channels):
     Message.objects.filter(pk=message.pk).update(state=MessageState.EXPIRED)
     page = author_client.get(reverse("admin:publisher_message_expired"))
     assert [m.pk for m in page.context["rows"]] == [message.pk]
+
+
+def test_recurring_message_expires_at_its_first_rule_instance_not_its_start(author, roles, channels):
+    from datetime import UTC, datetime
+
+    with time_machine.travel("2026-11-27 10:00 +01:00", tick=False):
+        message = make_message(author=author)
+        # Starts on Friday 27 November but only repeats on Mondays: the first instance is 30 November.
+        services.message_update(
+            message=message,
+            actor=author,
+            recurrence="FREQ=WEEKLY;BYDAY=MO",
+            recurrence_start=datetime(2026, 11, 27, 8, 0, tzinfo=UTC),
+        )
+    assert services.messages_expire_unapproved(now=datetime(2026, 11, 28, tzinfo=UTC)) == []
+    assert [m.pk for m in services.messages_expire_unapproved(now=datetime(2026, 11, 30, 9, tzinfo=UTC))] == [
+        message.pk
+    ]
