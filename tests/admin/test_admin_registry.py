@@ -45,3 +45,9 @@ def test_changelists_render(author_client, author, channels):
         response = author_client.get(reverse(f"admin:publisher_{name}_changelist"))
         assert response.status_code in (200, 403), name
     assert author_client.get(reverse("admin:publisher_message_changelist")).status_code == 200
+
+
+def test_message_list_links_to_the_workflow_pages(author_client):
+    html = author_client.get(reverse("admin:publisher_message_changelist")).content.decode()
+    for name in ["approvals", "expired", "calendar"]:
+        assert reverse(f"admin:publisher_message_{name}") in html

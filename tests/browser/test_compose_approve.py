@@ -144,14 +144,16 @@ def test_approver_cannot_approve_own_message(login, roles_and_both, brussels_cha
         audience=services.Audience(municipalities=[IXELLES]),
     )
     services.message_submit(message=message, actor=both)
-    session = login("beide")
+    session = login("beide")  # browser in English: the interface follows the preference (nl)
     session.goto(f"/admin/publisher/message/{message.pk}/change/")
     page = session.page
     page.wait_for_selector(".own-message")
+    assert page.locator("html").get_attribute("lang") == "nl"
     assert page.locator("#approve-form").count() == 0
+    session.shot("09-own-message-page-nl")
     session.goto("/admin/publisher/message/approvals/")
     assert "Eigen bericht" not in page.locator("#approval-queue").inner_text()
-    session.shot("09-own-message-nl")
+    session.shot("09-own-message-queue-nl")
     message.refresh_from_db()
     assert message.state == MessageState.SUBMITTED
 
