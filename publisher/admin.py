@@ -1,25 +1,32 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from publisher import selectors
 from publisher.models import (
+    Attachment,
     AuditEvent,
     Channel,
     Delivery,
     DeliveryAttempt,
     Message,
     Municipality,
+    Occurrence,
     PoliceZone,
     Province,
     Segment,
     Variant,
 )
+from publisher.views import calendar as calendar_views
+from publisher.views import lists, preview
+from publisher.views import messages as message_views
 
 
 class NormalizedSearchMixin:
@@ -77,21 +84,61 @@ class ChannelAdmin(admin.ModelAdmin):
     autocomplete_fields = ("municipalities",)
 
 
-class VariantInline(admin.StackedInline):
-    model = Variant
-    extra = 0
-
-
-@admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """The compose and approve workflow: add and change views are the message page
+    (publisher/views/messages.py); every write goes through publisher.services."""
+
     list_display = ("title", "author", "state", "urgency", "status", "publish_at", "updated_at")
     list_filter = ("state", "urgency", "status", "kind")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
     date_hierarchy = "created_at"
-    inlines = [VariantInline]
+    # The related admins' search backs the audience pickers' autocomplete.
     autocomplete_fields = ("audience_municipalities", "audience_zones", "audience_provinces", "audience_segments")
-    readonly_fields = ("state", "content_hash", "approved_hash", "approved_by", "approved_at", "author")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a message is cancelled or retracted, never deleted: the audit trail needs it
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        return message_views.compose_view(self, request, None)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return message_views.compose_view(self, request, object_id)
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(wrapper)
+
+        def public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return view(self, request, *args, **kwargs)
+
+            return wrapper
+
+        info = "publisher_message"
+        return [
+            path("approvals/", wrap(lists.approvals_view), name=f"{info}_approvals"),
+            path("expired/", wrap(lists.expired_view), name=f"{info}_expired"),
+            path("calendar/", wrap(calendar_views.calendar_view), name=f"{info}_calendar"),
+            # Calendar clients cannot log in: the feed's secret token is its credential.
+            path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
+            path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),
+            path("preview/schedule/", wrap(preview.schedule_view), name=f"{info}_preview_schedule"),
+            path("<path:object_id>/submit/", wrap(message_views.submit_view), name=f"{info}_submit"),
+            path("<path:object_id>/approve/", wrap(message_views.approve_view), name=f"{info}_approve"),
+            path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
+            path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
+            path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
+            *super().get_urls(),
+        ]
+
+
+admin.site.register(Message, MessageAdmin)
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -130,6 +177,55 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only through the message page's services: shown here for lookup and audit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Variant)
+class VariantAdmin(ReadOnlyAdmin):
+    list_display = ("message", "language", "short_text", "link")
+    list_filter = ("language",)
+    list_select_related = ("message",)
+    search_fields = ("text", "message__title")
+
+    @admin.display(description=_("text"))
+    def short_text(self, obj: Variant) -> str:
+        return obj.text[:80]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ("message", "language", "format", "width", "height", "alt_fr", "alt_nl", "created_at")
+    list_filter = ("language", "format")
+    list_select_related = ("message",)
+    search_fields = ("message__title", "alt_fr", "alt_nl", "alt_de", "sha256")
+
+
+@admin.register(Occurrence)
+class OccurrenceAdmin(ReadOnlyAdmin):
+    list_display = ("message", "due_at", "created_at")
+    list_filter = ("message__state",)
+    list_select_related = ("message",)
+    search_fields = ("message__title",)
+    date_hierarchy = "due_at"
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("delivery", "started_at", "outcome", "http_status", "duration_ms")
+    list_filter = ("outcome",)
+    search_fields = ("error", "delivery__channel__name")
 
 
 admin.site.site_header = _("Tandem — bilingual publishing")

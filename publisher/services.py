@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from publisher import scheduling, selectors
+from publisher import notifications, scheduling, selectors
 from publisher.channels.checks import message_channel_errors
+from publisher.checklist import checklist_validate
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import (
     AuditEvent,
@@ -308,10 +309,9 @@ def message_submit(*, message: Message, actor: User) -> Message:
     return message
 
 
-def message_approve(
-    *, message: Message, actor: User, comment: str = "", checklist: Mapping[str, Any] | None = None
-) -> Message:
-    """Approve a submitted message. Never by its author: four eyes."""
+def message_approve(*, message: Message, actor: User, checklist: Mapping[str, Any], comment: str = "") -> Message:
+    """Approve a submitted message. Never by its author: four eyes. The legal checklist
+    (publisher.checklist) must be complete; its ticks and references go into the audit trail."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
         if message.author_id == actor.pk:
@@ -322,6 +322,7 @@ def message_approve(
         current = message_content_hash(message)
         if current != message.content_hash:
             raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
+        ticks = checklist_validate(checklist)
         message.state = MessageState.APPROVED
         message.approved_hash = current
         message.approved_by = actor
@@ -332,9 +333,10 @@ def message_approve(
             actor=actor,
             verb="message.approved",
             obj=message,
-            summary={"content_hash": current, "comment": comment, "checklist": dict(checklist or {})},
+            summary={"content_hash": current, "comment": comment, "checklist": ticks},
         )
         scheduling.message_schedule(message=message, actor=actor)
+        notifications.message_notify_on_commit(message_id=message.pk, event="approved", comment=comment)
     return message
 
 
@@ -376,3 +378,46 @@ def message_cancel(*, message: Message, actor: User, reason: str = "") -> Messag
         message.save(update_fields=["state", "state_reason", "updated_at"])
         audit_record(actor=actor, verb="message.cancelled", obj=message, summary={"reason": reason.strip()})
     return message
+
+
+# States in which a message still waits for an approval that can no longer come in time.
+UNAPPROVED_STATES = [MessageState.DRAFT, MessageState.SUBMITTED, MessageState.REJECTED]
+
+
+def _first_occurrence(message: Message) -> datetime | None:
+    if message.recurrence and message.recurrence_start:
+        from dateutil.rrule import rrulestr
+
+        start = timezone.localtime(message.recurrence_start).replace(tzinfo=None)
+        rule = rrulestr(message.recurrence, dtstart=start, forceset=True)
+        first = rule.after(start, inc=True)
+        return timezone.make_aware(first) if first else None
+    return message.publish_at
+
+
+def messages_expire_unapproved(*, now: datetime) -> list[Message]:
+    """Messages whose first occurrence passed before anyone approved them do not go out:
+    they become `expired` and their authors are told (after commit)."""
+    candidates = Message.objects.filter(state__in=UNAPPROVED_STATES).filter(
+        models.Q(publish_at__lte=now) | models.Q(recurrence_start__lte=now)
+    )
+    expired: list[Message] = []
+    with transaction.atomic():
+        for message in candidates.select_for_update():
+            first = _first_occurrence(message)
+            if first is None or first > now:
+                continue
+            previous = message.state
+            message.state = MessageState.EXPIRED
+            message.state_reason = _("Not approved before its publication time: it was not published.")
+            message.save(update_fields=["state", "state_reason", "updated_at"])
+            audit_record(
+                actor=None,
+                actor_label="dispatcher",
+                verb="message.expired",
+                obj=message,
+                summary={"from": previous, "first_occurrence": first.isoformat()},
+            )
+            notifications.message_notify_on_commit(message_id=message.pk, event="expired")
+            expired.append(message)
+    return expired

@@ -2,6 +2,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from publisher import services
+from publisher.checklist import checklist_all_ticked
 from publisher.models import AuditEvent, Delivery, MessageState
 from tests.factories import ChannelFactory, UserFactory, make_message
 
@@ -42,7 +43,7 @@ def test_author_can_never_approve_own_message(roles):
     message = make_message(author=both)
     services.message_submit(message=message, actor=both)
     with pytest.raises(PermissionDenied):
-        services.message_approve(message=message, actor=both)
+        services.message_approve(message=message, actor=both, checklist=checklist_all_ticked())
     message.refresh_from_db()
     assert message.state == MessageState.SUBMITTED
 
@@ -52,7 +53,7 @@ def test_approve_schedules_deliveries_per_language_channel(author, approver):
     nl = ChannelFactory(language="nl", covers_all=True)
     message = make_message(author=author)
     services.message_submit(message=message, actor=author)
-    message = services.message_approve(message=message, actor=approver, comment="ok")
+    message = services.message_approve(message=message, actor=approver, comment="ok", checklist=checklist_all_ticked())
     assert message.state == MessageState.SCHEDULED
     assert message.approved_hash == message.content_hash
     assert set(Delivery.objects.values_list("channel_id", "language")) == {(fr.pk, "fr"), (nl.pk, "nl")}
@@ -62,7 +63,7 @@ def test_editing_an_approved_message_returns_it_to_draft_and_cancels_deliveries(
     ChannelFactory(language="fr", covers_all=True)
     message = make_message(author=author)
     services.message_submit(message=message, actor=author)
-    services.message_approve(message=message, actor=approver)
+    services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
     message = services.message_update(
         message=message,
         actor=author,
@@ -76,7 +77,7 @@ def test_editing_an_approved_message_returns_it_to_draft_and_cancels_deliveries(
 def test_editing_without_change_keeps_approval(author, approver):
     message = make_message(author=author)
     services.message_submit(message=message, actor=author)
-    services.message_approve(message=message, actor=approver)
+    services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
     message = services.message_update(message=message, actor=author, title="Test message")
     assert message.state == MessageState.SCHEDULED
 

@@ -1,0 +1,173 @@
+// Live previews of the compose page: audience → languages → channels, character counters
+// per target channel (the strictest limit highlighted), next occurrences, image preview.
+// Every visible label comes from the server (data-label-* attributes, JSON), already translated.
+(function () {
+  "use strict";
+  const form = document.getElementById("compose-form");
+  if (!form) return;
+  const labels = form.dataset;
+  const $ = (sel) => form.querySelector(sel);
+  let routes = [];
+  let required = [];
+
+  function selected(name) {
+    const el = form.elements[name];
+    if (!el) return [];
+    return Array.from(el.selectedOptions || []).map((o) => o.value).filter(Boolean);
+  }
+  function written() {
+    return ["fr", "nl", "de"].filter((lang) => {
+      const el = form.elements["text_" + lang];
+      return el && el.value.trim() !== "";
+    });
+  }
+  function textLength(lang) {
+    const text = (form.elements["text_" + lang] || {}).value || "";
+    const link = (form.elements["link_" + lang] || {}).value || "";
+    // Code points, as most networks count; the server-side channel check has the final word.
+    return Array.from(text.trim()).length + (link.trim() ? Array.from(link.trim()).length + 1 : 0);
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+  function add(parent, tag, text, cls) {
+    const el = document.createElement(tag);
+    if (text !== undefined) el.textContent = text;
+    if (cls) el.className = cls;
+    parent.appendChild(el);
+    return el;
+  }
+
+  function renderCounters() {
+    ["fr", "nl", "de"].forEach((lang) => {
+      const box = form.querySelector('.counter[data-language="' + lang + '"]');
+      if (!box) return;
+      clear(box);
+      const length = textLength(lang);
+      const mine = routes.filter((r) => r.language === lang);
+      const limited = mine.filter((r) => r.text_max);
+      const strictest = limited.reduce((a, r) => (a === null || r.text_max < a ? r.text_max : a), null);
+      if (!mine.length) {
+        add(box, "span", length + " " + labels.labelCharacters, "count");
+        return;
+      }
+      mine.forEach((r) => {
+        const item = add(box, "span", "", "count");
+        const limitText = r.text_max ? length + "/" + r.text_max : length + " (" + labels.labelNoLimit + ")";
+        item.textContent = r.channel + ": " + limitText;
+        if (r.text_max && r.text_max === strictest) {
+          item.classList.add("strictest");
+          item.title = labels.labelStrictest;
+        }
+        if (r.text_max && length > r.text_max) item.classList.add("over");
+      });
+    });
+  }
+
+  function renderAudience(data) {
+    const box = document.getElementById("audience-preview");
+    clear(box);
+    routes = data.routes;
+    required = data.required.map((l) => l.code);
+    if (!data.required.length) {
+      add(box, "p", labels.labelNone);
+    } else {
+      add(box, "p", labels.labelRequired + " " + data.required.map((l) => l.name).join(", "), "required-languages");
+      add(box, "p", labels.labelMunicipalityCount + " " + data.municipality_count, "municipality-count");
+      if (data.missing.length) add(box, "p", labels.labelMissing + " " + data.missing.join(", "), "missing");
+      const list = add(box, "ul", undefined, "routes");
+      data.routes.forEach((r) => {
+        const li = add(list, "li", r.label);
+        if (!r.written) {
+          li.classList.add("not-written");
+          add(li, "em", " — " + labels.labelNotWritten);
+        }
+      });
+      data.required.forEach((l) => {
+        if (!data.routes.some((r) => r.language === l.code || (l.code === "de" && r.language === "fr"))) {
+          add(list, "li", l.name + ": " + labels.labelNoChannel, "no-channel");
+        }
+      });
+    }
+    const de = form.querySelector(".variant-de");
+    if (de) de.hidden = !(required.includes("de") || written().includes("de"));
+    renderCounters();
+  }
+
+  let audienceTimer = null;
+  function refreshAudience() {
+    clearTimeout(audienceTimer);
+    audienceTimer = setTimeout(() => {
+      const params = new URLSearchParams();
+      selected("audience_municipalities").forEach((v) => params.append("municipalities", v));
+      selected("audience_zones").forEach((v) => params.append("zones", v));
+      selected("audience_provinces").forEach((v) => params.append("provinces", v));
+      selected("audience_segments").forEach((v) => params.append("segments", v));
+      if (form.elements.audience_all.checked) params.append("all", "1");
+      written().forEach((v) => params.append("written", v));
+      fetch(labels.previewUrl + "?" + params.toString(), { credentials: "same-origin" })
+        .then((r) => r.json()).then(renderAudience).catch(() => {});
+    }, 150);
+  }
+
+  let scheduleTimer = null;
+  function refreshSchedule() {
+    clearTimeout(scheduleTimer);
+    scheduleTimer = setTimeout(() => {
+      const params = new URLSearchParams();
+      ["first_time", "time_offset", "recurrence_preset", "recurrence_custom"].forEach((name) => {
+        const el = form.elements[name];
+        if (el && el.value) params.append(name, el.value);
+      });
+      form.querySelectorAll('input[name="recurrence_days"]:checked').forEach((el) => params.append("recurrence_days", el.value));
+      const preset = form.elements.recurrence_preset.value;
+      document.getElementById("recurrence-days").hidden = preset !== "weekly";
+      document.getElementById("recurrence-custom").hidden = preset !== "custom";
+      fetch(labels.scheduleUrl + "?" + params.toString(), { credentials: "same-origin" })
+        .then((r) => r.json()).then((data) => {
+          const list = document.getElementById("occurrence-preview");
+          clear(list);
+          data.occurrences.forEach((t) => add(list, "li", t));
+          ["first_time", "recurrence_custom"].forEach((name) => {
+            const errors = form.querySelector('.field-error[data-for="' + name + '"]');
+            if (!errors || errors.dataset.server === "1") return;
+            clear(errors);
+            if (data.error && data.field === name) add(errors, "li", data.error, "live");
+          });
+        }).catch(() => {});
+    }, 200);
+  }
+
+  // Server-rendered errors stay until the next submit; live ones are replaced as the author types.
+  form.querySelectorAll(".field-error").forEach((ul) => { if (ul.children.length) ul.dataset.server = "1"; });
+
+  ["text_fr", "text_nl", "text_de", "link_fr", "link_nl", "link_de"].forEach((name) => {
+    const el = form.elements[name];
+    if (el) el.addEventListener("input", () => { renderCounters(); if (name.startsWith("text_")) refreshAudience(); });
+  });
+  ["audience_municipalities", "audience_zones", "audience_provinces", "audience_segments"].forEach((name) => {
+    const el = form.elements[name];
+    if (!el) return;
+    el.addEventListener("change", refreshAudience);
+    // Select2 (the admin's autocomplete) fires its events through django.jQuery.
+    if (window.django && window.django.jQuery) window.django.jQuery(el).on("change", refreshAudience);
+  });
+  form.elements.audience_all.addEventListener("change", refreshAudience);
+  ["first_time", "time_offset", "recurrence_preset", "recurrence_custom"].forEach((name) => {
+    const el = form.elements[name];
+    if (el) { el.addEventListener("change", refreshSchedule); el.addEventListener("input", refreshSchedule); }
+  });
+  form.querySelectorAll('input[name="recurrence_days"]').forEach((el) => el.addEventListener("change", refreshSchedule));
+
+  const image = form.elements.image;
+  const preview = document.getElementById("image-preview");
+  if (image && preview) {
+    image.addEventListener("change", () => {
+      const file = image.files && image.files[0];
+      if (!file) { preview.hidden = true; return; }
+      preview.src = URL.createObjectURL(file);
+      preview.hidden = false;
+    });
+  }
+
+  refreshAudience();
+  refreshSchedule();
+})();

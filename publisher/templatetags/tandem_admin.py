@@ -1,0 +1,84 @@
+"""Template helpers for the workflow pages: the dashboard's queue and readable audit events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import User
+from publisher.models import AuditEvent, Message, MessageState
+from publisher.views import queries
+
+register = template.Library()
+
+VERBS = {
+    "message.created": gettext_lazy("drafted"),
+    "message.edited": gettext_lazy("edited"),
+    "message.submitted": gettext_lazy("submitted for approval"),
+    "message.approved": gettext_lazy("approved"),
+    "message.rejected": gettext_lazy("rejected"),
+    "message.cancelled": gettext_lazy("cancelled"),
+    "message.expired": gettext_lazy("approval expired"),
+    "message.retracted": gettext_lazy("retracted"),
+    "message.scheduled": gettext_lazy("scheduled"),
+    "delivery.sent": gettext_lazy("sent"),
+    "delivery.failed": gettext_lazy("failed"),
+    "delivery.retracted": gettext_lazy("retracted"),
+}
+
+DETAIL_LABELS = {
+    "title": gettext_lazy("title"),
+    "comment": gettext_lazy("comment"),
+    "reason": gettext_lazy("reason"),
+    "content_changed": gettext_lazy("content changed"),
+    "returned_to_draft_from": gettext_lazy("returned to draft from"),
+    "from": gettext_lazy("previous state"),
+    "first_occurrence": gettext_lazy("first publication"),
+    "remote_url": gettext_lazy("remote post"),
+    "channel": gettext_lazy("channel"),
+    "language": gettext_lazy("language"),
+}
+
+
+@register.simple_tag(takes_context=True)
+def awaiting_my_approval(context: dict[str, Any]) -> list[Message]:
+    user = context["request"].user
+    if not isinstance(user, User) or not user.has_perm("publisher.approve_message"):
+        return []
+    return list(queries.awaiting_approval(user=user)[:20])
+
+
+@register.filter
+def audit_verb(verb: str) -> str:
+    return str(VERBS.get(verb, verb))
+
+
+def _value(value: Any) -> str:
+    if value is True:
+        return _("yes")
+    if value is False:
+        return _("no")
+    if value in MessageState.values:
+        return str(MessageState(value).label)
+    return str(value)
+
+
+@register.filter
+def audit_details(event: AuditEvent) -> list[tuple[str, str]]:
+    """Readable lines: the checklist ticks and consent reference, comments, reasons."""
+    lines: list[tuple[str, str]] = []
+    for key, value in (event.summary or {}).items():
+        if key == "content_hash" or value in ("", None, {}):
+            continue
+        if key == "checklist" and isinstance(value, dict):
+            for entry in value.values():
+                text = "✓ " + str(entry.get("label", ""))
+                if entry.get("applies"):
+                    text += " — " + _("reference: %(reference)s") % {"reference": entry.get("reference", "")}
+                lines.append((_("checklist"), text))
+            continue
+        lines.append((str(DETAIL_LABELS.get(key, key)), _value(value)))
+    return lines

@@ -1,0 +1,1 @@
+"""Admin pages of the compose and approve workflow (wired in publisher/admin.py)."""

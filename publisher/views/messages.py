@@ -1,0 +1,307 @@
+"""The message page (compose, review, act, audit) and the workflow actions behind it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages as flash
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from publisher import notifications, services
+from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.forms import (
+    LANGUAGES,
+    ApproveForm,
+    CancelForm,
+    ComposeForm,
+    RejectForm,
+    RetractForm,
+    occurrences_next,
+)
+from publisher.models import Language, Message, MessageState
+from publisher.views import queries
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    from accounts.models import User
+
+CANCELLABLE = {
+    MessageState.DRAFT,
+    MessageState.SUBMITTED,
+    MessageState.APPROVED,
+    MessageState.SCHEDULED,
+    MessageState.REJECTED,
+}
+RETRACTABLE = {MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED, MessageState.PUBLISHING}
+
+
+def post_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Workflow actions change state: only by POST (with its CSRF check)."""
+
+    @functools.wraps(view)
+    def wrapper(model_admin: ModelAdmin[Message], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return view(model_admin, request, *args, **kwargs)
+
+    return wrapper
+
+
+def _user(request: HttpRequest) -> User:
+    user: User = request.user  # type: ignore[assignment]
+    return user
+
+
+def _page_url(message: Message) -> str:
+    return reverse("admin:publisher_message_change", args=[message.pk])
+
+
+def _retract_service() -> Any:
+    try:
+        from publisher.publishing import message_retract
+    except ImportError:
+        return None
+    return message_retract
+
+
+def can_edit(user: User, message: Message | None) -> bool:
+    if message is None:
+        return user.has_perm("publisher.add_message")
+    return user.has_perm("publisher.change_message") and message.state in services.EDITABLE_STATES
+
+
+def can_review(user: User, message: Message) -> bool:
+    return (
+        message.state == MessageState.SUBMITTED
+        and message.author_id != user.pk
+        and user.has_perm("publisher.approve_message")
+    )
+
+
+def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str | None) -> HttpResponse:
+    """Add (object_id None) or show/edit one message."""
+    user = _user(request)
+    message = None
+    if object_id is not None:
+        message = get_object_or_404(Message.objects.select_related("author", "approved_by"), pk=object_id)
+        if not model_admin.has_view_permission(request, message):
+            raise PermissionDenied
+    elif not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    editable = can_edit(user, message)
+    form = None
+    if editable:
+        if request.method == "POST":
+            form = ComposeForm(request.POST, request.FILES, message=message)
+            if form.is_valid():
+                was_approved = message is not None and message.state in services.APPROVED_STATES | {
+                    MessageState.SUBMITTED
+                }
+                saved = form.save(actor=user)
+                if saved is not None:
+                    if was_approved and saved.state == MessageState.DRAFT:
+                        flash.warning(
+                            request,
+                            _(
+                                "The message changed after it was submitted or approved: "
+                                "it is a draft again and must be approved again."
+                            ),
+                        )
+                    else:
+                        flash.success(request, _("The message was saved."))
+                    return HttpResponseRedirect(_page_url(saved))
+        else:
+            form = ComposeForm(message=message)
+    elif request.method == "POST":
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Message._meta,
+        "title": message.title if message else _("New message"),
+        "message": message,
+        "form": form,
+        "editable": editable,
+        "languages": LANGUAGES,
+        "language_names": queries.language_names(),
+        "preview_url": reverse("admin:publisher_message_preview_audience"),
+        "schedule_url": reverse("admin:publisher_message_preview_schedule"),
+        "media": model_admin.media + (form.media if form else ComposeForm().media),
+        # German shows when the audience needs it (the live preview refines this as the author types).
+        "show_german": bool(form and form["text_de"].value()) or (message is not None and "de" in _required(message)),
+    }
+    if message is not None:
+        context.update(_message_context(request, message))
+    return TemplateResponse(request, "admin/publisher/message/compose.html", context)
+
+
+def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
+    user = _user(request)
+    variants = {v.language: v for v in message.variants.all()}
+    problems: list[str] = []
+    show_problems = message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}
+    if show_problems:
+        problems = services.message_problems(message) + queries.message_channel_problems(message)
+    occurrences = occurrences_next(
+        publish_at=message.publish_at, recurrence=message.recurrence, recurrence_start=message.recurrence_start
+    )
+    is_author = message.author_id == user.pk
+    return {
+        "variants": [(lang, Language(lang).label, variants.get(lang)) for lang in LANGUAGES if lang in variants],
+        "attachments": list(message.attachments.all()),
+        "problems": problems,
+        "show_problems": show_problems,
+        "routes": queries.message_routes(message),
+        "required_languages": [Language(code).label for code in _required(message)],
+        "occurrences": occurrences,
+        "deliveries": list(queries.message_deliveries(message)),
+        "audit_events": list(queries.message_audit_trail(message)),
+        "can_submit": (
+            message.state in {MessageState.DRAFT, MessageState.REJECTED} and user.has_perm("publisher.change_message")
+        ),
+        "can_review": can_review(user, message),
+        "own_message_waiting": is_author and message.state == MessageState.SUBMITTED,
+        "approve_form": ApproveForm(prefix="approve"),
+        "reject_form": RejectForm(prefix="reject"),
+        "can_cancel": message.state in CANCELLABLE
+        and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
+        "cancel_form": CancelForm(prefix="cancel"),
+        "can_retract": message.state in RETRACTABLE
+        and _retract_service() is not None
+        and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
+        "retract_form": RetractForm(prefix="retract"),
+    }
+
+
+def _required(message: Message) -> list[str]:
+    from publisher import selectors
+
+    return selectors.message_required_languages(message)
+
+
+def _act(request: HttpRequest, message: Message, action: Any, success: str) -> HttpResponse:
+    try:
+        action()
+    except NotAllowed as exc:
+        flash.error(request, str(exc))
+    except ValidationError as exc:
+        for text in exc.messages:
+            flash.error(request, text)
+    else:
+        flash.success(request, success)
+    return HttpResponseRedirect(_page_url(message))
+
+
+def _message_or_404(request: HttpRequest, object_id: str) -> Message:
+    try:
+        return Message.objects.get(pk=int(object_id))
+    except (Message.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+@post_only
+def submit_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    if not user.has_perm("publisher.change_message"):
+        raise PermissionDenied
+
+    def action() -> None:
+        with transaction.atomic():
+            services.message_submit(message=message, actor=user)
+            notifications.message_notify_on_commit(message_id=message.pk, event="submitted")
+
+    return _act(request, message, action, _("Submitted: the approvers have been told."))
+
+
+@post_only
+def approve_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    form = ApproveForm(request.POST, prefix="approve")
+    if not form.is_valid():  # pragma: no cover - every field is optional
+        raise PermissionDenied
+    try:
+        services.message_approve(
+            message=message, actor=user, checklist=form.answers(), comment=form.cleaned_data["comment"]
+        )
+    except NotAllowed as exc:
+        flash.error(request, str(exc))
+    except InvalidTransition as exc:
+        flash.error(request, " ".join(exc.messages))
+    except ValidationError as exc:
+        # Show the checklist again with each missing tick marked at its line.
+        if hasattr(exc, "error_dict"):
+            for key, errors in exc.error_dict.items():
+                form.add_error(key if key in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+        flash.error(request, _("The message is not approved: complete the legal checklist."))
+        response = compose_view(model_admin, _as_get(request), object_id)
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
+            response.context_data["approve_form"] = form
+        return response
+    else:
+        flash.success(request, _("Approved: the message is scheduled and its author has been told."))
+    return HttpResponseRedirect(_page_url(message))
+
+
+def _as_get(request: HttpRequest) -> HttpRequest:
+    request.method = "GET"
+    return request
+
+
+@post_only
+def reject_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    comment = request.POST.get("reject-comment", "")
+
+    def action() -> None:
+        with transaction.atomic():
+            services.message_reject(message=message, actor=user, comment=comment)
+            notifications.message_notify_on_commit(message_id=message.pk, event="rejected", comment=comment.strip())
+
+    return _act(request, message, action, _("Rejected: the author has been told."))
+
+
+@post_only
+def cancel_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    if not (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")):
+        raise PermissionDenied
+    reason = request.POST.get("cancel-reason", "")
+    return _act(
+        request,
+        message,
+        lambda: services.message_cancel(message=message, actor=user, reason=reason),
+        _("The message was cancelled: it will not be published."),
+    )
+
+
+@post_only
+def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    retract = _retract_service()
+    if retract is None or not (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")):
+        raise PermissionDenied
+    reason = request.POST.get("retract-reason", "").strip()
+    if not reason:
+        flash.error(request, _("Say why the message is retracted."))
+        return HttpResponseRedirect(_page_url(message))
+    return _act(
+        request,
+        message,
+        lambda: retract(message=message, actor=user, reason=reason),
+        _("Retraction requested: the posts are being deleted where the networks allow it."),
+    )
