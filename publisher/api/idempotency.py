@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -70,7 +71,9 @@ def idempotent_call(
 ) -> Response | HttpResponse:
     """Run `run` once per (token, key); replay its successful response on later calls."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise Conflict(_("The Idempotency-Key must have 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH})
+        raise exceptions.ValidationError(
+            {HEADER: [_("The Idempotency-Key must have 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH}]}
+        )
     with transaction.atomic():
         IdempotencyRecord.objects.filter(token=token, key=key, created_at__lt=timezone.now() - RETENTION * 2).delete()
         try:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -29,8 +30,17 @@ MAX_TEXT = 20_000
 MAX_LIST = 600  # Belgium has 565 municipalities.
 
 
+class NisListField(serializers.ListField):
+    """NIS codes in; NIS codes out, read from a (prefetched) many-to-many relation."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        if hasattr(data, "all"):
+            return [m.pk for m in data.all()]
+        return super().to_representation(data)
+
+
 def nis_list() -> serializers.ListField:
-    return serializers.ListField(
+    return NisListField(
         child=serializers.RegexField(
             r"^[0-9]{5}$", max_length=5, error_messages={"invalid": _("A NIS code has 5 digits.")}
         ),
@@ -80,11 +90,6 @@ class SegmentSerializer(serializers.ModelSerializer[Segment]):
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"name_fr": {"max_length": 200}, "name_nl": {"max_length": 200}}
 
-    def to_representation(self, instance: Segment) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["municipalities"] = [m.pk for m in instance.municipalities.all()]
-        return data
-
 
 class ChannelSerializer(serializers.ModelSerializer[Channel]):
     municipalities = nis_list()
@@ -122,11 +127,6 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
 
     def get_has_secret(self, obj: Channel) -> bool:
         return bool(obj.secret_ref)
-
-    def to_representation(self, instance: Channel) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["municipalities"] = [m.pk for m in instance.municipalities.all()]
-        return data
 
 
 # --- Messages -----------------------------------------------------------------------------
@@ -263,7 +263,10 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
     def get_recurrence(self, obj: Message) -> dict[str, Any] | None:
         if not obj.recurrence:
             return None
-        return {"rrule": obj.recurrence, "dtstart": obj.recurrence_start.isoformat() if obj.recurrence_start else ""}
+        return {
+            "rrule": obj.recurrence,
+            "dtstart": timezone.localtime(obj.recurrence_start).isoformat() if obj.recurrence_start else "",
+        }
 
 
 class MessageDetailSerializer(MessageSerializer):
