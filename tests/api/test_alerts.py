@@ -26,7 +26,8 @@ def test_alert_is_published_now_by_policy(alert_client, brussels_channels):
     assert all(d.urgent for d in Delivery.objects.all())
 
     message = Message.objects.get(pk=body["id"])
-    assert message.approved_by_policy and message.approved_by is None
+    assert message.approved_by_policy
+    assert message.approved_by is None
     assert message.approved_hash == message.content_hash
     event = AuditEvent.objects.get(verb="message.approved_by_policy", object_id=str(message.pk))
     assert event.actor_label == "policy:urgent-alert"
@@ -147,9 +148,9 @@ def test_cap_document(alert_client, brussels_channels):
 
 def test_alert_with_an_image(alert_client, brussels_channels):
     pytest.importorskip("publisher.attachments")
-    from tests.api.test_messages import png_bytes
-
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.api.test_messages import png_bytes
 
     body = alert_body()
     response = alert_client.post(

@@ -1,4 +1,3 @@
-import importlib.util
 import io
 
 import pytest
@@ -6,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from publisher import services
 from publisher.models import AuditEvent, Channel, Delivery, Message, Segment
-from tests.api.conftest import message_body
+from tests.api.conftest import alert_body, message_body
 from tests.factories import ChannelFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,9 +110,7 @@ def test_recurrence_is_stored_with_its_start(author_client):
 
 @pytest.mark.skipif(not hasattr(services, "message_retract"), reason="retraction is not in this build")
 def test_retract(make_client, alert_client, brussels_channels, approver):
-    alert = alert_client.post(
-        "/api/v1/alerts/", __import__("tests.api.conftest").api.conftest.alert_body(), format="json"
-    ).json()
+    alert = alert_client.post("/api/v1/alerts/", alert_body(), format="json").json()
     client = make_client(["approve", "read"], user=approver)
     response = client.post(f"/api/v1/messages/{alert['id']}/retract/", {"reason": "erreur"}, format="json")
     assert response.status_code == 200, response.content
@@ -160,8 +157,6 @@ def test_text_over_a_channel_limit_is_a_400(alert_client):
         pytest.skip("no channel kind with a short limit in this build")
     ChannelFactory(kind="bluesky", language="fr", covers_all=True)
     ChannelFactory(kind="bluesky", language="nl", covers_all=True)
-    from tests.api.conftest import alert_body
-
     response = alert_client.post(
         "/api/v1/alerts/",
         alert_body(variants={"fr": {"text": "x" * 400}, "nl": {"text": "Brand."}}),
