@@ -7,12 +7,25 @@ from collections.abc import Mapping
 from django.db.models import Q
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from publisher import routing
 from publisher.errors import ValidationError
 from publisher.models import Language, LanguageRegion, Municipality
 from publisher.services import Audience, VariantInput
+
+
+# Language names as they read inside a sentence ("le français", "Frans"), and the missing text.
+IN_SENTENCE = {
+    Language.FR: pgettext_lazy("language in a sentence", "French"),
+    Language.NL: pgettext_lazy("language in a sentence", "Dutch"),
+    Language.DE: pgettext_lazy("language in a sentence", "German"),
+}
+MISSING_TEXT = {
+    Language.FR: pgettext_lazy("missing variant", "the French text"),
+    Language.NL: pgettext_lazy("missing variant", "the Dutch text"),
+    Language.DE: pgettext_lazy("missing variant", "the German text"),
+}
 
 
 def _place(municipality: Municipality) -> str:
@@ -44,17 +57,16 @@ def explain_missing_languages(*, audience: Audience, variants: Mapping[str, Vari
     missing = routing.missing_languages(required, list(variants))
     if not missing:
         return
-    names = dict(Language.choices)
     errors: dict[str, str] = {}
     for language in missing:
         # Prefer the place that needs it by its own region over one that owes it by facilities.
         needing = [m for m in members if language in routing.municipality_languages(m)]
         needing.sort(key=lambda m: (m.facilities == language, m.nis_code))
         place = needing[0]
-        owed = [str(names[code]) for code in routing.municipality_languages(place)]
+        owed = [str(IN_SENTENCE[code]) for code in routing.municipality_languages(place)]
         errors[f"variants.{language}"] = ngettext(
-            "The audience includes %(place)s: %(languages)s is required. Add the %(missing)s text.",
-            "The audience includes %(place)s: %(languages)s are required. Add the %(missing)s text.",
+            "The audience includes %(place)s: %(languages)s is required. Add %(missing)s.",
+            "The audience includes %(place)s: %(languages)s are required. Add %(missing)s.",
             len(owed),
-        ) % {"place": _place(place), "languages": get_text_list(owed, _("and")), "missing": str(names[language])}
+        ) % {"place": _place(place), "languages": get_text_list(owed, _("and")), "missing": str(MISSING_TEXT[language])}
     raise ValidationError(errors)

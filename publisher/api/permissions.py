@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -47,16 +48,23 @@ class HasScope(BasePermission):
     message: Any = _("This token does not have the scope this action needs.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
         required: dict[str, tuple[str, ...]] = getattr(view, "required_scopes", {})
-        action = getattr(view, "action", None) or (request.method or "").lower()
+        action_map = getattr(view, "action_map", None)
+        method = (request.method or "").lower()
+        if action_map is not None and method not in action_map:
+            # Let the view answer 405 for a method this route does not have.
+            return True
+        action = getattr(view, "action", None) or method
         needed = required.get(action) or required.get("*")
         if needed is None:
             # A view that forgot to declare its scopes is closed, not open.
             return False
-        if not request.user or not request.user.is_authenticated:
-            return False
         granted = effective_scopes(request)
         if not granted & set(needed):
-            self.message = _("This action needs the scope %(scopes)s.") % {"scopes": " or ".join(needed)}
+            self.message = _("This action needs the scope %(scopes)s.") % {
+                "scopes": get_text_list(list(needed), _("or"))
+            }
             return False
         return True

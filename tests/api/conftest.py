@@ -16,7 +16,7 @@ def _fresh_throttle_cache():
 
 
 @pytest.fixture
-def make_client(db):
+def make_client(roles):
     """make_client(scopes, user=..., municipalities=..., zones=...) -> APIClient with a Bearer token."""
 
     def make(scopes=("read",), *, user=None, municipalities=(), zones=(), language="en", expires_at=None):
