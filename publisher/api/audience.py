@@ -14,7 +14,6 @@ from publisher.errors import ValidationError
 from publisher.models import Language, LanguageRegion, Municipality
 from publisher.services import Audience, VariantInput
 
-
 # Language names as they read inside a sentence ("le français", "Frans"), and the missing text.
 IN_SENTENCE = {
     Language.FR: pgettext_lazy("language in a sentence", "French"),
