@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils.text import get_text_list
@@ -14,13 +15,16 @@ from publisher.errors import ValidationError
 from publisher.models import Language, LanguageRegion, Municipality
 from publisher.services import Audience, VariantInput
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # Language names as they read inside a sentence ("le français", "Frans"), and the missing text.
-IN_SENTENCE = {
+IN_SENTENCE: dict[str, StrOrPromise] = {
     Language.FR: pgettext_lazy("language in a sentence", "French"),
     Language.NL: pgettext_lazy("language in a sentence", "Dutch"),
     Language.DE: pgettext_lazy("language in a sentence", "German"),
 }
-MISSING_TEXT = {
+MISSING_TEXT: dict[str, StrOrPromise] = {
     Language.FR: pgettext_lazy("missing variant", "the French text"),
     Language.NL: pgettext_lazy("missing variant", "the Dutch text"),
     Language.DE: pgettext_lazy("missing variant", "the German text"),
