@@ -454,13 +454,14 @@ class MessageViewSet(
     )
     @action(detail=True, methods=["post"], parser_classes=[parsers.MultiPartParser, parsers.FormParser])
     def attachments(self, request: Request, pk: str | None = None) -> Response:
-        from publisher.attachments import attachment_add  # type: ignore[import-not-found,unused-ignore]
-
+        message = self.writable_message()
         serializer = s.AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        from publisher.attachments import attachment_add  # type: ignore[import-not-found,unused-ignore]
+
         attachment = attachment_add(
-            message=self.writable_message(),
+            message=message,
             actor=self.actor,
             file=data["image"],
             alt_fr=data["alt_fr"],
