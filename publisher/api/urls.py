@@ -17,6 +17,13 @@ SCHEMA_SETTINGS = {
     # Upload fields become binary in requests, and read-only fields leave the request bodies.
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStateEnum": "publisher.models.MessageState",
+        "DeliveryStateEnum": "publisher.models.DeliveryState",
+        "MessageUrgencyEnum": "publisher.models.Urgency",
+        "CapUrgencyEnum": "publisher.api.serializers.CAP_URGENCIES",
+        "LanguageEnum": "publisher.models.Language",
+    },
 }
 
 router = DefaultRouter()
