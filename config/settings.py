@@ -185,6 +185,8 @@ TANDEM_MISSED_GRACE_SECONDS = env.int("TANDEM_MISSED_GRACE_SECONDS", default=360
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
+# REST API request budget per token (DRF rate syntax: "1200/minute").
+TANDEM_API_RATE = env.str("TANDEM_API_RATE", default="1200/minute")
 
 LOGGING = {
     "version": 1,
