@@ -8,7 +8,6 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -353,13 +352,10 @@ CAP_URGENCIES = ["Immediate", "Expected", "Future", "Past", "Unknown"]
 CAP_CERTAINTIES = ["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
 
 
-@extend_schema_field(OpenApiTypes.OBJECT)
 class JSONObjectField(serializers.Field):
     """An object; in a multipart request (alert with an image) it may come as a JSON string."""
 
-    def __init__(self, serializer: serializers.Serializer[Any], **kwargs: Any) -> None:
-        self.inner = serializer
-        super().__init__(**kwargs)
+    inner_class: type[serializers.Serializer[Any]]
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):
@@ -367,12 +363,22 @@ class JSONObjectField(serializers.Field):
                 data = json.loads(data)
             except ValueError as exc:
                 raise serializers.ValidationError(_("Not valid JSON.")) from exc
-        inner = type(self.inner)(data=data)
+        inner = self.inner_class(data=data)
         inner.is_valid(raise_exception=True)
         return inner.validated_data
 
     def to_representation(self, value: Any) -> Any:
         return value
+
+
+@extend_schema_field(AudienceSerializer)
+class AudienceField(JSONObjectField):
+    inner_class = AudienceSerializer
+
+
+@extend_schema_field(VariantsSerializer)
+class VariantsField(JSONObjectField):
+    inner_class = VariantsSerializer
 
 
 class CapFieldsSerializer(serializers.Serializer[Any]):
@@ -386,8 +392,8 @@ class CapFieldsSerializer(serializers.Serializer[Any]):
 
 
 class AlertCreateSerializer(CapFieldsSerializer):
-    audience = JSONObjectField(AudienceSerializer())
-    variants = JSONObjectField(VariantsSerializer())
+    audience = AudienceField()
+    variants = VariantsField()
     status = serializers.ChoiceField(choices=MessageStatus.choices, default=MessageStatus.ACTUAL)
     image = serializers.FileField(required=False, help_text="Optional, in a multipart request.")
     alt_fr = serializers.CharField(max_length=1500, required=False, allow_blank=True, default="")
