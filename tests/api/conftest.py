@@ -15,6 +15,15 @@ def _fresh_throttle_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _reset_language():
+    # A request activates its Accept-Language for the thread; later tests must not inherit it.
+    from django.utils import translation
+
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def make_client(roles):
     """make_client(scopes, user=..., municipalities=..., zones=...) -> APIClient with a Bearer token."""
