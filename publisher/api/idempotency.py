@@ -75,7 +75,8 @@ def idempotent_call(
             {HEADER: [_("The Idempotency-Key must have 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH}]}
         )
     with transaction.atomic():
-        IdempotencyRecord.objects.filter(token=token, key=key, created_at__lt=timezone.now() - RETENTION * 2).delete()
+        # Keys are kept 24 hours at least; this token's older ones go as it posts again.
+        IdempotencyRecord.objects.filter(token=token, created_at__lt=timezone.now() - RETENTION * 2).delete()
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(token=token, key=key, fingerprint=fingerprint)

@@ -143,3 +143,11 @@ def test_concurrent_requests_with_one_key_make_one_message(make_client, api_user
     assert len({content for _, content in results}) == 1
     assert Message.objects.count() == 1
     assert Delivery.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_token_posting_again_forgets_its_keys_older_than_two_days(alert_client, brussels_channels):
+    post(alert_client, "/api/v1/alerts/", alert_body(), "ancient")
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        post(alert_client, "/api/v1/alerts/", alert_body(event="Autre"), "fresh")
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]

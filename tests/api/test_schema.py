@@ -1,9 +1,11 @@
 """The OpenAPI contract: served, documented offline, and fuzzed in-process with no 5xx."""
 
 import importlib.util
+import re
 
 import pytest
 import schemathesis
+from django.contrib.staticfiles import finders
 from django.core import signals
 from django.db import close_old_connections
 from hypothesis import HealthCheck
@@ -68,6 +70,11 @@ def test_docs_work_without_internet(client):
     for cdn in ("cdn.jsdelivr.net", "unpkg.com", "cdnjs"):
         assert cdn not in html
     assert client.get("/api/redoc/").status_code == 200
+    # The files the page loads are bundled with the project (drf-spectacular-sidecar).
+    bundled = re.findall(r"/static/(drf_spectacular_sidecar/[^\"']+)", html)
+    assert bundled
+    for name in bundled:
+        assert finders.find(name), name
 
 
 @pytest.fixture
