@@ -181,3 +181,12 @@ def test_admin_revoke_action(admin_client, roles):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert api_token_authenticate(plaintext) is None
+
+
+def test_admin_add_page_offers_scopes_and_limits(admin_client, roles):
+    page = admin_client.get("/admin/accounts/apitoken/add/")
+    assert page.status_code == 200
+    for scope in ("read", "compose", "approve", "alert", "admin"):
+        assert f'value="{scope}"'.encode() in page.content
+    assert b'name="zones"' in page.content
+    assert b'name="municipalities"' in page.content
