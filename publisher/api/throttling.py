@@ -18,7 +18,8 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         if isinstance(request.auth, ApiToken):
-            ident = f"token:{request.auth.pk}"
+            # The prefix, not the row id: ids restart with a new database, a shared cache does not.
+            ident = f"token:{request.auth.prefix}"
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
