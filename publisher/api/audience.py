@@ -39,8 +39,9 @@ def _place(municipality: Municipality) -> str:
     return str(municipality)
 
 
-def explain_missing_languages(*, audience: Audience, variants: Mapping[str, VariantInput]) -> None:
-    """Raise a field error on `variants` naming, for each missing language, a place that requires it.
+def explain_missing_languages(*, audience: Audience, variants: Mapping[str, VariantInput]) -> list[str]:
+    """The languages the audience requires; a field error on `variants` names, for each missing
+    language, a place that requires it.
 
     e.g. "The audience includes Brussels-Capital (Bruxelles / Brussel): French and Dutch are required.
     Add the Dutch text." Unknown codes are left to the services, which name them.
@@ -59,7 +60,7 @@ def explain_missing_languages(*, audience: Audience, variants: Mapping[str, Vari
     required = routing.required_languages(members)
     missing = routing.missing_languages(required, list(variants))
     if not missing:
-        return
+        return required
     errors: dict[str, str] = {}
     for language in missing:
         # Prefer the place that needs it by its own region over one that owes it by facilities.

@@ -499,9 +499,12 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
     def get_queryset(self) -> QuerySet[Message]:
         return api_selectors.message_list(area=self.area, urgency=Urgency.URGENT)
 
-    def alert_response(self, message: Message, code: int = status.HTTP_200_OK) -> Response:
+    def alert_response(
+        self, message: Message, code: int = status.HTTP_200_OK, languages: list[str] | None = None
+    ) -> Response:
         message = self.get_queryset().get(pk=message.pk)
-        message.languages = api_selectors.message_languages(message)  # type: ignore[attr-defined]
+        # An alert's audience cannot change after creation: the languages checked before it was stored hold.
+        message.languages = languages if languages is not None else api_selectors.message_languages(message)  # type: ignore[attr-defined]
         message.deliveries = list(api_selectors.message_deliveries(message))  # type: ignore[attr-defined]
         return Response(s.AlertSerializer(message, context={"request": self.request}).data, status=code)
 
@@ -520,7 +523,7 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
         audience = s.audience_from(data.pop("audience"))
         variants = s.variants_from(data.pop("variants"))
         self.check_area(audience)
-        explain_missing_languages(audience=audience, variants=variants)
+        languages = explain_missing_languages(audience=audience, variants=variants)
         image = data.pop("image", None)
         alt = {lang: data.pop(f"alt_{lang}") for lang in ("fr", "nl", "de")}
         message_status = data.pop("status")
@@ -533,7 +536,7 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
             image=image,
             image_alt=alt,
         )
-        return self.alert_response(message, status.HTTP_201_CREATED)
+        return self.alert_response(message, status.HTTP_201_CREATED, languages=languages)
 
     @extend_schema(
         request=s.AlertFollowUpSerializer,
