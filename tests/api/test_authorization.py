@@ -206,3 +206,23 @@ def test_session_user_uses_the_browsable_api_with_role_scopes(client, roles):
     # An author is no channel administrator and pushes no alert.
     assert client.get("/api/v1/channels/").status_code == 403
     assert client.post("/api/v1/alerts/", alert_body(), content_type="application/json").status_code == 403
+
+
+def test_browsable_api_renders_every_list_and_detail_for_a_superuser(client, roles, brussels_channels):
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    created = client.post("/api/v1/alerts/", alert_body(), content_type="application/json")
+    assert created.status_code == 201, created.content
+    alert_id = created.json()["id"]
+    for url in (
+        "/api/v1/",
+        f"/api/v1/alerts/{alert_id}/",
+        "/api/v1/messages/",
+        f"/api/v1/messages/{alert_id}/",
+        f"/api/v1/messages/{alert_id}/deliveries/",
+        "/api/v1/channels/",
+        "/api/v1/segments/",
+        "/api/v1/municipalities/?q=ixelles",
+    ):
+        page = client.get(url, HTTP_ACCEPT="text/html")
+        assert page.status_code == 200, url
+        assert b"<html" in page.content
