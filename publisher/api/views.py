@@ -30,6 +30,7 @@ from publisher.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from publisher.api.idempotency import idempotent_call, request_fingerprint
 from publisher.api.permissions import HasScope
 from publisher.api.schedule import schedule_fields
+from publisher.api.schema import ScopedAutoSchema
 from publisher.api.throttling import TokenRateThrottle
 from publisher.errors import NotAllowed
 from publisher.models import Channel, Message, MessageKind, Municipality, Segment, Urgency
@@ -70,6 +71,7 @@ class TandemAPIView(generics.GenericAPIView[Any]):
     permission_classes = [HasScope]
     throttle_classes = [TokenRateThrottle]
     pagination_class = TandemPagination
+    schema = ScopedAutoSchema()
     required_scopes: dict[str, tuple[str, ...]] = {}
 
     def get_exception_handler(self) -> Any:
@@ -377,6 +379,7 @@ class MessageViewSet(
     )
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str | None = None) -> Response:
+        """Send a draft to the approvers; refused while a required language, alt text or channel limit is missing."""
         message = services.message_submit(message=self.writable_message(), actor=self.actor)
         return self.detail_response(message)
 
@@ -387,6 +390,7 @@ class MessageViewSet(
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve a submitted message (never your own) and schedule it; `checklist` records what was checked."""
         serializer = s.ApproveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.message_approve(
@@ -443,6 +447,7 @@ class MessageViewSet(
     @extend_schema(responses={200: s.DeliverySerializer(many=True), **ERRORS})
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
+        """Where the message went: one row per channel and occurrence, with state and remote URL."""
         message = self.get_object()
         page = self.paginate_queryset(api_selectors.message_deliveries(message))
         return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
@@ -517,6 +522,9 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
         responses={201: s.AlertSerializer, **ERRORS},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Publish an urgent alert now: approved by the urgent-alert policy (audited, shown to approvers
+        afterwards), one delivery per channel of each required language. JSON, or multipart with one `image`
+        (then `audience` and `variants` are JSON strings) and its `alt_fr`/`alt_nl`/`alt_de`."""
         serializer = s.AlertCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -545,6 +553,7 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
     )
     @action(detail=True, methods=["post"])
     def updates(self, request: Request, pk: str | None = None) -> Response:
+        """Follow an alert up: `Update` or `Cancel` (all clear), replying on every channel that carried it."""
         alert = self.get_object()
         serializer = s.AlertFollowUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
