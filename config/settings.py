@@ -171,6 +171,17 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# The cache holds the API's per-token request budgets: shared by every web process through
+# Redis at scale; per process (local memory) on the embedded default.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tandem",
+        }
+    }
+
 # --- REST API -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -217,6 +228,8 @@ TANDEM_CAP_SENDER_NAME = env.str("TANDEM_CAP_SENDER_NAME", default="")
 TANDEM_FEED_AUTHOR = env.str("TANDEM_FEED_AUTHOR", default="Tandem")
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
+# REST API request budget per token (DRF rate syntax: "1200/minute").
+TANDEM_API_RATE = env.str("TANDEM_API_RATE", default="1200/minute")
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Public feeds (Atom per language, CAP) and the image renditions networks fetch.
     path("", include("publisher.feed_urls")),
+    path("api/", include("publisher.api.urls")),
 ]
 
 if settings.DEBUG:

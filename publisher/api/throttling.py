@@ -1,0 +1,27 @@
+"""One request budget per token (per user for the browsable API, per address otherwise)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    scope = "token"
+
+    def get_rate(self) -> str:
+        return str(getattr(settings, "TANDEM_API_RATE", "1200/minute"))
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        if isinstance(request.auth, ApiToken):
+            # The prefix, not the row id: ids restart with a new database, a shared cache does not.
+            ident = f"token:{request.auth.prefix}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"addr:{self.get_ident(request)}"
+        return f"tandem-api-throttle:{ident}"

@@ -1,0 +1,138 @@
+"""Writes on the objects administrators and authors keep for reuse: saved segments and channels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from publisher.channels import registry
+from publisher.errors import ValidationError
+from publisher.models import Channel, Language, Municipality, Segment
+from publisher.services import audit_record
+
+
+def _municipalities(codes: Iterable[str], field: str) -> list[Municipality]:
+    wanted = list(dict.fromkeys(str(c) for c in codes))
+    found = {m.pk: m for m in Municipality.objects.filter(pk__in=wanted)}
+    unknown = [c for c in wanted if c not in found]
+    if unknown:
+        raise ValidationError({field: _("Unknown municipalities: %(codes)s.") % {"codes": ", ".join(unknown)}})
+    return [found[c] for c in wanted]
+
+
+def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: Iterable[str]) -> Segment:
+    errors: dict[str, str] = {}
+    if not name_fr.strip():
+        errors["name_fr"] = _("Give the segment a French name.")
+    if not name_nl.strip():
+        errors["name_nl"] = _("Give the segment a Dutch name.")
+    if errors:
+        raise ValidationError(errors)
+    members = _municipalities(municipalities, "municipalities")
+    if not members:
+        raise ValidationError({"municipalities": _("A segment needs at least one municipality.")})
+    with transaction.atomic():
+        segment = Segment.objects.create(name_fr=name_fr.strip(), name_nl=name_nl.strip(), created_by=actor)
+        segment.municipalities.set(members)
+        audit_record(
+            actor=actor, verb="segment.created", obj=segment, summary={"municipalities": [m.pk for m in members]}
+        )
+    return segment
+
+
+def _check_channel(*, kind: str | None, language: str | None, name: str | None) -> None:
+    errors: dict[str, str] = {}
+    if kind is not None and kind not in registry.kinds():
+        errors["kind"] = _("Unknown channel kind “%(kind)s”: use one of %(kinds)s.") % {
+            "kind": kind,
+            "kinds": ", ".join(registry.kinds()),
+        }
+    if language is not None and language not in Language.values:
+        errors["language"] = _("Unknown language “%(language)s”: use fr, nl or de.") % {"language": language}
+    if name is not None and not name.strip():
+        errors["name"] = _("Give the channel a name.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def channel_create(
+    *,
+    actor: User,
+    name: str,
+    kind: str,
+    language: str,
+    covers_all: bool = False,
+    municipalities: Iterable[str] = (),
+    enabled: bool = True,
+    config: Mapping[str, Any] | None = None,
+    secret_ref: str = "",
+) -> Channel:
+    _check_channel(kind=kind, language=language, name=name)
+    coverage = _municipalities(municipalities, "municipalities")
+    with transaction.atomic():
+        channel = Channel.objects.create(
+            name=name.strip(),
+            kind=kind,
+            language=language,
+            covers_all=covers_all,
+            enabled=enabled,
+            config=dict(config or {}),
+            secret_ref=secret_ref,
+        )
+        channel.municipalities.set(coverage)
+        audit_record(
+            actor=actor,
+            verb="channel.created",
+            obj=channel,
+            summary={"kind": kind, "language": language, "covers_all": covers_all, "coverage": len(coverage)},
+        )
+    return channel
+
+
+def channel_update(
+    *,
+    channel: Channel,
+    actor: User,
+    name: str | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+    covers_all: bool | None = None,
+    municipalities: Iterable[str] | None = None,
+    enabled: bool | None = None,
+    config: Mapping[str, Any] | None = None,
+    secret_ref: str | None = None,
+) -> Channel:
+    _check_channel(kind=kind, language=language, name=name)
+    coverage = _municipalities(municipalities, "municipalities") if municipalities is not None else None
+    changes = {
+        k: v
+        for k, v in {
+            "name": name.strip() if name is not None else None,
+            "kind": kind,
+            "language": language,
+            "covers_all": covers_all,
+            "enabled": enabled,
+            "config": dict(config) if config is not None else None,
+            "secret_ref": secret_ref,
+        }.items()
+        if v is not None
+    }
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        for key, value in changes.items():
+            setattr(channel, key, value)
+        channel.save()
+        if coverage is not None:
+            channel.municipalities.set(coverage)
+        # Never the secret reference's value in the audit trail: only that it changed.
+        audit_record(
+            actor=actor,
+            verb="channel.updated",
+            obj=channel,
+            summary={"changed": sorted([*changes, *(["municipalities"] if coverage is not None else [])])},
+        )
+    return channel
