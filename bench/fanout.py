@@ -41,6 +41,7 @@ def main() -> None:
 
     from accounts.services import roles_sync
     from publisher import services
+    from publisher.checklist import checklist_all_ticked
     from publisher.models import Channel, Delivery, DeliveryState, Message, Urgency
     from publisher.reference_data import municipalities_load
     from tests.factories import UserFactory
@@ -87,7 +88,7 @@ def main() -> None:
                 with transaction.atomic():
                     # Registered first, so it runs first once the approval commits.
                     transaction.on_commit(partial(_now_into, committed))
-                    services.message_approve(message=message, actor=approver)
+                    services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
                 deliveries = Delivery.objects.filter(occurrence__message=message)
                 deadline = time.monotonic() + 60
                 while deliveries.filter(state=DeliveryState.SENT).count() < args.channels:

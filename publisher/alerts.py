@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ApiToken, User
 from accounts.tokens import api_token_area, audience_outside_area
 from publisher import scheduling, services
+from publisher.attachments import attachment_add
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import Message, MessageKind, MessageState, MessageStatus, Urgency
 from publisher.services import Audience, VariantInput
@@ -120,7 +121,6 @@ def alert_create(
 
 
 def _attach(*, message: Message, actor: User, image: UploadedFile, alt: Mapping[str, str]) -> None:
-    from publisher.attachments import attachment_add  # type: ignore[import-not-found,unused-ignore]
 
     attachment_add(
         message=message,

@@ -31,7 +31,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from publisher import publishing, scheduling, tasks
+from publisher import publishing, scheduling, services, tasks
 from publisher.channels import registry
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Message, MessageStatus
 
@@ -304,10 +304,16 @@ def poll_seconds() -> float:
     return min(1.0, float(settings.TANDEM_DISPATCH_POLL_SECONDS))
 
 
+# Unapproved messages past their time are expired at this pace: it only needs to beat a
+# human noticing, not the second.
+EXPIRE_EVERY_SECONDS = 15.0
+
+
 def run(*, should_stop: Callable[[], bool], log: Callable[[str], None] = logger.info) -> None:
     """The dispatcher loop (``manage.py run_dispatcher``)."""
     waker = _Waker()
     last_extend = 0.0
+    last_expire = 0.0
     try:
         while not should_stop():
             try:
@@ -318,6 +324,9 @@ def run(*, should_stop: Callable[[], bool], log: Callable[[str], None] = logger.
                 if time.monotonic() - last_extend > settings.TANDEM_RECURRENCE_EXTEND_SECONDS:
                     last_extend = time.monotonic()
                     scheduling.recurrences_extend()
+                if time.monotonic() - last_expire > EXPIRE_EVERY_SECONDS:
+                    last_expire = time.monotonic()
+                    services.messages_expire_unapproved(now=timezone.now())
                 upcoming = next_due_at()
             except DatabaseError:
                 logger.exception("Dispatcher pass failed; retrying shortly.")

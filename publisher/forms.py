@@ -3,25 +3,21 @@ services only: one transaction per save, so a refused save never leaves half a m
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
-from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from publisher import services
+from publisher import attachments, scheduling, services
 from publisher.checklist import checklist_items
 from publisher.errors import ValidationError
 from publisher.models import (
@@ -41,160 +37,42 @@ LANGUAGES = [Language.FR, Language.NL, Language.DE]
 LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-# --- Schedule helpers -----------------------------------------------------------------
-# Fallback until the dispatch helper's publisher.scheduling.parse_local_time /
-# occurrences_preview are merged: the lead swaps these three functions for them.
+# --- Schedule and attachment helpers -------------------------------------------------
+# Thin adapters from form input to the scheduling and attachment services.
+
+FOLD_OF_CHOICE = {"summer": 0, "winter": 1}
 
 
 def local_time_parse(value: str, *, offset_choice: str = "") -> datetime:
-    """A Brussels wall-clock time as an aware datetime; refuses a time that does not exist
-    (spring-forward gap) and asks which one is meant for an ambiguous one (fall-back)."""
-    try:
-        naive = datetime.strptime(value.strip(), LOCAL_INPUT_FORMAT)  # noqa: DTZ007 - Brussels wall-clock time
-    except ValueError as exc:
-        raise ValidationError(_("Enter a date and time (Brussels time).")) from exc
-    first = naive.replace(tzinfo=BRUSSELS, fold=0)
-    second = naive.replace(tzinfo=BRUSSELS, fold=1)
-    round_trip = first.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None)
-    if round_trip != naive:
-        raise ValidationError(
-            _("%(time)s does not exist in Brussels: the clocks jump forward that night. Choose another time.")
-            % {"time": naive.strftime("%H:%M")}
-        )
-    # Returned in UTC: the content hash compares isoformat() strings, so one instant must
-    # always be written the same way.
-    if first.utcoffset() != second.utcoffset():
-        if offset_choice == "summer":
-            return first.astimezone(UTC)
-        if offset_choice == "winter":
-            return second.astimezone(UTC)
-        raise ValidationError(
-            _(
-                "%(time)s happens twice in Brussels that night (the clocks go back): "
-                "say whether you mean summer time or winter time."
-            )
-            % {"time": naive.strftime("%H:%M")}
-        )
-    return first.astimezone(UTC)
+    """A Brussels wall-clock time from the form, in UTC (see scheduling.parse_local_time).
+
+    UTC on purpose: the content hash compares times, so one instant is always written the same way.
+    """
+    return scheduling.parse_local_time(value, fold=FOLD_OF_CHOICE.get(offset_choice))
 
 
 def recurrence_validate(rule: str, start: datetime) -> None:
-    from dateutil.rrule import rrulestr
-
-    try:
-        rrulestr(rule, dtstart=timezone.localtime(start, BRUSSELS).replace(tzinfo=None), forceset=True)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(_("This recurrence rule is not valid: %(error)s") % {"error": str(exc)}) from exc
+    scheduling.recurrence_times(rule, start, limit=1)
 
 
 def occurrences_next(
     *, publish_at: datetime | None, recurrence: str, recurrence_start: datetime | None, count: int = 10
 ) -> list[datetime]:
-    """The next publication times, evaluated in Brussels local time so 09:00 stays 09:00 across DST."""
-    from publisher import scheduling
-
-    occurrences_preview = getattr(scheduling, "occurrences_preview", None)
-    if occurrences_preview is not None:
-        result: list[datetime] = occurrences_preview(
-            publish_at=publish_at, recurrence=recurrence, recurrence_start=recurrence_start, count=count
-        )
-        return result
-    if not recurrence:
-        return [publish_at] if publish_at else []
-    if recurrence_start is None:
-        return []
-    from dateutil.rrule import rrulestr
-
-    start = timezone.localtime(recurrence_start, BRUSSELS).replace(tzinfo=None)
-    rule = rrulestr(recurrence, dtstart=start, forceset=True)
-    found: list[datetime] = []
-    for naive in rule:
-        found.append(naive.replace(tzinfo=BRUSSELS))
-        if len(found) >= count:
-            break
-    return found
-
-
-# --- Attachments ----------------------------------------------------------------------
-# Fallback until the channels helper's publisher.attachments is merged (same signature).
-
-
-def _attachment_add_fallback(
-    *, message: Message, actor: User, file: UploadedFile, alt_fr: str, alt_nl: str, alt_de: str, language: str
-) -> Attachment:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(file) as probe:
-            probe.verify()
-        file.seek(0)
-        with Image.open(file) as image:
-            image_format = image.format or "PNG"
-            if image_format not in {"JPEG", "PNG"}:
-                raise ValidationError({"image": _("Upload a JPEG or PNG image.")})
-            cleaned = ImageOps.exif_transpose(image)
-            out = io.BytesIO()
-            # Re-encoding drops every metadata block (EXIF, GPS) that came with the upload.
-            cleaned.save(out, format=image_format)
-            width, height = cleaned.size
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise ValidationError({"image": _("This file is not an image Tandem can use.")}) from exc
-    data = out.getvalue()
-    attachment = Attachment(
-        message=message,
-        sha256=hashlib.sha256(data).hexdigest(),
-        format=image_format,
-        width=width,
-        height=height,
-        alt_fr=alt_fr.strip(),
-        alt_nl=alt_nl.strip(),
-        alt_de=alt_de.strip(),
-        language=language,
-        position=message.attachments.count(),
+    """The next publication times in Brussels time (09:00 stays 09:00 across DST)."""
+    times = scheduling.occurrences_preview(
+        publish_at=publish_at, recurrence=recurrence, recurrence_start=recurrence_start, count=count
     )
-    attachment.image.save(f"upload.{image_format.lower()}", ContentFile(data), save=False)
-    attachment.width, attachment.height = width, height
-    attachment.save()
-    services.message_attachments_changed(message=message, actor=actor)
-    return attachment
-
-
-def attachment_add(
-    *, message: Message, actor: User, file: UploadedFile, alt_fr: str, alt_nl: str, alt_de: str, language: str
-) -> Attachment:
-    try:
-        from publisher.attachments import attachment_add as real_add
-    except ImportError:
-        real_add = _attachment_add_fallback
-    added: Attachment = real_add(
-        message=message, actor=actor, file=file, alt_fr=alt_fr, alt_nl=alt_nl, alt_de=alt_de, language=language
-    )
-    return added
+    return [timezone.localtime(t, BRUSSELS) for t in times]
 
 
 def attachment_change(*, attachment: Attachment, actor: User, alts: Mapping[str, str], remove: bool) -> None:
     """Edit an image's alt texts or remove it; the message's content hash follows."""
-    try:
-        from publisher import attachments as module
-    except ImportError:
-        module = None
-    message = attachment.message
     if remove:
-        if module is not None and hasattr(module, "attachment_remove"):
-            module.attachment_remove(attachment=attachment, actor=actor)
-            return
-        attachment.delete()
-    else:
-        changed = [f"alt_{lang}" for lang, text in alts.items() if getattr(attachment, f"alt_{lang}") != text.strip()]
-        if not changed:
-            return
-        if module is not None and hasattr(module, "attachment_update"):
-            module.attachment_update(attachment=attachment, actor=actor, **{f"alt_{k}": v for k, v in alts.items()})
-            return
-        for lang, text in alts.items():
-            setattr(attachment, f"alt_{lang}", text.strip())
-        attachment.save(update_fields=changed)
-    services.message_attachments_changed(message=message, actor=actor)
+        attachments.attachment_remove(attachment=attachment, actor=actor)
+        return
+    if all(getattr(attachment, f"alt_{lang}") == text.strip() for lang, text in alts.items()):
+        return
+    attachments.attachment_alt_update(attachment=attachment, actor=actor, **{f"alt_{k}": v for k, v in alts.items()})
 
 
 # --- Compose ----------------------------------------------------------------------------
@@ -517,7 +395,7 @@ class ComposeForm(forms.Form):
                         remove=bool(data.get(f"att{attachment.pk}_remove")),
                     )
                 if data.get("image"):
-                    attachment_add(
+                    attachments.attachment_add(
                         message=message,
                         actor=actor,
                         file=data["image"],

@@ -39,11 +39,13 @@ from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
     ChannelError,
+    Gone,
     PermanentError,
     Post,
     TransientError,
     UnknownOutcome,
 )
+from publisher.channels.services import channel_disable
 from publisher.errors import InvalidTransition
 from publisher.models import (
     Channel,
@@ -162,6 +164,8 @@ def _call_adapter(call: _Call) -> _Call:
         call.outcome, call.error, call.http_status = "unknown", exc.message, exc.status
     except AuthError as exc:
         call.outcome, call.error, call.http_status = "auth", exc.message, exc.status
+    except Gone as exc:
+        call.outcome, call.error, call.http_status = "gone", exc.message, exc.status
     except PermanentError as exc:
         call.outcome, call.error, call.http_status = "permanent", exc.message, exc.status
     except TransientError as exc:
@@ -325,6 +329,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
     now = timezone.now()
     failed_notices: list[int] = []
     reconnect_channels: dict[int, str] = {}
+    gone_channels: dict[int, str] = {}
     with transaction.atomic():
         message_ids = sorted({c.delivery.occurrence.message_id for c in calls})
         # Lock the messages (in id order: no deadlock) so the derived state is computed
@@ -373,6 +378,8 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                 failed_notices.append(delivery.pk)
             if call.outcome == "auth":
                 reconnect_channels[delivery.channel_id] = call.error[:2000]
+            if call.outcome == "gone":
+                gone_channels[delivery.channel_id] = call.error[:2000]
         _rows_set(Delivery, deliveries, DELIVERY_OUTCOME_FIELDS)
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])
         for channel_id, reason in reconnect_channels.items():
@@ -381,6 +388,9 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
             )
             if flagged:
                 transaction.on_commit(partial(channel_reconnect_notify, channel_id=channel_id))
+        for channel_id, reason in gone_channels.items():
+            # The endpoint said it is gone for good (410): stop routing to it.
+            channel_disable(channel=Channel(pk=channel_id), reason=reason)
         for message_id in message_ids:
             message_state_refresh(message_id=message_id)
         if any(d.state == DeliveryState.RETRY_WAIT for d in deliveries):

@@ -48,6 +48,7 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 NOTIFY_CHANNEL = "tandem_dispatch"
 # Deliveries that have not started and may still be stopped by a cancel.
 NOT_STARTED = [DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.QUEUED]
+CARRYING = [DeliveryState.SENT, DeliveryState.UNCONFIRMED, DeliveryState.SENDING, *NOT_STARTED]
 
 
 def _local_str(value: datetime) -> str:
@@ -226,8 +227,10 @@ def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
     if message.follows_id is None:
         return [(route.channel.pk, route.variant_language, None) for route in selectors.channels_for(message)]
     available = set(selectors.message_variant_languages(message))
+    # Channels that carried the original or are still carrying it: an update pushed seconds
+    # after an alert must not be lost because the original is still in flight.
     originals = (
-        Delivery.objects.filter(occurrence__message_id=message.follows_id, state=DeliveryState.SENT)
+        Delivery.objects.filter(occurrence__message_id=message.follows_id, state__in=CARRYING)
         .select_related("channel")
         .order_by("channel_id", "-sent_at")
     )

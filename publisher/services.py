@@ -306,6 +306,7 @@ def message_submit(*, message: Message, actor: User) -> Message:
         message.content_hash = message_content_hash(message)
         message.save(update_fields=["state", "state_reason", "content_hash", "updated_at"])
         audit_record(actor=actor, verb="message.submitted", obj=message, summary={"content_hash": message.content_hash})
+        notifications.message_notify_on_commit(message_id=message.pk, event="submitted")
     return message
 
 
@@ -355,6 +356,7 @@ def message_reject(*, message: Message, actor: User, comment: str) -> Message:
         message.state_reason = comment.strip()
         message.save(update_fields=["state", "state_reason", "updated_at"])
         audit_record(actor=actor, verb="message.rejected", obj=message, summary={"comment": comment.strip()})
+        notifications.message_notify_on_commit(message_id=message.pk, event="rejected", comment=comment.strip())
     return message
 
 

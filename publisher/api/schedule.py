@@ -1,9 +1,9 @@
 """Validation of the API's schedule fields, in one place.
 
-At merge this is where scheduling.validate_schedule (recurrence and DST rules of the dispatch
-engine) takes over; until then it checks what the API contract promises: times carry an
-offset, do not fall in Brussels' spring-forward gap, are not in the past (unless urgent),
-and a recurrence is a valid RFC 5545 RRULE with at least one future occurrence.
+The API is stricter than the admin about input (every time carries its UTC offset, and a
+local wall time in Brussels' spring-forward gap is refused), then applies the scheduling
+engine's own rules (scheduling.validate_schedule): not in the past unless urgent, a valid
+RFC 5545 RRULE with at least one future occurrence.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil import rrule
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from publisher import scheduling
 from publisher.errors import ValidationError
+from publisher.models import Urgency
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 # A request takes a moment to arrive: "now" sent by a client is not "in the past".
@@ -68,6 +69,20 @@ def parse_aware(value: str, field: str) -> datetime:
     return parsed
 
 
+FIELD_OF = {"publish_at": "publish_at", "recurrence": "recurrence.rrule", "recurrence_start": "recurrence.dtstart"}
+
+
+def _validated(**schedule: object) -> None:
+    """The scheduling engine's own rules (past times, RFC 5545, a future occurrence), with
+    its errors renamed to the API's field names."""
+    try:
+        scheduling.validate_schedule(**schedule)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ValidationError(
+            {FIELD_OF.get(field, field): errors for field, errors in exc.message_dict.items()}
+        ) from exc
+
+
 def schedule_fields(
     *,
     publish_at: str | None,
@@ -77,36 +92,27 @@ def schedule_fields(
 ) -> Schedule:
     """The message's schedule from the request fields; a ValidationError names the field at fault."""
     now = now or timezone.now()
+    # A request takes a moment to arrive: "now" sent by a client is not "in the past".
+    tolerant_now = now - PAST_TOLERANCE
     if publish_at and recurrence:
         raise ValidationError({"recurrence": _("Give either publish_at or a recurrence, not both.")})
     if publish_at:
         when = parse_aware(publish_at, "publish_at")
-        if when < now - PAST_TOLERANCE and not urgent:
-            raise ValidationError({"publish_at": _("This time is in the past.")})
+        _validated(publish_at=when, urgency=Urgency.URGENT if urgent else Urgency.ROUTINE, now=tolerant_now)
         return Schedule(publish_at=when)
     if recurrence:
-        rule_text = (recurrence.get("rrule") or "").strip()
+        rule_text = (recurrence.get("rrule") or "").strip().removeprefix("RRULE:")
         dtstart_text = recurrence.get("dtstart") or ""
         if not rule_text:
             raise ValidationError({"recurrence.rrule": _("Give the recurrence rule (RRULE).")})
         if not dtstart_text:
             raise ValidationError({"recurrence.dtstart": _("Give the first occurrence (dtstart).")})
         dtstart = parse_aware(dtstart_text, "recurrence.dtstart")
-        if dtstart < now - PAST_TOLERANCE:
+        if dtstart < tolerant_now:
             raise ValidationError({"recurrence.dtstart": _("This time is in the past.")})
         compact = rule_text.upper().replace(" ", "")
         if "FREQ=SECONDLY" in compact or "FREQ=MINUTELY" in compact:
             raise ValidationError({"recurrence.rrule": _("A recurrence repeats at most every hour.")})
-        # Evaluated on Brussels wall time, so "every Monday 09:00" stays 09:00 across DST.
-        local_start = dtstart.astimezone(BRUSSELS).replace(tzinfo=None)
-        try:
-            rule = rrule.rrulestr(rule_text.removeprefix("RRULE:"), dtstart=local_start, forceset=True)
-            next_local = rule.after(local_start, inc=True)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ValidationError(
-                {"recurrence.rrule": _("This is not a valid RRULE (RFC 5545): %(error)s") % {"error": exc}}
-            ) from exc
-        if next_local is None:
-            raise ValidationError({"recurrence.rrule": _("This recurrence has no occurrence in the future.")})
+        _validated(recurrence=rule_text, recurrence_start=dtstart, now=tolerant_now)
         return Schedule(recurrence=rule_text, recurrence_start=dtstart)
     return Schedule()

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from accounts.models import ApiScope, ApiToken, User
 from accounts.tokens import TokenArea, api_token_area, audience_outside_area
-from publisher import alerts, catalogue, selectors, services
+from publisher import alerts, catalogue, publishing, selectors, services
 from publisher.api import selectors as api_selectors
 from publisher.api import serializers as s
 from publisher.api.audience import explain_missing_languages
@@ -32,7 +32,9 @@ from publisher.api.permissions import HasScope
 from publisher.api.schedule import schedule_fields
 from publisher.api.schema import ScopedAutoSchema
 from publisher.api.throttling import TokenRateThrottle
+from publisher.attachments import attachment_add
 from publisher.errors import NotAllowed
+from publisher.feeds import cap_document
 from publisher.models import Channel, Message, MessageKind, Municipality, Segment, Urgency
 from publisher.services import Audience
 
@@ -439,9 +441,10 @@ class MessageViewSet(
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = self.writable_message()
-        # Provided by the dispatch engine (retraction deletes remote posts after commit).
-        retract = services.message_retract  # type: ignore[attr-defined,unused-ignore]
-        message = retract(message=message, actor=self.actor, reason=serializer.validated_data["reason"])
+        # Remote posts are deleted by a task after commit; the deliveries record where it failed.
+        message = publishing.message_retract(
+            message=message, actor=self.actor, reason=serializer.validated_data["reason"]
+        )
         return self.detail_response(message)
 
     @extend_schema(responses={200: s.DeliverySerializer(many=True), **ERRORS})
@@ -463,7 +466,6 @@ class MessageViewSet(
         serializer = s.AttachmentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        from publisher.attachments import attachment_add  # type: ignore[import-not-found,unused-ignore]
 
         attachment = attachment_add(
             message=message,
@@ -578,6 +580,5 @@ class AlertCapView(TandemAPIView):
     @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR, **ERRORS})
     def get(self, request: Request, pk: str) -> HttpResponse:
         alert = self.get_object()
-        from publisher.feeds import cap_document  # type: ignore[import-not-found,unused-ignore]
 
         return HttpResponse(cap_document(alert), content_type="application/xml")

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from publisher import notifications, services
+from publisher import services
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.forms import (
     LANGUAGES,
@@ -215,9 +214,7 @@ def submit_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
         raise PermissionDenied
 
     def action() -> None:
-        with transaction.atomic():
-            services.message_submit(message=message, actor=user)
-            notifications.message_notify_on_commit(message_id=message.pk, event="submitted")
+        services.message_submit(message=message, actor=user)
 
     return _act(request, message, action, _("Submitted: the approvers have been told."))
 
@@ -266,9 +263,7 @@ def reject_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
     comment = request.POST.get("reject-comment", "")
 
     def action() -> None:
-        with transaction.atomic():
-            services.message_reject(message=message, actor=user, comment=comment)
-            notifications.message_notify_on_commit(message_id=message.pk, event="rejected", comment=comment.strip())
+        services.message_reject(message=message, actor=user, comment=comment)
 
     return _act(request, message, action, _("Rejected: the author has been told."))
 

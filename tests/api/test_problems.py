@@ -66,18 +66,18 @@ def test_dst_gap_time_is_refused(composer):
 def test_past_time_is_refused(composer):
     past = (timezone.localtime() - timedelta(hours=2)).isoformat()
     body = problem(composer.post("/api/v1/messages/", message_body(publish_at=past), format="json"), 400)
-    assert body["errors"]["publish_at"] == ["This time is in the past."]
+    assert body["errors"]["publish_at"][0].endswith("is in the past: choose a time to come.")
     assert not Message.objects.exists()
 
 
 @pytest.mark.parametrize(
     ("rrule", "fragment"),
     [
-        ("FREQ=SOMETIMES", "not a valid RRULE"),
-        ("BYDAY=MO", "not a valid RRULE"),
-        ("FREQ=WEEKLY;BYDAY=XX", "not a valid RRULE"),
+        ("FREQ=SOMETIMES", "not valid RFC 5545"),
+        ("BYDAY=MO", "not valid RFC 5545"),
+        ("FREQ=WEEKLY;BYDAY=XX", "not valid RFC 5545"),
         ("FREQ=MINUTELY", "at most every hour"),
-        ("FREQ=DAILY;UNTIL=20300101T000000", "no occurrence in the future"),
+        ("FREQ=DAILY;UNTIL=20300101T000000", "no publication time left in the future"),
     ],
 )
 def test_invalid_rrule_is_refused(composer, rrule, fragment):

@@ -1,6 +1,5 @@
 """The OpenAPI contract: served, documented offline, and fuzzed in-process with no 5xx."""
 
-import importlib.util
 import re
 
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
 from config.wsgi import application
-from publisher import services
 from tests.factories import ChannelFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,15 +91,6 @@ def fuzz_headers(make_client, roles):
 
 # Loaded at import from the app itself (no server, no database needed to build the schema).
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
-# Endpoints whose service lands with another part of the product are fuzzed once it is there.
-for module, pattern in (
-    ("publisher.attachments", r"/attachments/$"),
-    ("publisher.feeds", r"/cap\.xml$"),
-):
-    if importlib.util.find_spec(module) is None:
-        schema = schema.exclude(path_regex=pattern)
-if not hasattr(services, "message_retract"):
-    schema = schema.exclude(path_regex=r"/retract/$")
 
 
 @schema.parametrize()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from publisher import services
+from publisher.checklist import checklist_all_ticked
 from publisher.models import Channel, Delivery, Message, MessageState, Occurrence, Urgency, Variant
 from tests.factories import ChannelFactory, make_message
 
@@ -22,7 +23,7 @@ def approved_message(*, author: User, approver: User, **fields: Any) -> Message:
         message.content_hash = services.message_content_hash(message)
         message.save(update_fields=["content_hash"])
     services.message_submit(message=message, actor=author)
-    return services.message_approve(message=message, actor=approver)
+    return services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
 
 
 def fake_channels(*, languages: tuple[str, ...] = ("fr", "nl"), kind: str = "fake", **config: Any) -> list[Channel]:

@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.utils import translation
 
 from publisher import scheduling, services
+from publisher.checklist import checklist_all_ticked
 from publisher.models import Delivery, DeliveryState, MessageKind, MessageState, Occurrence, Urgency
 from tests.factories import ChannelFactory, make_message
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
@@ -169,7 +170,7 @@ def test_follow_up_replies_only_on_channels_that_carried_the_original(live_db, a
     follow_up.content_hash = services.message_content_hash(follow_up)
     follow_up.save()
     services.message_submit(message=follow_up, actor=author)
-    services.message_approve(message=follow_up, actor=approver)
+    services.message_approve(message=follow_up, actor=approver, checklist=checklist_all_ticked())
     replies = Delivery.objects.filter(occurrence__message=follow_up).select_related("reply_to")
     assert {d.channel_id for d in replies} == {fr.pk, nl.pk}
     for reply in replies:
@@ -193,7 +194,7 @@ def test_approving_again_after_an_edit_revives_the_cancelled_deliveries(author, 
     )
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.CANCELLED}
     services.message_submit(message=message, actor=author)
-    services.message_approve(message=message, actor=approver)
+    services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
     deliveries = Delivery.objects.filter(occurrence__message=message)
     assert deliveries.count() == 2
     assert set(deliveries.values_list("state", flat=True)) == {DeliveryState.PENDING}

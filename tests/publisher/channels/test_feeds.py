@@ -96,7 +96,7 @@ def test_rendition_url_serves_the_file(client, atom_channels, stored_image):
     response = client.get("/" + path)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert client.get("/media/renditions/../../settings.py").status_code == 404
+    assert client.get("/media/renditions/../../settings.py").status_code in {400, 404}  # refused either way
     assert client.get("/media/renditions/" + "0" * 64 + "-x-0123456789.jpg").status_code == 404
 
 
