@@ -1,4 +1,3 @@
-
 import pytest
 
 from publisher.models import AuditEvent, Delivery, Message, MessageKind, MessageState
