@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
@@ -73,6 +73,15 @@ class Audience:
         return not (self.all or self.municipalities or self.zones or self.provinces or self.segments)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """One publication time, or a recurrence (RRULE text) from a start; neither means "when approved"."""
+
+    publish_at: datetime | None = None
+    recurrence: str = ""
+    recurrence_start: datetime | None = None
+
+
 @dataclass
 class VariantInput:
     text: str
@@ -120,6 +129,11 @@ def _validate_variants(variants: Mapping[str, VariantInput]) -> None:
         raise ValidationError(errors)
 
 
+def _utc_iso(moment: datetime | None) -> str | None:
+    # The same instant given with another offset is the same content.
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
 def message_content_hash(message: Message) -> str:
     """A stable digest of everything an approval vouches for."""
     content = {
@@ -135,9 +149,9 @@ def message_content_hash(message: Message) -> str:
             "provinces": sorted(message.audience_provinces.values_list("pk", flat=True)),
             "segments": sorted(message.audience_segments.values_list("pk", flat=True)),
         },
-        "publish_at": message.publish_at.isoformat() if message.publish_at else None,
+        "publish_at": _utc_iso(message.publish_at),
         "recurrence": message.recurrence,
-        "recurrence_start": message.recurrence_start.isoformat() if message.recurrence_start else None,
+        "recurrence_start": _utc_iso(message.recurrence_start),
         "cap": message.cap,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
@@ -205,12 +219,12 @@ def message_update(
     audience: Audience | None = None,
     urgency: str | None = None,
     status: str | None = None,
-    publish_at: datetime | None = None,
-    recurrence: str | None = None,
-    recurrence_start: datetime | None = None,
+    schedule: Schedule | None = None,
     cap: Mapping[str, Any] | None = None,
 ) -> Message:
-    """Change a message. A change to an approved or scheduled message sends it back to draft."""
+    """Change a message; parts left as None stay as they are, and a schedule replaces the
+    whole schedule (so a one-off message can become recurring and back). A change to an
+    approved or scheduled message sends it back to draft."""
     if message.state not in EDITABLE_STATES:
         raise InvalidTransition(
             _("A message in state “%(state)s” can no longer be edited.") % {"state": message.get_state_display()}
@@ -223,13 +237,13 @@ def message_update(
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
         before = message.content_hash
-        for name, value in (("title", title), ("urgency", urgency), ("status", status), ("recurrence", recurrence)):
+        for name, value in (("title", title), ("urgency", urgency), ("status", status)):
             if value is not None:
                 setattr(message, name, value.strip() if name == "title" else value)
-        if publish_at is not None:
-            message.publish_at = publish_at
-        if recurrence_start is not None:
-            message.recurrence_start = recurrence_start
+        if schedule is not None:
+            message.publish_at = schedule.publish_at
+            message.recurrence = schedule.recurrence
+            message.recurrence_start = schedule.recurrence_start
         if cap is not None:
             message.cap = dict(cap)
         message.save()

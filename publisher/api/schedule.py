@@ -8,7 +8,6 @@ RFC 5545 RRULE with at least one future occurrence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,17 +19,11 @@ from django.utils.translation import gettext as _
 from publisher import scheduling
 from publisher.errors import ValidationError
 from publisher.models import Urgency
+from publisher.services import Schedule
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 # A request takes a moment to arrive: "now" sent by a client is not "in the past".
 PAST_TOLERANCE = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    publish_at: datetime | None = None
-    recurrence: str = ""
-    recurrence_start: datetime | None = None
 
 
 def _in_gap(wall: datetime) -> bool:

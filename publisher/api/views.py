@@ -370,9 +370,7 @@ class MessageViewSet(
             audience=audience,
             urgency=data.get("urgency"),
             status=data.get("status"),
-            publish_at=schedule.publish_at,
-            recurrence=schedule.recurrence or None,
-            recurrence_start=schedule.recurrence_start,
+            schedule=schedule if "publish_at" in data or "recurrence" in data else None,
         )
         return self.detail_response(message)
 

@@ -15,10 +15,17 @@ def scheduled(author, approver, channels):
     """Two approved messages: Brussels (FR+NL, zone 5339) on Tuesday, Antwerp (NL) on Thursday."""
     with time_machine.travel("2026-11-27 10:00 +01:00", tick=False):
         brussels = make_message(author=author, municipalities=["21004"])
-        services.message_update(message=brussels, actor=author, publish_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+        services.message_update(
+            message=brussels,
+            actor=author,
+            schedule=services.Schedule(publish_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC)),
+        )
         antwerp = make_message(author=author, variants={"nl": "Hallo; Antwerpen, welkom"}, municipalities=["11002"])
         services.message_update(
-            message=antwerp, actor=author, title="Antwerpen", publish_at=datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
+            message=antwerp,
+            actor=author,
+            title="Antwerpen",
+            schedule=services.Schedule(publish_at=datetime(2026, 12, 3, 17, 30, tzinfo=UTC)),
         )
         for message in (brussels, antwerp):
             services.message_submit(message=message, actor=author)

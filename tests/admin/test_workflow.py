@@ -194,10 +194,12 @@ def test_unapproved_message_expires_at_its_first_occurrence(
 
         due = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
         message = make_message(author=author)
-        services.message_update(message=message, actor=author, publish_at=due)
+        services.message_update(message=message, actor=author, schedule=services.Schedule(publish_at=due))
         services.message_submit(message=message, actor=author)
         later = make_message(author=author)
-        services.message_update(message=later, actor=author, publish_at=datetime(2026, 12, 1, tzinfo=UTC))
+        services.message_update(
+            message=later, actor=author, schedule=services.Schedule(publish_at=datetime(2026, 12, 1, tzinfo=UTC))
+        )
         assert services.messages_expire_unapproved(now=datetime(2026, 11, 27, 11, 59, tzinfo=UTC)) == []
         with django_capture_on_commit_callbacks(execute=True):
             expired = services.messages_expire_unapproved(now=datetime(2026, 11, 27, 12, 1, tzinfo=UTC))
@@ -226,8 +228,9 @@ def test_recurring_message_expires_at_its_first_rule_instance_not_its_start(auth
         services.message_update(
             message=message,
             actor=author,
-            recurrence="FREQ=WEEKLY;BYDAY=MO",
-            recurrence_start=datetime(2026, 11, 27, 8, 0, tzinfo=UTC),
+            schedule=services.Schedule(
+                recurrence="FREQ=WEEKLY;BYDAY=MO", recurrence_start=datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+            ),
         )
     assert services.messages_expire_unapproved(now=datetime(2026, 11, 28, tzinfo=UTC)) == []
     assert [m.pk for m in services.messages_expire_unapproved(now=datetime(2026, 11, 30, 9, tzinfo=UTC))] == [

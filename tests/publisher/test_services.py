@@ -105,3 +105,30 @@ def test_audit_events_are_append_only(author):
         AuditEvent.objects.all().update(verb="x")
     with pytest.raises(TypeError):
         AuditEvent.objects.all().delete()
+
+
+def test_a_schedule_replaces_the_whole_schedule(author):
+    from datetime import UTC, datetime
+
+    message = make_message(author=author)
+    one_off = services.Schedule(publish_at=datetime(2031, 3, 3, 8, 0, tzinfo=UTC))
+    message = services.message_update(message=message, actor=author, schedule=one_off)
+    weekly = services.Schedule(recurrence="FREQ=WEEKLY;BYDAY=MO", recurrence_start=datetime(2031, 3, 3, 8, tzinfo=UTC))
+    message = services.message_update(message=message, actor=author, schedule=weekly)
+    assert message.publish_at is None
+    assert message.recurrence == "FREQ=WEEKLY;BYDAY=MO"
+    message = services.message_update(message=message, actor=author, title="Renamed")
+    assert message.recurrence == "FREQ=WEEKLY;BYDAY=MO"  # left alone when no schedule is given
+
+
+def test_the_same_instant_in_another_offset_is_the_same_content(author):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    message = make_message(author=author)
+    utc = services.message_update(
+        message=message, actor=author, schedule=services.Schedule(publish_at=datetime(2031, 3, 3, 8, tzinfo=UTC))
+    ).content_hash
+    brussels = datetime(2031, 3, 3, 9, tzinfo=ZoneInfo("Europe/Brussels"))
+    again = services.message_update(message=message, actor=author, schedule=services.Schedule(publish_at=brussels))
+    assert again.content_hash == utc
