@@ -180,15 +180,22 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
         port = free_port()
         base = f"http://127.0.0.1:{port}/api/v1"
         log = open(workdir / "service.log", "wb")  # noqa: SIM115 - closed with the processes below
-        for command in (
+        # The same processes as the Procfile: web, the routine cluster, the urgent cluster
+        # (alerts never wait behind routine work) and the dispatcher.
+        for command, extra_env in (
             # One thread keeps its database connection (CONN_MAX_AGE) across the sequential requests.
-            ["runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
-            ["qcluster"],
-            ["run_dispatcher"],
+            (["runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"], {}),
+            (["qcluster"], {}),
+            (["qcluster"], {"Q_CLUSTER_NAME": "urgent"}),
+            (["run_dispatcher"], {}),
         ):
             processes.append(
                 subprocess.Popen(
-                    [PYTHON, "manage.py", *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                    [PYTHON, "manage.py", *command],
+                    cwd=ROOT,
+                    env={**env, **extra_env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             )
         wait_until_up(f"{base}/municipalities/21004/", token)

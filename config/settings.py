@@ -163,7 +163,14 @@ Q_CLUSTER: dict[str, object] = {
     "poll": 0.2,
     "label": "Tasks",
     "ALT_CLUSTERS": {
-        "urgent": {"workers": env.int("TANDEM_URGENT_WORKERS", default=2), "queue_limit": 4, "scheduler": False},
+        # The urgent cluster polls the ORM broker every 20 ms (Redis blocks instead): an alert
+        # must not wait a routine 200 ms poll before it starts.
+        "urgent": {
+            "workers": env.int("TANDEM_URGENT_WORKERS", default=2),
+            "queue_limit": 4,
+            "scheduler": False,
+            "poll": 0.02,
+        },
     },
 }
 if REDIS_URL:
