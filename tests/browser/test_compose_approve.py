@@ -119,13 +119,11 @@ def test_redacteur_composes_and_approbateur_approves(login, people, brussels_cha
 
 
 def _outbox_receives_both_variants(message, due):
-    """Once the dispatch engine is merged, its pass at the due time writes both variants."""
+    """The dispatcher's pass at the due time writes both variants to the outbox (Q_CLUSTER sync in tests)."""
     import time_machine
 
     from publisher import dispatch
 
-    if "Placeholder" in (dispatch.__doc__ or ""):
-        return  # the placeholder dispatcher sends nothing yet; the deliveries above are the contract
     with time_machine.travel(due + timedelta(seconds=5), tick=False):
         dispatch.dispatch_once()
     posts = [p.read_text(encoding="utf-8") for p in Path(settings.TANDEM_OUTBOX_DIR).rglob("*.json")]
