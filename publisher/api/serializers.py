@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from publisher import routing
+from publisher.channels import cap
 from publisher.models import (
     Channel,
     Delivery,
@@ -333,23 +334,10 @@ class AttachmentSerializer(serializers.Serializer[Any]):
 
 # --- Alerts -------------------------------------------------------------------------------
 
-CAP_CATEGORIES = [
-    "Geo",
-    "Met",
-    "Safety",
-    "Security",
-    "Rescue",
-    "Fire",
-    "Health",
-    "Env",
-    "Transport",
-    "Infra",
-    "CBRNE",
-    "Other",
-]
-CAP_SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
-CAP_URGENCIES = ["Immediate", "Expected", "Future", "Past", "Unknown"]
-CAP_CERTAINTIES = ["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+CAP_CATEGORIES = list(cap.CATEGORIES)
+CAP_SEVERITIES = list(cap.SEVERITIES)
+CAP_URGENCIES = list(cap.URGENCIES)
+CAP_CERTAINTIES = list(cap.CERTAINTIES)
 
 
 class JSONObjectField(serializers.Field):

@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
 from publisher.feeds import public_url
 
-CATEGORIES = {
+# CAP 1.2 value lists (OASIS CAP 1.2, §3.2.2), in the standard's order; the API offers the same.
+CATEGORIES = (
     "Geo",
     "Met",
     "Safety",
@@ -25,10 +26,10 @@ CATEGORIES = {
     "Infra",
     "CBRNE",
     "Other",
-}
-URGENCIES = {"Immediate", "Expected", "Future", "Past", "Unknown"}
-SEVERITIES = {"Extreme", "Severe", "Moderate", "Minor", "Unknown"}
-CERTAINTIES = {"Observed", "Likely", "Possible", "Unlikely", "Unknown"}
+)
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 
 
 class CapAdapter(ChannelAdapter):
