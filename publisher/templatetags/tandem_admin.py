@@ -14,20 +14,32 @@ from publisher.views import queries
 
 register = template.Library()
 
+# Every verb the services record (publisher.services.audit_record callers), in words.
 VERBS = {
     "message.created": gettext_lazy("drafted"),
     "message.edited": gettext_lazy("edited"),
     "message.submitted": gettext_lazy("submitted for approval"),
     "message.approved": gettext_lazy("approved"),
+    "message.approved_by_policy": gettext_lazy("approved by the urgent-alert policy"),
     "message.rejected": gettext_lazy("rejected"),
     "message.cancelled": gettext_lazy("cancelled"),
     "message.expired": gettext_lazy("approval expired"),
     "message.retracted": gettext_lazy("retracted"),
-    "message.scheduled": gettext_lazy("scheduled"),
-    "delivery.sent": gettext_lazy("sent"),
-    "delivery.failed": gettext_lazy("failed"),
-    "delivery.retracted": gettext_lazy("retracted"),
+    "message.retract_incomplete": gettext_lazy("retraction incomplete"),
+    "attachment.added": gettext_lazy("image added"),
+    "attachment.alt_changed": gettext_lazy("alt text changed"),
+    "attachment.removed": gettext_lazy("image removed"),
+    "delivery.retried": gettext_lazy("delivery retried"),
+    "channel.created": gettext_lazy("channel created"),
+    "channel.updated": gettext_lazy("channel changed"),
+    "channel.disabled": gettext_lazy("channel disabled"),
+    "channel.reconnected": gettext_lazy("channel reconnected"),
+    "segment.created": gettext_lazy("segment created"),
+    "api_token.created": gettext_lazy("API token created"),
+    "api_token.revoked": gettext_lazy("API token revoked"),
 }
+# Technical details kept in the audit row for operators, not shown on the message page.
+HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
 
 DETAIL_LABELS = {
     "title": gettext_lazy("title"),
@@ -71,7 +83,7 @@ def audit_details(event: AuditEvent) -> list[tuple[str, str]]:
     """Readable lines: the checklist ticks and consent reference, comments, reasons."""
     lines: list[tuple[str, str]] = []
     for key, value in (event.summary or {}).items():
-        if key == "content_hash" or value in ("", None, {}):
+        if key in HIDDEN_DETAILS or value in ("", None, {}, []):
             continue
         if key == "checklist" and isinstance(value, dict):
             for entry in value.values():
