@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from publisher import routing
-from publisher.models import Channel, Message, Municipality
+from publisher.models import Channel, Delivery, Message, Municipality
 from publisher.search import normalize
 
 
@@ -85,3 +85,12 @@ def channels_for(message: Message) -> list[ChannelRoute]:
     )
     by_id = {c.pk: c for c in channels}
     return [ChannelRoute(r.variant_language, by_id[r.channel_id]) for r in found]
+
+
+def message_deliveries(message: Message) -> QuerySet[Delivery]:
+    """Where a message went: its deliveries with their channels, in a fixed number of queries."""
+    return (
+        Delivery.objects.filter(occurrence__message=message)
+        .select_related("channel", "occurrence")
+        .order_by("due_at", "language", "channel__name", "pk")
+    )

@@ -6,7 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.tokens import TokenArea
 from publisher import selectors
-from publisher.models import Channel, Delivery, Message, Municipality, Segment
+from publisher.models import Channel, Message, Municipality, Segment
 
 
 def message_list(*, area: TokenArea, state: str = "", urgency: str = "", kind: str = "") -> QuerySet[Message]:
@@ -39,10 +39,6 @@ def message_list(*, area: TokenArea, state: str = "", urgency: str = "", kind: s
     if kind:
         qs = qs.filter(kind=kind)
     return qs.order_by("-created_at", "-pk")
-
-
-def message_deliveries(message: Message) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(occurrence__message=message).select_related("channel").order_by("due_at", "pk")
 
 
 def message_languages(message: Message) -> list[str]:

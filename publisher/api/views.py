@@ -450,7 +450,7 @@ class MessageViewSet(
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         """Where the message went: one row per channel and occurrence, with state and remote URL."""
         message = self.get_object()
-        page = self.paginate_queryset(api_selectors.message_deliveries(message))
+        page = self.paginate_queryset(selectors.message_deliveries(message))
         return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
 
     @extend_schema(
@@ -510,7 +510,7 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
         message = self.get_queryset().get(pk=message.pk)
         # An alert's audience cannot change after creation: the languages checked before it was stored hold.
         message.languages = languages if languages is not None else api_selectors.message_languages(message)  # type: ignore[attr-defined]
-        message.deliveries = list(api_selectors.message_deliveries(message))  # type: ignore[attr-defined]
+        message.deliveries = list(selectors.message_deliveries(message))  # type: ignore[attr-defined]
         return Response(s.AlertSerializer(message, context={"request": self.request}).data, status=code)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from publisher import services
+from publisher import selectors, services
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.forms import (
     LANGUAGES,
@@ -161,7 +161,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "routes": queries.message_routes(message),
         "required_languages": [Language(code).label for code in _required(message)],
         "occurrences": occurrences,
-        "deliveries": list(queries.message_deliveries(message)),
+        "deliveries": list(selectors.message_deliveries(message)),
         "audit_events": list(queries.message_audit_trail(message)),
         "can_submit": (
             message.state in {MessageState.DRAFT, MessageState.REJECTED} and user.has_perm("publisher.change_message")

@@ -16,6 +16,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
 from publisher import routing, selectors
+from publisher.channels import checks as channel_checks
 from publisher.models import (
     AuditEvent,
     Channel,
@@ -45,14 +46,6 @@ def expired_approvals(*, user: User | None = None) -> QuerySet[Message]:
     return qs.filter(author=user) if user is not None else qs
 
 
-def message_deliveries(message: Message) -> QuerySet[Delivery]:
-    return (
-        Delivery.objects.filter(occurrence__message=message)
-        .select_related("channel", "occurrence")
-        .order_by("due_at", "language", "channel__name")
-    )
-
-
 def message_audit_trail(message: Message) -> QuerySet[AuditEvent]:
     """Events on the message and on its deliveries, newest first."""
     delivery_ids = [str(pk) for pk in Delivery.objects.filter(occurrence__message=message).values_list("pk", flat=True)]
@@ -62,12 +55,8 @@ def message_audit_trail(message: Message) -> QuerySet[AuditEvent]:
 
 
 def message_channel_problems(message: Message) -> list[str]:
-    """Per channel and language problems, from the channel checks when they are installed."""
-    try:
-        from publisher.channels.checks import message_channel_problems as checks
-    except ImportError:
-        return []
-    return [str(getattr(problem, "message", problem)) for problem in checks(message)]
+    """Per channel and language problems ("NL — Bluesky: 312/300 characters")."""
+    return [problem.message for _language, _channel, problem in channel_checks.message_channel_problems(message)]
 
 
 def channel_text_max(channel: Channel) -> int | None:
