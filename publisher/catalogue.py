@@ -24,7 +24,7 @@ def _municipalities(codes: Iterable[str], field: str) -> list[Municipality]:
     return [found[c] for c in wanted]
 
 
-def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: Iterable[str]) -> Segment:
+def _check_segment(*, name_fr: str, name_nl: str) -> None:
     errors: dict[str, str] = {}
     if not name_fr.strip():
         errors["name_fr"] = _("Give the segment a French name.")
@@ -32,6 +32,10 @@ def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: I
         errors["name_nl"] = _("Give the segment a Dutch name.")
     if errors:
         raise ValidationError(errors)
+
+
+def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: Iterable[str]) -> Segment:
+    _check_segment(name_fr=name_fr, name_nl=name_nl)
     members = _municipalities(municipalities, "municipalities")
     if not members:
         raise ValidationError({"municipalities": _("A segment needs at least one municipality.")})
@@ -40,6 +44,25 @@ def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: I
         segment.municipalities.set(members)
         audit_record(
             actor=actor, verb="segment.created", obj=segment, summary={"municipalities": [m.pk for m in members]}
+        )
+    return segment
+
+
+def segment_update(
+    *, segment: Segment, actor: User, name_fr: str, name_nl: str, municipalities: Iterable[str]
+) -> Segment:
+    """Rename a segment or change its municipalities (messages keep pointing at it)."""
+    _check_segment(name_fr=name_fr, name_nl=name_nl)
+    members = _municipalities(municipalities, "municipalities")
+    if not members:
+        raise ValidationError({"municipalities": _("A segment needs at least one municipality.")})
+    with transaction.atomic():
+        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        segment.name_fr, segment.name_nl = name_fr.strip(), name_nl.strip()
+        segment.save(update_fields=["name_fr", "name_nl"])
+        segment.municipalities.set(members)
+        audit_record(
+            actor=actor, verb="segment.updated", obj=segment, summary={"municipalities": [m.pk for m in members]}
         )
     return segment
 

@@ -35,6 +35,7 @@ VERBS = {
     "channel.disabled": gettext_lazy("channel disabled"),
     "channel.reconnected": gettext_lazy("channel reconnected"),
     "segment.created": gettext_lazy("segment created"),
+    "segment.updated": gettext_lazy("segment changed"),
     "api_token.created": gettext_lazy("API token created"),
     "api_token.revoked": gettext_lazy("API token revoked"),
 }
