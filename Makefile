@@ -29,7 +29,8 @@ setup: messages
 run: setup
 	@echo ""
 	@echo "Tandem is starting: web on http://127.0.0.1:8000/admin/ (log in with a demo account above),"
-	@echo "a django-q2 cluster and the dispatcher. Outbox posts land in var/outbox/. Ctrl-C stops them all."
+	@echo "API docs on /api/docs/; two django-q2 clusters (routine, urgent) and the dispatcher."
+	@echo "Outbox posts land in var/outbox/. Ctrl-C stops them all."
 	@echo ""
 	@DEBUG=1 PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
