@@ -1,5 +1,6 @@
 import pytest
 from django.contrib import admin
+from django.test import Client
 from django.urls import reverse
 
 from publisher import models
@@ -47,7 +48,13 @@ def test_changelists_render(author_client, author, channels):
     assert author_client.get(reverse("admin:publisher_message_changelist")).status_code == 200
 
 
-def test_message_list_links_to_the_workflow_pages(author_client):
+def test_message_list_links_to_the_workflow_pages(author_client, approver):
     html = author_client.get(reverse("admin:publisher_message_changelist")).content.decode()
-    for name in ["approvals", "expired", "calendar"]:
+    for name in ["expired", "calendar"]:
         assert reverse(f"admin:publisher_message_{name}") in html
+    # The approval queue is only offered to those who may approve.
+    assert reverse("admin:publisher_message_approvals") not in html
+    approver_client = Client()
+    approver_client.force_login(approver)
+    html = approver_client.get(reverse("admin:publisher_message_changelist")).content.decode()
+    assert reverse("admin:publisher_message_approvals") in html
