@@ -104,12 +104,37 @@ def parse_local_time(value: str | datetime, *, fold: int | None = None) -> datet
     return first.astimezone(UTC)
 
 
+def _exdate_line_in_brussels(line: str) -> str:
+    """An EXDATE line with its times as naive Brussels wall-clock values.
+
+    Calendar clients write excluded dates in UTC (``…Z``) or with a ``TZID``; the rule is
+    evaluated on naive Brussels wall time, so those are converted rather than read as local.
+    """
+    head, _sep, values = line.partition(":")
+    params = dict(p.split("=", 1) for p in head.split(";")[1:] if "=" in p)
+    source = ZoneInfo(params["TZID"]) if "TZID" in params else BRUSSELS
+    converted = []
+    for value in values.split(","):
+        value = value.strip()
+        if "T" not in value:  # a DATE, not a DATE-TIME: a whole day, no zone to convert
+            converted.append(value)
+            continue
+        naive = datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")  # noqa: DTZ007 - zone applied below
+        moment = naive.replace(tzinfo=UTC if value.endswith("Z") else source)
+        converted.append(moment.astimezone(BRUSSELS).strftime("%Y%m%dT%H%M%S"))
+    return "EXDATE:" + ",".join(converted)
+
+
 def _rule_set(recurrence: str, start: datetime) -> rruleset:
     """The RRULE (+ EXDATE) text as a dateutil set over naive Brussels wall-clock times."""
     local_start = start.astimezone(BRUSSELS).replace(tzinfo=None)
     try:
-        rules = rrulestr(recurrence.strip(), dtstart=local_start, forceset=True, ignoretz=True)
-    except (ValueError, TypeError) as exc:
+        lines = [
+            _exdate_line_in_brussels(line) if line.upper().startswith("EXDATE") else line
+            for line in recurrence.strip().splitlines()
+        ]
+        rules = rrulestr("\n".join(lines), dtstart=local_start, forceset=True, ignoretz=True)
+    except (ValueError, TypeError, KeyError) as exc:  # KeyError: an unknown TZID
         raise ValidationError(
             _("The recurrence rule is not valid RFC 5545: %(error)s"),
             code="invalid_rrule",

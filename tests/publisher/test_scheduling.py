@@ -80,6 +80,29 @@ def test_count_until_and_excluded_dates():
     assert len(until) == 3
 
 
+@pytest.mark.parametrize(
+    "exdate",
+    [
+        "EXDATE:20270308T090000",  # Brussels wall time
+        "EXDATE:20270308T080000Z",  # UTC, as calendar clients write it (09:00 CET)
+        "EXDATE;TZID=Europe/Brussels:20270308T090000",
+        "EXDATE;TZID=Europe/London:20270308T080000",
+    ],
+)
+def test_excluded_dates_in_any_zone_exclude_the_right_instance(exdate):
+    start = scheduling.parse_local_time("2027-03-01 09:00")
+    rule = f"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3\n{exdate}"
+    times = [t.astimezone(BRUSSELS).date().isoformat() for t in scheduling.recurrence_times(rule, start)]
+    assert times == ["2027-03-01", "2027-03-15"]
+
+
+def test_an_unknown_time_zone_in_an_excluded_date_is_a_clear_error():
+    start = scheduling.parse_local_time("2027-03-01 09:00")
+    with pytest.raises(ValidationError) as exc:
+        scheduling.recurrence_times("RRULE:FREQ=DAILY\nEXDATE;TZID=Mars/Olympus:20270308T090000", start)
+    assert exc.value.code == "invalid_rrule"
+
+
 def test_preview_lists_the_next_occurrences_after_now():
     start = scheduling.parse_local_time("2027-03-01 09:00")
     with time_machine.travel(datetime(2027, 3, 10, 12, 0, tzinfo=UTC), tick=False):
