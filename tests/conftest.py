@@ -39,3 +39,27 @@ def _english_by_default():
     translation.activate("en")
     yield
     translation.deactivate()
+
+
+def _flushed_after(item: pytest.Item) -> bool:
+    """pytest-django empties every table after a transactional test (and a live-server one)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    return transactional or bool(fixtures & {"transactional_db", "live_server"})
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Put the 565 municipalities back once a transactional test's flush has run, so every
+    later test sees the reference data whatever the order."""
+    yield
+    if not _flushed_after(item):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    from publisher.models import Municipality
+
+    with item.config.stash[blocking_manager_key].unblock():
+        if not Municipality.objects.exists():
+            municipalities_load()
