@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from publisher import catalogue, publishing, selectors
 from publisher.channels import registry
+from publisher.channels import services as channel_services
+from publisher.channels.base import ChannelError
 from publisher.models import (
     Attachment,
     AuditEvent,
@@ -130,7 +132,7 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
     search_fields = ("name",)
     autocomplete_fields = ("municipalities",)
     readonly_fields = ("needs_reconnect", "needs_reconnect_reason")
-    actions = ["mark_reconnected"]
+    actions = ["mark_reconnected", "refresh_limits"]
 
     def save_through_service(self, request: HttpRequest, obj: Any, data: dict[str, Any], change: bool) -> Any:
         fields = {
@@ -146,6 +148,25 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
         if change:
             return catalogue.channel_update(channel=obj, actor=_staff(request), **fields)
         return catalogue.channel_create(actor=_staff(request), **fields)
+
+    @admin.action(description=gettext_lazy("Read the limits from the server (Mastodon)"))
+    def refresh_limits(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        for channel in queryset:
+            try:
+                limits = channel_services.channel_limits_refresh(channel=channel, actor=_staff(request))
+            except ChannelError as exc:
+                self.message_user(
+                    request,
+                    _("%(channel)s: the server did not answer (%(error)s).") % {"channel": channel, "error": exc},
+                    level=messages.ERROR,
+                )
+            else:
+                if limits:
+                    self.message_user(
+                        request,
+                        _("%(channel)s: %(count)s limits read from the server.")
+                        % {"channel": channel, "count": len(limits)},
+                    )
 
     @admin.action(description=gettext_lazy("Mark as reconnected (resume held deliveries)"))
     def mark_reconnected(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:

@@ -132,6 +132,11 @@ class MastodonAdapter(ChannelAdapter):
             _INSTANCE_CACHE[self.base_url] = (now, found)
         return found
 
+    def server_limits(self) -> dict[str, Any]:
+        """The instance's own limits, read from /api/v2/instance (network; never in a transaction)."""
+        with self._session() as http:
+            return self._server_limits(http)
+
     def _upload(self, http: HttpSession, image: PostImage, spec: RenditionSpec) -> str:
         rendition = rendition_for(image.path, spec, kind=self.kind)
         response = http.request(

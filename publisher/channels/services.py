@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from accounts.models import User
@@ -28,3 +30,32 @@ def channel_disable(*, channel: Channel, reason: str, actor: User | None = None)
             summary={"reason": reason},
         )
     return channel
+
+
+def channel_limits_refresh(*, channel: Channel, actor: User | None = None) -> dict[str, Any]:
+    """Copy a Mastodon instance's limits into the channel's config, so the checks shown before
+    approval use the server's real limits (500 characters is only the default).
+
+    The network call runs first, outside any transaction; then one short transaction stores
+    the result. Returns the limits stored ({} for kinds whose server publishes none)."""
+    from publisher.channels.mastodon import MastodonAdapter
+    from publisher.channels.registry import get_adapter
+
+    adapter = get_adapter(channel)
+    if not isinstance(adapter, MastodonAdapter):
+        return {}
+    limits = adapter.server_limits()
+    if not limits:
+        return {}
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        channel.config = {**channel.config, **limits}
+        channel.save(update_fields=["config", "updated_at"])
+        audit_record(
+            actor=actor,
+            actor_label="" if actor else "system",
+            verb="channel.limits_refreshed",
+            obj=channel,
+            summary={"limits": limits},
+        )
+    return limits

@@ -34,6 +34,7 @@ VERBS = {
     "channel.updated": gettext_lazy("channel changed"),
     "channel.disabled": gettext_lazy("channel disabled"),
     "channel.reconnected": gettext_lazy("channel reconnected"),
+    "channel.limits_refreshed": gettext_lazy("channel limits read from the server"),
     "segment.created": gettext_lazy("segment created"),
     "segment.updated": gettext_lazy("segment changed"),
     "api_token.created": gettext_lazy("API token created"),

@@ -122,3 +122,33 @@ def test_retract_deletes_and_tolerates_already_deleted(mastodon):
     adapter.retract(receipt)
     assert receipt.remote_id not in fake.statuses
     adapter.retract(Receipt(remote_id=receipt.remote_id))
+
+
+def test_the_instance_limits_are_stored_so_checks_before_approval_use_them(mastodon):
+    from publisher.channels.services import channel_limits_refresh
+    from publisher.models import AuditEvent
+
+    fake, adapter = mastodon
+    fake.max_characters = 1000
+    long_text = Post(text="a" * 700, language="nl")
+    assert adapter.check(long_text)  # the default 500 applies before the server is asked
+
+    limits = channel_limits_refresh(channel=adapter.channel)
+
+    assert limits["max_characters"] == 1000
+    adapter.channel.refresh_from_db()
+    assert adapter.channel.config["max_characters"] == 1000
+    assert adapter.channel.config["base_url"] == fake.url  # the rest of the config is kept
+    assert MastodonAdapter(adapter.channel).check(long_text) == []
+    assert AuditEvent.objects.filter(verb="channel.limits_refreshed").exists()
+
+
+def test_refreshing_limits_from_a_failing_server_raises_and_stores_nothing(mastodon):
+    from publisher.channels.services import channel_limits_refresh
+
+    fake, adapter = mastodon
+    fake.fail_next(503)
+    with pytest.raises(TransientError):
+        channel_limits_refresh(channel=adapter.channel)
+    adapter.channel.refresh_from_db()
+    assert "max_characters" not in adapter.channel.config
