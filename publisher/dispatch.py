@@ -164,49 +164,39 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
         Delivery.objects.filter(pk__in=claim.settled).values_list("occurrence__message_id", flat=True).distinct()
     )
     list(Message.objects.select_for_update().filter(pk__in=sorted(affected)).values_list("pk", flat=True))
-    if claim.expired:
-        minutes = int(grace.total_seconds() // 60)
-        Delivery.objects.filter(pk__in=claim.expired).update(
-            state=DeliveryState.EXPIRED,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-            last_error=_(
+    minutes = int(grace.total_seconds() // 60)
+    for ids, state, reason in (
+        (
+            claim.expired,
+            DeliveryState.EXPIRED,
+            _(
                 "Missed: it was due more than %(minutes)s minutes ago (the service was not running). "
                 "Routine posts that late are not sent."
             )
             % {"minutes": minutes},
-        )
-    if claim.superseded:
-        Delivery.objects.filter(pk__in=claim.superseded).update(
-            state=DeliveryState.EXPIRED,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-            last_error=_(
+        ),
+        (
+            claim.superseded,
+            DeliveryState.EXPIRED,
+            _(
                 "Skipped: a later occurrence of this message was due on this channel at the same time "
                 "(after an outage only the latest is sent)."
             ),
-        )
-    if claim.disabled:
-        Delivery.objects.filter(pk__in=claim.disabled).update(
-            state=DeliveryState.FAILED,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-            last_error=_("The channel was disabled before this post was due."),
-        )
-    if claim.unconfirmed:
-        Delivery.objects.filter(pk__in=claim.unconfirmed).update(
-            state=DeliveryState.UNCONFIRMED,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            updated_at=now,
-            last_error=_(
+        ),
+        (claim.disabled, DeliveryState.FAILED, _("The channel was disabled before this post was due.")),
+        (
+            claim.unconfirmed,
+            DeliveryState.UNCONFIRMED,
+            _(
                 "The worker stopped during the network call and this network cannot recognise a repeat: "
                 "check whether the post is online before sending it again."
             ),
-        )
+        ),
+    ):
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(
+                state=state, next_attempt_at=None, lease_expires_at=None, updated_at=now, last_error=reason
+            )
     for message_id in sorted(affected):
         publishing.message_state_refresh(message_id=message_id, now=now)
     transaction.on_commit(robust=True, func=partial(publishing.deliveries_failure_notify, delivery_ids=claim.settled))

@@ -639,10 +639,7 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
     retractable = DERIVED_STATES | {MessageState.APPROVED}
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        if message.state not in retractable:
-            raise InvalidTransition(
-                _("Cannot retract a message that is “%(state)s”.") % {"state": message.get_state_display()}
-            )
+        services.message_require_state(message, retractable)
         cancelled = scheduling.message_unschedule(message=message, actor=actor)
         sent_ids = list(
             Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).values_list("pk", flat=True)

@@ -300,7 +300,7 @@ def message_problems(message: Message) -> list[str]:
     return problems
 
 
-def _require_state(message: Message, allowed: Iterable[str]) -> None:
+def message_require_state(message: Message, allowed: Iterable[str]) -> None:
     if message.state not in allowed:
         raise InvalidTransition(
             _("This is not possible while the message is “%(state)s”.") % {"state": message.get_state_display()}
@@ -311,7 +311,7 @@ def message_submit(*, message: Message, actor: User) -> Message:
     """Send a draft to the approvers."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        _require_state(message, {MessageState.DRAFT, MessageState.REJECTED})
+        message_require_state(message, {MessageState.DRAFT, MessageState.REJECTED})
         problems = message_problems(message)
         if problems:
             raise ValidationError(problems)
@@ -333,7 +333,7 @@ def message_approve(*, message: Message, actor: User, checklist: Mapping[str, An
             raise NotAllowed(_("You cannot approve your own message: another approver must do it."))
         if not actor.has_perm("publisher.approve_message"):
             raise NotAllowed(_("You are not allowed to approve messages."))
-        _require_state(message, {MessageState.SUBMITTED})
+        message_require_state(message, {MessageState.SUBMITTED})
         current = message_content_hash(message)
         if current != message.content_hash:
             raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
@@ -365,7 +365,7 @@ def message_reject(*, message: Message, actor: User, comment: str) -> Message:
             raise NotAllowed(_("You cannot review your own message."))
         if not actor.has_perm("publisher.approve_message"):
             raise NotAllowed(_("You are not allowed to reject messages."))
-        _require_state(message, {MessageState.SUBMITTED})
+        message_require_state(message, {MessageState.SUBMITTED})
         message.state = MessageState.REJECTED
         message.state_reason = comment.strip()
         message.save(update_fields=["state", "state_reason", "updated_at"])
@@ -378,7 +378,7 @@ def message_cancel(*, message: Message, actor: User, reason: str = "") -> Messag
     """Stop a message that has not gone out yet."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        _require_state(
+        message_require_state(
             message,
             {
                 MessageState.DRAFT,
