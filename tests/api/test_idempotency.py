@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from accounts.models import IdempotencyRecord
 from publisher.api.idempotency import idempotency_records_purge
-from publisher.models import Delivery, Message, Municipality
-from publisher.reference_data import municipalities_load
+from publisher.models import Delivery, Message
 from tests.api.conftest import alert_body, message_body
 from tests.factories import ChannelFactory
 
@@ -110,9 +109,6 @@ def test_records_are_kept_a_day_then_purged(alert_client, brussels_channels):
 def test_concurrent_requests_with_one_key_make_one_message(make_client, api_user):
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memorydb"):
         pytest.skip("in-memory SQLite shares one connection across threads; run on a file or PostgreSQL")
-    if not Municipality.objects.exists():
-        # An earlier transactional test flushed the reference data that the session loaded.
-        municipalities_load()
     ChannelFactory(language="fr", coverage=["21004"])
     ChannelFactory(language="nl", coverage=["21004"])
     client = make_client(["alert", "read"], user=api_user)

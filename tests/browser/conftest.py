@@ -39,26 +39,7 @@ def chromium_path():
 
 
 @pytest.fixture
-def reference_data_restored(django_db_blocker):
-    """live_server needs a transactional database, whose teardown empties every table:
-    reload the municipalities afterwards so the tests after this one still have them.
-    Requested before transactional_db, so it is torn down after the flush."""
-    from publisher.models import Municipality
-
-    with django_db_blocker.unblock():
-        if not Municipality.objects.exists():
-            from publisher.reference_data import municipalities_load
-
-            municipalities_load()
-    yield
-    from publisher.reference_data import municipalities_load
-
-    with django_db_blocker.unblock():
-        municipalities_load()
-
-
-@pytest.fixture
-def browser(chromium_path, reference_data_restored, transactional_db, live_server, monkeypatch):
+def browser(chromium_path, transactional_db, live_server, monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
     # (setup and checks, never concurrent with the server thread's requests) are safe.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

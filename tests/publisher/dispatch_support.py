@@ -67,12 +67,3 @@ def due_deliveries(
         ]
     )
     return [d.pk for d in deliveries]
-
-
-def reference_data_ensure() -> None:
-    """Transactional tests flush every table afterwards, reference data included: reload it."""
-    from publisher.models import Municipality
-    from publisher.reference_data import municipalities_load
-
-    if not Municipality.objects.exists():
-        municipalities_load()

@@ -24,7 +24,7 @@ from django.utils import timezone
 from publisher import scheduling
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
-from tests.publisher.dispatch_support import due_deliveries, reference_data_ensure
+from tests.publisher.dispatch_support import due_deliveries
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -37,7 +37,6 @@ def live(transactional_db, author, tmp_path_factory):
         pytest.skip("Several processes on one database need PostgreSQL.")
     if not settings.REDIS_URL:
         pytest.skip("Needs the Redis broker (REDIS_URL).")
-    reference_data_ensure()
     import redis
 
     broker = redis.Redis.from_url(settings.REDIS_URL)

@@ -11,14 +11,14 @@ from publisher.checklist import checklist_all_ticked
 from publisher.models import Delivery, DeliveryState, MessageKind, MessageState, Occurrence, Urgency
 from tests.factories import ChannelFactory, make_message
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
-from tests.publisher.dispatch_support import approved_message, fake_channels, reference_data_ensure
+from tests.publisher.dispatch_support import approved_message, fake_channels
 
 BRUSSELS = scheduling.BRUSSELS
 
 
 @pytest.fixture
 def live_db(transactional_db):
-    reference_data_ensure()
+    """Committed rows (on_commit hooks run); reference data is restored by tests/conftest.py."""
 
 
 # --- local time parsing ---------------------------------------------------------------------
