@@ -55,6 +55,14 @@ def _local_str(value: datetime) -> str:
     return value.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M")
 
 
+def wall_time_exists(naive: datetime) -> bool:
+    """False for a Brussels wall-clock time in the spring-forward gap (e.g. 2027-03-28 02:30).
+
+    A wall-clock time that does not survive a round trip through UTC never happened."""
+    local = naive.replace(tzinfo=BRUSSELS, fold=0)
+    return local.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None) == naive
+
+
 def parse_local_time(value: str | datetime, *, fold: int | None = None) -> datetime:
     """Turn a Brussels wall-clock time into an aware UTC datetime.
 
@@ -80,8 +88,7 @@ def parse_local_time(value: str | datetime, *, fold: int | None = None) -> datet
     naive = value.replace(tzinfo=None)
     first = naive.replace(tzinfo=BRUSSELS, fold=0)
     second = naive.replace(tzinfo=BRUSSELS, fold=1)
-    # A wall-clock time that does not survive a round trip through UTC never happened.
-    if first.astimezone(UTC).astimezone(BRUSSELS).replace(tzinfo=None) != naive:
+    if not wall_time_exists(naive):
         raise ValidationError(
             _(
                 "%(time)s does not exist in Brussels: the clocks jump forward an hour that night. "

@@ -9,7 +9,6 @@ RFC 5545 RRULE with at least one future occurrence.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -21,16 +20,8 @@ from publisher.errors import ValidationError
 from publisher.models import Urgency
 from publisher.services import Schedule
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 # A request takes a moment to arrive: "now" sent by a client is not "in the past".
 PAST_TOLERANCE = timedelta(minutes=1)
-
-
-def _in_gap(wall: datetime) -> bool:
-    """True when this Brussels wall-clock time does not exist (clocks jump forward over it)."""
-    local = wall.replace(tzinfo=BRUSSELS)
-    roundtrip = local.astimezone(ZoneInfo("UTC")).astimezone(BRUSSELS)
-    return roundtrip.replace(tzinfo=None) != wall
 
 
 def parse_aware(value: str, field: str) -> datetime:
@@ -49,7 +40,7 @@ def parse_aware(value: str, field: str) -> datetime:
         )
     # A UTC time ("Z", +00:00) names an instant, not a Brussels wall time: no gap to fall in.
     offset = parsed.utcoffset()
-    if offset and _in_gap(parsed.replace(tzinfo=None)):
+    if offset and not scheduling.wall_time_exists(parsed.replace(tzinfo=None)):
         raise ValidationError(
             {
                 field: _(
