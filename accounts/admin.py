@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.login_locks import login_lock_release, login_lock_release_users, recent_failures_by_username
+from accounts.login_locks import (
+    login_lock_release,
+    login_lock_release_users,
+    recent_failures_by_address,
+    recent_failures_by_username,
+)
 from accounts.models import ApiScope, ApiToken, User
 from accounts.second_factor import second_factor_reset
 from accounts.tokens import api_token_create, api_token_revoke
@@ -196,11 +201,50 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
+class LockedFilter(admin.SimpleListFilter):
+    title = _("locked out")
+    parameter_name = "locked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        locked = Q(_user_failures__gte=settings.AXES_FAILURE_LIMIT) | Q(_address_failures__gte=settings.AXES_FAILURE_LIMIT)
+        if self.value() == "yes":
+            return queryset.filter(locked)
+        if self.value() == "no":
+            return queryset.exclude(locked)
+        return queryset
+
+
 @admin.register(AccessAttempt)
 class SignInAttemptAdmin(AccessAttemptAdmin):
-    """Failed sign-ins per user name and address; the status column and filter show who is locked out."""
+    """Failed sign-ins per user name and address; the lock column and filter say what is locked out now.
 
+    A row is one (user name, address, browser); locks count failures per user name and per address
+    across rows, which axes' own per-row status does not show.
+    """
+
+    list_display = ["attempt_time", "ip_address", "username", "user_agent", "failures_since_start", "lock"]
+    list_filter = ["attempt_time", LockedFilter]
     actions = ["unlock"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessAttempt]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_user_failures=recent_failures_by_username(), _address_failures=recent_failures_by_address())
+        )
+
+    @admin.display(description=_("locked out"))
+    def lock(self, obj: AccessAttempt) -> str:
+        limit = settings.AXES_FAILURE_LIMIT
+        parts = []
+        if (getattr(obj, "_user_failures", None) or 0) >= limit:
+            parts.append(str(_("user name")))
+        if (getattr(obj, "_address_failures", None) or 0) >= limit:
+            parts.append(str(_("address")))
+        return ", ".join(parts) or "—"
 
     @admin.action(description=_("Unlock the user names and addresses of the selected attempts"), permissions=["delete"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:

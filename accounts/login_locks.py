@@ -39,15 +39,24 @@ def _recent(attempts: QuerySet[AccessAttempt]) -> QuerySet[AccessAttempt]:
     return attempts.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
 
 
-def recent_failures_by_username() -> Subquery:
-    """Failed sign-ins counted against the outer query's `username` now (from any address)."""
+def _recent_failures(field: str) -> Subquery:
     return Subquery(
-        _recent(AccessAttempt.objects.filter(username=OuterRef("username")))
+        _recent(AccessAttempt.objects.filter(**{field: OuterRef(field)}))
         .order_by()
-        .values("username")
+        .values(field)
         .annotate(failures=Sum("failures_since_start"))
         .values("failures")[:1]
     )
+
+
+def recent_failures_by_username() -> Subquery:
+    """Failed sign-ins counted now against the outer query's `username` (from any address)."""
+    return _recent_failures("username")
+
+
+def recent_failures_by_address() -> Subquery:
+    """Failed sign-ins counted now against the outer query's `ip_address` (on any user name)."""
+    return _recent_failures("ip_address")
 
 
 def _release(attempts: QuerySet[AccessAttempt], *, actor: User) -> int:

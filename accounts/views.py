@@ -74,7 +74,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 @sensitive_post_parameters("code")
 @never_cache
-def second_factor_verify(request: HttpRequest) -> HttpResponse:
+def verify_page(request: HttpRequest) -> HttpResponse:
     """The second step of signing in: a TOTP code or a recovery code."""
     user = _staff(request)
     if user is None:
@@ -106,7 +106,7 @@ def second_factor_verify(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("code", "current_code")
 @never_cache
-def second_factor_enrol(request: HttpRequest) -> HttpResponse:
+def enrol_page(request: HttpRequest) -> HttpResponse:
     """Set up (or replace) a TOTP app: QR code and secret, confirmed by a code; then the recovery codes."""
     user = _staff(request)
     if user is None:
@@ -150,7 +150,7 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("regenerate-code", "remove-code")
 @never_cache
-def second_factor_manage(request: HttpRequest) -> HttpResponse:
+def manage_page(request: HttpRequest) -> HttpResponse:
     """Your second factor: status, new recovery codes, removal."""
     user = _staff(request)
     if user is None:
