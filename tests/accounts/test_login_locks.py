@@ -75,7 +75,7 @@ def test_admin_sees_the_lock_and_unlocks_it_audited(roles):
     row = next(line for line in users.content.decode().split("<tr") if ">officer<" in line)
     assert 'class="field-sign_in_locked"><img src="/static/admin/img/icon-yes.svg"' in row
     index = admin_client.get(reverse("admin:index")).content.decode()
-    assert "Sign-in attempts and lockouts" in index
+    assert "Tentatives de connexion et blocages" in index  # the admin speaks French to him
     attempts_page = admin_client.get(reverse("admin:axes_accessattempt_changelist") + "?locked=yes")
     assert attempts_page.status_code == 200
     assert "officer" in attempts_page.content.decode()
