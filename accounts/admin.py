@@ -9,13 +9,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.login_locks import (
     login_lock_release,
@@ -209,7 +209,9 @@ class LockedFilter(admin.SimpleListFilter):
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        locked = Q(_user_failures__gte=settings.AXES_FAILURE_LIMIT) | Q(_address_failures__gte=settings.AXES_FAILURE_LIMIT)
+        locked = Q(_user_failures__gte=settings.AXES_FAILURE_LIMIT) | Q(
+            _address_failures__gte=settings.AXES_FAILURE_LIMIT
+        )
         if self.value() == "yes":
             return queryset.filter(locked)
         if self.value() == "no":

@@ -45,7 +45,7 @@ class SecondFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            step = second_factor_step(user)  # type: ignore[arg-type]
+            step = second_factor_step(user)
             if step:
                 response = self._hold(request, step)
                 if response is not None:

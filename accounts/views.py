@@ -40,7 +40,7 @@ from accounts.second_factor import (
 def _staff(request: HttpRequest) -> User | None:
     user = request.user
     if user.is_authenticated and user.is_active and user.is_staff:
-        return user  # type: ignore[return-value]
+        return user
     return None
 
 
