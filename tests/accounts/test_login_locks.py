@@ -113,3 +113,13 @@ def test_client_address_behind_trusted_proxies(rf):
         # The client may claim anything on the left; the proxy's own entry is the rightmost.
         assert client_address(request) == "198.51.100.20"
         assert client_address(rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="junk")) is None
+
+
+def test_dutch_admin_index_lists_the_attempts_under_a_dutch_heading(roles):
+    chief = UserFactory(username="hoofd", is_superuser=True, preferred_language="nl")
+    client = Client()
+    client.force_login(chief)
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "Aanmeldpogingen en blokkeringen" in index
+    assert "Aanmeldpogingen</a>" in index  # axes ships no Dutch: accounts/locale/nl supplies it
+    assert reverse("admin:axes_accessattempt_changelist") in index
