@@ -13,6 +13,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -39,22 +40,26 @@ def _recent(attempts: QuerySet[AccessAttempt]) -> QuerySet[AccessAttempt]:
     return attempts.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
 
 
-def _recent_failures(field: str) -> Subquery:
-    return Subquery(
-        _recent(AccessAttempt.objects.filter(**{field: OuterRef(field)}))
-        .order_by()
-        .values(field)
-        .annotate(failures=Sum("failures_since_start"))
-        .values("failures")[:1]
+def _recent_failures(field: str) -> Coalesce:
+    # 0, not NULL, where nothing is recent: "not locked" filters must keep those rows.
+    return Coalesce(
+        Subquery(
+            _recent(AccessAttempt.objects.filter(**{field: OuterRef(field)}))
+            .order_by()
+            .values(field)
+            .annotate(failures=Sum("failures_since_start"))
+            .values("failures")[:1]
+        ),
+        0,
     )
 
 
-def recent_failures_by_username() -> Subquery:
+def recent_failures_by_username() -> Coalesce:
     """Failed sign-ins counted now against the outer query's `username` (from any address)."""
     return _recent_failures("username")
 
 
-def recent_failures_by_address() -> Subquery:
+def recent_failures_by_address() -> Coalesce:
     """Failed sign-ins counted now against the outer query's `ip_address` (on any user name)."""
     return _recent_failures("ip_address")
 

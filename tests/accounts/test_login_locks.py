@@ -1,7 +1,11 @@
+from datetime import timedelta
+
 import pytest
+import time_machine
 from axes.models import AccessAttempt
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.login_locks import client_address
 from publisher.models import AuditEvent
@@ -71,6 +75,9 @@ def test_admin_sees_the_lock_and_unlocks_it_audited(roles):
     chief = UserFactory(username="chef", is_superuser=True)
     admin_client = Client()
     admin_client.force_login(chief)
+    # An old failure that axes has not cleaned up yet (it does on the next sign-in).
+    with time_machine.travel(timezone.now() - timedelta(hours=1)):
+        attempt(Client(), "stale", address="198.51.100.50")
     users = admin_client.get(reverse("admin:accounts_user_changelist"))
     row = next(line for line in users.content.decode().split("<tr") if ">officer<" in line)
     assert 'class="field-sign_in_locked"><img src="/static/admin/img/icon-yes.svg"' in row
@@ -79,6 +86,9 @@ def test_admin_sees_the_lock_and_unlocks_it_audited(roles):
     attempts_page = admin_client.get(reverse("admin:axes_accessattempt_changelist") + "?locked=yes")
     assert attempts_page.status_code == 200
     assert "officer" in attempts_page.content.decode()
+    not_locked = admin_client.get(reverse("admin:axes_accessattempt_changelist") + "?locked=no").content.decode()
+    assert "officer" not in not_locked
+    assert "stale" in not_locked  # failures older than the lockout count for nothing, and still show
 
     response = admin_client.post(
         reverse("admin:accounts_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [officer.pk]}
