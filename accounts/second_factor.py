@@ -203,9 +203,9 @@ def second_factor_enrol(*, user: User, device: TOTPDevice, code: str, current_co
         codes = _recovery_codes_issue(user)
         account_audit(
             actor=user,
-            verb="second_factor.replaced" if previous is not None else "second_factor.enrolled",
+            verb="second_factor.enrolled",
             obj=user,
-            summary={"user": user.get_username()},
+            summary={"user": user.get_username(), "replaced": previous is not None},
         )
     return codes
 

@@ -240,7 +240,7 @@ def test_replacing_the_app_needs_a_code_from_the_current_one(enrolled, approver_
         )
         assert done.status_code == 200
     assert list(TOTPDevice.objects.filter(user=approver_user).values_list("pk", "confirmed")) == [(new.pk, True)]
-    assert AuditEvent.objects.filter(verb="second_factor.replaced").exists()
+    assert AuditEvent.objects.get(verb="second_factor.enrolled", summary__replaced=True)
 
 
 def test_force_login_without_a_device_is_not_held(client, approver_user):
