@@ -198,4 +198,6 @@ def login_lockout_response(
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "login_url": reverse("admin:login"),
     }
-    return render(request, "accounts/lockout.html", context, status=429)
+    response = render(request, "accounts/lockout.html", context, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

@@ -33,6 +33,7 @@ def test_user_name_is_locked_after_five_failures_from_any_address(roles):
     assert locked.status_code == 429
     assert "Sign-in is blocked after 5 failed attempts" in locked.content.decode()
     assert "Try again in 15 minutes" in locked.content.decode()
+    assert locked["Retry-After"] == "900"
     # The right password from a fresh address does not get through either.
     refused = attempt(client, "officer", password="pw-for-tests", address="198.51.100.7")
     assert refused.status_code == 429

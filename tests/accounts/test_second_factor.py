@@ -8,7 +8,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.second_factor import second_factor_enrol, second_factor_enrolment_device
+from accounts.second_factor import second_factor_enrol, second_factor_enrolment_device, second_factor_required
+from accounts.tokens import api_token_create
 from publisher.models import AuditEvent
 from tests.factories import UserFactory
 
@@ -247,3 +248,23 @@ def test_force_login_without_a_device_is_not_held(client, approver_user):
     client.force_login(approver_user)
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(reverse("accounts:second_factor_verify")).status_code == 302
+
+
+def test_who_must_have_a_second_factor(roles):
+    author = UserFactory(username="redacteur", roles=["author"])
+    approver = UserFactory(username="goedkeurder", roles=["approver"])
+    channel_admin = UserFactory(username="kanaalbeheerder", roles=["channel_admin"])
+    superuser = UserFactory(username="chef", is_superuser=True)
+    with override_settings(TANDEM_REQUIRE_2FA=True):
+        assert [second_factor_required(u) for u in (author, approver, channel_admin, superuser)] == [
+            False,
+            True,
+            True,
+            True,
+        ]
+        # Holding a live API token is enough, whatever the roles.
+        token, _plaintext = api_token_create(user=author, name="dispatch", scopes=["read"])
+        author = type(author).objects.get(pk=author.pk)
+        assert second_factor_required(author)
+    with override_settings(TANDEM_REQUIRE_2FA=False):
+        assert not second_factor_required(superuser)
