@@ -1,23 +1,53 @@
 from datetime import datetime
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessLog
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.login_locks import (
+    login_lock_release,
+    login_lock_release_users,
+    recent_failures_by_address,
+    recent_failures_by_username,
+)
 from accounts.models import ApiScope, ApiToken, User
+from accounts.second_factor import second_factor_reset
 from accounts.tokens import api_token_create, api_token_revoke
+
+# Devices change only through accounts.second_factor (audited); django-otp's own admin would also
+# show TOTP keys and recovery-code digests to every administrator.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "email", "first_name", "last_name", "preferred_language", "is_staff", "is_active")
+    list_display = (
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "preferred_language",
+        "is_staff",
+        "is_active",
+        "has_second_factor",
+        "sign_in_locked",
+    )
+    actions = ("reset_second_factor", "unlock_sign_in")
     list_filter = ("preferred_language", "is_staff", "is_superuser", "is_active", "groups")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
@@ -27,6 +57,45 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.add_fieldsets,
         (_("Preferences"), {"fields": ("email", "preferred_language", "groups")}),
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_has_second_factor=Exists(confirmed), _sign_in_failures=recent_failures_by_username())
+        )
+
+    @admin.display(description=_("second factor"), boolean=True)
+    def has_second_factor(self, obj: User) -> bool:
+        return bool(getattr(obj, "_has_second_factor", False))
+
+    @admin.display(description=_("sign-in locked"), boolean=True)
+    def sign_in_locked(self, obj: User) -> bool:
+        return (getattr(obj, "_sign_in_failures", None) or 0) >= settings.AXES_FAILURE_LIMIT
+
+    @admin.action(description=_("Reset the second factor of the selected users"), permissions=["change"])
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = 0
+        for user in queryset:
+            try:
+                second_factor_reset(user=user, actor=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                _("Reset the second factor of %(count)d users: they set up a new one at their next sign-in.")
+                % {"count": done},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Unlock sign-in for the selected users"), permissions=["change"])
+    def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = login_lock_release_users(users=queryset, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, _("Removed %(count)d failed sign-in records.") % {"count": count}, messages.SUCCESS)
 
 
 class ApiTokenCreateForm(forms.ModelForm):
@@ -129,4 +198,77 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Revoke instead: the audit trail refers to tokens by prefix.
+        return False
+
+
+class LockedFilter(admin.SimpleListFilter):
+    title = _("locked out")
+    parameter_name = "locked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        locked = Q(_user_failures__gte=settings.AXES_FAILURE_LIMIT) | Q(
+            _address_failures__gte=settings.AXES_FAILURE_LIMIT
+        )
+        if self.value() == "yes":
+            return queryset.filter(locked)
+        if self.value() == "no":
+            return queryset.exclude(locked)
+        return queryset
+
+
+@admin.register(AccessAttempt)
+class SignInAttemptAdmin(AccessAttemptAdmin):
+    """Failed sign-ins per user name and address; the lock column and filter say what is locked out now.
+
+    A row is one (user name, address, browser); locks count failures per user name and per address
+    across rows, which axes' own per-row status does not show.
+    """
+
+    list_display = ["attempt_time", "ip_address", "username", "user_agent", "failures_since_start", "lock"]
+    list_filter = ["attempt_time", LockedFilter]
+    actions = ["unlock"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccessAttempt]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_user_failures=recent_failures_by_username(), _address_failures=recent_failures_by_address())
+        )
+
+    @admin.display(description=_("locked out"))
+    def lock(self, obj: AccessAttempt) -> str:
+        limit = settings.AXES_FAILURE_LIMIT
+        parts = []
+        if (getattr(obj, "_user_failures", None) or 0) >= limit:
+            parts.append(str(_("user name")))
+        if (getattr(obj, "_address_failures", None) or 0) >= limit:
+            parts.append(str(_("address")))
+        return ", ".join(parts) or "—"
+
+    @admin.action(description=_("Unlock the user names and addresses of the selected attempts"), permissions=["delete"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        count = login_lock_release(attempts=queryset, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, _("Removed %(count)d failed sign-in records.") % {"count": count}, messages.SUCCESS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Unlock instead: it removes every attempt counted against the name and the address, audited.
+        return bool(request.user.has_perm("axes.delete_accessattempt")) and obj is None
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(AccessLog)
+class SignInLogAdmin(AccessLogAdmin):
+    """Successful sign-ins and sign-outs, with address and browser."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

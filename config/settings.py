@@ -4,6 +4,7 @@ Embedded default (no environment): SQLite in var/, the django-q2 ORM broker, out
 At scale: DATABASE_URL (PostgreSQL), REDIS_URL (django-q2 Redis broker), SECRET_KEY, ALLOWED_HOSTS.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Second factor (TOTP and recovery codes) and sign-in lockouts; accounts comes after them
+    # so that its admin replaces theirs.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts.apps.SignInAttemptsConfig",
     "accounts",
     "publisher",
 ]
@@ -50,10 +57,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A password-only session of someone who owes a second factor is held at that step.
+    "accounts.middleware.SecondFactorMiddleware",
     # After authentication: a signed-in user's preferred language beats Accept-Language.
     "accounts.middleware.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -93,7 +105,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.TandemBackend"]
+# django-axes first: a locked-out user or address never reaches the password check.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.TandemBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -131,6 +144,25 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Staff sign-in: second factor and lockout ---------------------------------------------
+# Staff who may approve, administer channels or users, or hold API tokens must use a second
+# factor (TOTP, with recovery codes); optional in the demo.
+TANDEM_REQUIRE_2FA = env.bool("TANDEM_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("TANDEM_OTP_ISSUER", default="Tandem")
+TANDEM_RECOVERY_CODES = 10
+# Failed sign-ins lock the user name and, separately, the address they came from.
+AXES_FAILURE_LIMIT = env.int("TANDEM_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("TANDEM_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout do not extend it: otherwise anyone could keep a colleague locked out for good.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.login_locks.client_address"
+# Tandem registers its own admin for the attempts (translated, with an unlock action).
+AXES_ENABLE_ADMIN = False
+# Behind N reverse proxies, the client is the Nth address from the right of X-Forwarded-For.
+TANDEM_TRUSTED_PROXIES = env.int("TANDEM_TRUSTED_PROXIES", default=0)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -6,6 +6,8 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Before the admin's own URLs: the second-factor pages sit inside the admin's path.
+    path("admin/second-factor/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     # Public feeds (Atom per language, CAP) and the image renditions networks fetch.
     path("", include("publisher.feed_urls")),

@@ -14,3 +14,5 @@ TANDEM_OUTBOX_DIR = tempfile.mkdtemp(prefix="tandem-outbox-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Tests run as the demo does (a second factor is optional); the second-factor tests turn it on.
+TANDEM_REQUIRE_2FA = False

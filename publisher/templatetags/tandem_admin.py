@@ -39,6 +39,11 @@ VERBS = {
     "segment.updated": gettext_lazy("segment changed"),
     "api_token.created": gettext_lazy("API token created"),
     "api_token.revoked": gettext_lazy("API token revoked"),
+    "second_factor.enrolled": gettext_lazy("second factor set up"),
+    "second_factor.recovery_codes_regenerated": gettext_lazy("new recovery codes created"),
+    "second_factor.removed": gettext_lazy("second factor removed"),
+    "second_factor.reset": gettext_lazy("second factor reset by an administrator"),
+    "sign_in_lock.released": gettext_lazy("sign-in unlocked"),
 }
 # Technical details kept in the audit row for operators, not shown on the message page.
 HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
