@@ -4,6 +4,7 @@ Embedded default (no environment): SQLite in var/, the django-q2 ORM broker, out
 At scale: DATABASE_URL (PostgreSQL), REDIS_URL (django-q2 Redis broker), SECRET_KEY, ALLOWED_HOSTS.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -249,6 +250,19 @@ TANDEM_CHANNEL_TIMEOUT = env.float("TANDEM_CHANNEL_TIMEOUT", default=30.0)
 TANDEM_CAP_SENDER = env.str("TANDEM_CAP_SENDER", default="")
 TANDEM_CAP_SENDER_NAME = env.str("TANDEM_CAP_SENDER_NAME", default="")
 TANDEM_FEED_AUTHOR = env.str("TANDEM_FEED_AUTHOR", default="Tandem")
+# Outgoing-request policy (publisher/channels/netpolicy.py): channels connect over https to
+# public addresses only. Networks listed here (comma-separated CIDRs) are allowed anyway, e.g.
+# an internal webhook receiver or SMTP relay; in debug loopback is allowed so the demo and
+# the fake networks work. Plain http is allowed in debug only.
+TANDEM_CHANNEL_ALLOWED_NETWORKS = env.list(
+    "TANDEM_CHANNEL_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+try:
+    for _network in TANDEM_CHANNEL_ALLOWED_NETWORKS:
+        ipaddress.ip_network(_network.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TANDEM_CHANNEL_ALLOWED_NETWORKS: {exc}") from exc
+TANDEM_CHANNEL_HTTP_ALLOWED = DEBUG
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
 # REST API request budget per token (DRF rate syntax: "1200/minute").

@@ -16,6 +16,7 @@ from publisher import catalogue, publishing, selectors
 from publisher.channels import registry
 from publisher.channels import services as channel_services
 from publisher.channels.base import ChannelError
+from publisher.errors import ValidationError
 from publisher.models import (
     Attachment,
     AuditEvent,
@@ -122,6 +123,26 @@ class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ("name", "kind", "language", "covers_all", "municipalities", "enabled", "config", "secret_ref")
+        help_texts = {
+            "secret_ref": gettext_lazy(
+                "Name of the environment variable holding the secret; it must start with TANDEM_SECRET_."
+            )
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind"):
+            # The service checks again when saving; here its errors land at their field.
+            try:
+                catalogue.channel_connection_check(
+                    kind=data["kind"], config=data.get("config") or {}, secret_ref=data.get("secret_ref", "")
+                )
+            except ValidationError as exc:
+                for key, problems in exc.message_dict.items():
+                    field, _dot, sub = key.partition(".")
+                    for problem in problems:
+                        self.add_error(field if field in self.fields else None, f"{sub}: {problem}" if sub else problem)
+        return data
 
 
 @admin.register(Channel)
@@ -154,6 +175,8 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
         for channel in queryset:
             try:
                 limits = channel_services.channel_limits_refresh(channel=channel, actor=_staff(request))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
             except ChannelError as exc:
                 self.message_user(
                     request,

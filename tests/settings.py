@@ -14,3 +14,6 @@ TANDEM_OUTBOX_DIR = tempfile.mkdtemp(prefix="tandem-outbox-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# The fake networks listen on loopback; tests of the outgoing-request policy override these.
+TANDEM_CHANNEL_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+TANDEM_CHANNEL_HTTP_ALLOWED = True
