@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
@@ -154,6 +155,15 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
     autocomplete_fields = ("municipalities",)
     readonly_fields = ("needs_reconnect", "needs_reconnect_reason")
     actions = ["mark_reconnected", "refresh_limits"]
+
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Checking a channel resolves its host names (form and service): no network call
+        # inside a transaction, so not inside the one the admin opens around a save (on
+        # SQLite it holds the write lock). The catalogue service opens its own for the write.
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_through_service(self, request: HttpRequest, obj: Any, data: dict[str, Any], change: bool) -> Any:
         fields = {

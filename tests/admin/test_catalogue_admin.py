@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from publisher.models import AuditEvent, Channel, Segment
@@ -135,3 +137,28 @@ def test_reading_the_limits_of_a_disabled_channel_is_refused_without_a_request(a
     )
     assert calls == []
     assert any("est désactivé" in str(m) for m in response.context["messages"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_a_channel_resolves_its_host_outside_any_transaction(client, roles, monkeypatch):
+    """No network call inside a transaction: the admin's own one around a save included."""
+    from django.db import connection
+
+    from publisher.channels import netpolicy
+
+    client.force_login(UserFactory(username="chanadmin2", is_superuser=True))
+    seen = []
+
+    def resolve(host, port):
+        seen.append(connection.in_atomic_block)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(netpolicy, "resolve", resolve)
+    response = client.post(
+        "/admin/publisher/channel/add/",
+        channel_form(config='{"base_url": "https://social.example.be"}', secret_ref="TANDEM_SECRET_ELSENE"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Channel.objects.get().config == {"base_url": "https://social.example.be"}
+    assert seen
+    assert not any(seen)
