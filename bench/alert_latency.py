@@ -155,7 +155,7 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
             "LOG_LEVEL": "WARNING",
             "TANDEM_OUTBOX_DIR": str(workdir / "outbox"),
             "MEDIA_ROOT": str(workdir / "media"),
-            "TANDEM_BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,
             "TANDEM_API_RATE": "100000/minute",
             **env_overrides,
         }
@@ -214,7 +214,7 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
                         "language": language,
                         "municipalities": nis,
                         "config": config,
-                        "secret_ref": "TANDEM_BENCH_WEBHOOK_SECRET",
+                        "secret_ref": "TANDEM_SECRET_BENCH_WEBHOOK",
                     },
                 )
                 if status != 201:

@@ -4,6 +4,7 @@ Embedded default (no environment): SQLite in var/, the django-q2 ORM broker, out
 At scale: DATABASE_URL (PostgreSQL), REDIS_URL (django-q2 Redis broker), SECRET_KEY, ALLOWED_HOSTS.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +26,13 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-tandem-development-only-key-never-in-production"  # noqa: S105
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")):
+    # Django's own rule (security.W009), enforced instead of warned about: sessions, password
+    # resets and signed values are only as strong as this key.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak: use at least 50 characters with at least 5 different ones, not starting "
+        "with 'django-insecure-'. Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -281,6 +289,19 @@ TANDEM_CHANNEL_TIMEOUT = env.float("TANDEM_CHANNEL_TIMEOUT", default=30.0)
 TANDEM_CAP_SENDER = env.str("TANDEM_CAP_SENDER", default="")
 TANDEM_CAP_SENDER_NAME = env.str("TANDEM_CAP_SENDER_NAME", default="")
 TANDEM_FEED_AUTHOR = env.str("TANDEM_FEED_AUTHOR", default="Tandem")
+# Outgoing-request policy (publisher/channels/netpolicy.py): channels connect over https to
+# public addresses only. Networks listed here (comma-separated CIDRs) are allowed anyway, e.g.
+# an internal webhook receiver or SMTP relay; in debug loopback is allowed so the demo and
+# the fake networks work. Plain http is allowed in debug only.
+TANDEM_CHANNEL_ALLOWED_NETWORKS = env.list(
+    "TANDEM_CHANNEL_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+try:
+    for _network in TANDEM_CHANNEL_ALLOWED_NETWORKS:
+        ipaddress.ip_network(_network.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TANDEM_CHANNEL_ALLOWED_NETWORKS: {exc}") from exc
+TANDEM_CHANNEL_HTTP_ALLOWED = DEBUG
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
 # REST API request budget per token (DRF rate syntax: "1200/minute").

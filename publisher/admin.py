@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
@@ -16,6 +17,7 @@ from publisher import catalogue, publishing, selectors
 from publisher.channels import registry
 from publisher.channels import services as channel_services
 from publisher.channels.base import ChannelError
+from publisher.errors import ValidationError
 from publisher.models import (
     Attachment,
     AuditEvent,
@@ -122,6 +124,26 @@ class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ("name", "kind", "language", "covers_all", "municipalities", "enabled", "config", "secret_ref")
+        help_texts = {
+            "secret_ref": gettext_lazy(
+                "Name of the environment variable holding the secret; it must start with TANDEM_SECRET_."
+            )
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind"):
+            # The service checks again when saving; here its errors land at their field.
+            try:
+                catalogue.channel_connection_check(
+                    kind=data["kind"], config=data.get("config") or {}, secret_ref=data.get("secret_ref", "")
+                )
+            except ValidationError as exc:
+                for key, problems in exc.message_dict.items():
+                    field, _dot, sub = key.partition(".")
+                    for problem in problems:
+                        self.add_error(field if field in self.fields else None, f"{sub}: {problem}" if sub else problem)
+        return data
 
 
 @admin.register(Channel)
@@ -133,6 +155,15 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
     autocomplete_fields = ("municipalities",)
     readonly_fields = ("needs_reconnect", "needs_reconnect_reason")
     actions = ["mark_reconnected", "refresh_limits"]
+
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Checking a channel resolves its host names (form and service): no network call
+        # inside a transaction, so not inside the one the admin opens around a save (on
+        # SQLite it holds the write lock). The catalogue service opens its own for the write.
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_through_service(self, request: HttpRequest, obj: Any, data: dict[str, Any], change: bool) -> Any:
         fields = {
@@ -154,6 +185,8 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
         for channel in queryset:
             try:
                 limits = channel_services.channel_limits_refresh(channel=channel, actor=_staff(request))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
             except ChannelError as exc:
                 self.message_user(
                     request,

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from publisher.channels import registry
+from publisher.channels import netpolicy, registry
+from publisher.channels.secrets import secret_ref_problem
 from publisher.errors import ValidationError
 from publisher.models import Channel, Language, Municipality, Segment
 from publisher.services import audit_record
@@ -82,6 +83,33 @@ def _check_channel(*, kind: str | None, language: str | None, name: str | None) 
         raise ValidationError(errors)
 
 
+def channel_connection_check(*, kind: str, config: Mapping[str, Any] | None, secret_ref: str | None) -> None:
+    """The channel's secret reference and where it connects, against the outgoing-request
+    policy (netpolicy.py); a ValidationError names the field ("config.base_url"). Resolves
+    host names: call it before any transaction. The admin form calls it to show the errors
+    at their field; channel_create and channel_update call it again."""
+    errors: dict[str, str] = {}
+    if secret_ref is not None:
+        problem = secret_ref_problem(secret_ref.strip())
+        if problem:
+            errors["secret_ref"] = problem
+    adapter = registry.adapter_classes().get(kind)
+    if adapter is not None and isinstance(config, Mapping):
+        for field in adapter.url_fields:
+            if config.get(field) not in (None, ""):
+                problem = netpolicy.url_problem(config[field])
+                if problem:
+                    errors[f"config.{field}"] = problem
+        for field, default in adapter.host_fields.items():
+            # Where the adapter connects without the key (its default host) is checked too.
+            host = config.get(field, default)
+            problem = netpolicy.host_problem(host, 0) if isinstance(host, str) else _("Give a host name.")
+            if problem:
+                errors[f"config.{field}"] = problem
+    if errors:
+        raise ValidationError(errors)
+
+
 def channel_create(
     *,
     actor: User,
@@ -95,6 +123,7 @@ def channel_create(
     secret_ref: str = "",
 ) -> Channel:
     _check_channel(kind=kind, language=language, name=name)
+    channel_connection_check(kind=kind, config=config or {}, secret_ref=secret_ref)
     coverage = _municipalities(municipalities, "municipalities")
     with transaction.atomic():
         channel = Channel.objects.create(
@@ -104,7 +133,7 @@ def channel_create(
             covers_all=covers_all,
             enabled=enabled,
             config=dict(config or {}),
-            secret_ref=secret_ref,
+            secret_ref=secret_ref.strip(),
         )
         channel.municipalities.set(coverage)
         audit_record(
@@ -130,6 +159,13 @@ def channel_update(
     secret_ref: str | None = None,
 ) -> Channel:
     _check_channel(kind=kind, language=language, name=name)
+    if kind is not None or config is not None or secret_ref is not None:
+        # A new kind reads the stored config differently: check the pair as it will be.
+        channel_connection_check(
+            kind=kind if kind is not None else channel.kind,
+            config=config if config is not None else channel.config,
+            secret_ref=secret_ref,
+        )
     coverage = _municipalities(municipalities, "municipalities") if municipalities is not None else None
     changes = {
         k: v
@@ -140,7 +176,7 @@ def channel_update(
             "covers_all": covers_all,
             "enabled": enabled,
             "config": dict(config) if config is not None else None,
-            "secret_ref": secret_ref,
+            "secret_ref": secret_ref.strip() if secret_ref is not None else None,
         }.items()
         if v is not None
     }

@@ -16,3 +16,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 # Tests run as the demo does (a second factor is optional); the second-factor tests turn it on.
 TANDEM_REQUIRE_2FA = False
+# The fake networks listen on loopback; tests of the outgoing-request policy override these.
+TANDEM_CHANNEL_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+TANDEM_CHANNEL_HTTP_ALLOWED = True

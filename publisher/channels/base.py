@@ -131,6 +131,11 @@ class ChannelAdapter(abc.ABC):
     supports_retract: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
+    # Config keys saying where the adapter connects: the outgoing-request policy
+    # (netpolicy.py) checks them when a channel is saved, and every connection again.
+    # A missing URL means the network's public default; hosts map to their default.
+    url_fields: ClassVar[tuple[str, ...]] = ()
+    host_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel

@@ -73,6 +73,7 @@ def link_facets(text: str) -> list[dict[str, Any]]:
 class BlueskyAdapter(ChannelAdapter):
     kind = "bluesky"
     label = "Bluesky"
+    url_fields = ("pds_url",)
     limits = Limits(
         text_max=MAX_GRAPHEMES,
         text_unit="graphemes",

@@ -13,6 +13,7 @@ SMTP password.
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -35,13 +36,28 @@ from publisher.channels.base import (
 )
 from publisher.channels.checking import image_problems
 from publisher.channels.counting import compose
+from publisher.channels.http import excerpt
+from publisher.channels.netpolicy import connect
 from publisher.channels.secrets import channel_secret
 from publisher.images import RenditionSpec, rendition_for
+
+
+class PolicySMTP(smtplib.SMTP):
+    """smtplib's client, connecting only where the outgoing-request policy allows. STARTTLS
+    and SMTPS still verify the certificate for the configured host name (self._host)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect(host, port, timeout)
+
+
+class PolicySMTPSSL(smtplib.SMTP_SSL, PolicySMTP):
+    """SMTPS: SMTP_SSL wraps the socket PolicySMTP connected (method order: SSL, policy, SMTP)."""
 
 
 class EmailAdapter(ChannelAdapter):
     kind = "email"
     label = "Email"
+    host_fields = {"host": "localhost"}
     limits = Limits(
         images_max=10,
         image_bytes_max=1_000_000,
@@ -121,7 +137,7 @@ class EmailAdapter(ChannelAdapter):
 
     def _send(self, msg: EmailMessage) -> dict[str, Any]:
         config = self.channel.config
-        host, port = str(config.get("host", "localhost")), int(config.get("port", 25))
+        host, port = str(config.get("host", self.host_fields["host"])), int(config.get("port", 25))
         timeout = float(config.get("timeout", 30))
         security = str(config.get("security", "none"))
         username = str(config.get("username", ""))
@@ -130,9 +146,9 @@ class EmailAdapter(ChannelAdapter):
         try:
             smtp: smtplib.SMTP
             if security == "ssl":
-                smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+                smtp = PolicySMTPSSL(host, port, timeout=timeout, context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(host, port, timeout=timeout)
+                smtp = PolicySMTP(host, port, timeout=timeout)
             with smtp:
                 if security == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
@@ -142,11 +158,11 @@ class EmailAdapter(ChannelAdapter):
                 refused: dict[str, Any] = smtp.send_message(msg, to_addrs=self.recipients)
                 return refused
         except smtplib.SMTPAuthenticationError as exc:
-            raise AuthError(f"SMTP {exc.smtp_code}: {_decode(exc.smtp_error)}", status=exc.smtp_code) from exc
+            raise AuthError(f"SMTP {exc.smtp_code}: {excerpt(_decode(exc.smtp_error))}", status=exc.smtp_code) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentError(f"SMTP: every recipient was refused ({', '.join(sorted(exc.recipients))})") from exc
         except smtplib.SMTPResponseException as exc:
-            text = f"SMTP {exc.smtp_code}: {_decode(exc.smtp_error)}"
+            text = f"SMTP {exc.smtp_code}: {excerpt(_decode(exc.smtp_error))}"
             if 400 <= exc.smtp_code < 500:
                 raise TransientError(text, status=exc.smtp_code) from exc
             raise PermanentError(text, status=exc.smtp_code) from exc

@@ -32,7 +32,7 @@ from publisher.channels.base import (
 )
 from publisher.channels.checking import standard_problems
 from publisher.channels.counting import code_points, compose
-from publisher.channels.http import HttpSession, error_text, parse_retry_after
+from publisher.channels.http import HttpSession, error_text, excerpt, parse_retry_after
 from publisher.channels.secrets import channel_secret, redact
 from publisher.images import RenditionSpec, rendition_for
 
@@ -48,7 +48,8 @@ def graph_error(response: httpx.Response, *secrets: str) -> ChannelError:
         error = {}
     code = int(error.get("code") or 0)
     subcode = error.get("error_subcode")
-    text = f"HTTP {response.status_code}: {error.get('message') or error_text(response)}"
+    message = excerpt(redact(str(error["message"]), *secrets)) if error.get("message") else ""
+    text = f"HTTP {response.status_code}: {message or error_text(response, *secrets)}"
     if code:
         text += f" (code {code}{f'/{subcode}' if subcode else ''})"
     text = redact(text, *secrets)
@@ -85,6 +86,7 @@ def _usage_wait(response: httpx.Response) -> float | None:
 class FacebookAdapter(ChannelAdapter):
     kind = "facebook"
     label = "Facebook"
+    url_fields = ("graph_url",)
     # The text limit is not documented (63,206 is folklore); images per post neither (≤ 4 is safe).
     limits = Limits(
         text_max=63_206,

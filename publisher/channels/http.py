@@ -33,9 +33,19 @@ from publisher.channels.base import (
     TransientError,
     UnknownOutcome,
 )
+from publisher.channels.netpolicy import PolicyTransport
 from publisher.channels.secrets import redact
 
 USER_AGENT = "Tandem/1.0 (bilingual public-safety publishing)"
+# A network's error wording is kept to this many characters: enough to act on, too short
+# to relay an internal page through a delivery's error.
+EXCERPT_MAX = 300
+
+
+def excerpt(text: str, limit: int = EXCERPT_MAX) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def timeouts(config: dict[str, Any] | None = None) -> httpx.Timeout:
@@ -80,8 +90,13 @@ def parse_reset(value: str | None, *, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - current)
 
 
-def error_text(response: httpx.Response) -> str:
-    """The network's own wording of the error, from the usual JSON shapes or the raw body."""
+def error_text(response: httpx.Response, *secrets: str) -> str:
+    """The network's own wording of the error, from the usual JSON shapes or the raw body:
+    secrets redacted (before cutting, so no part of one is left), cut to a short excerpt."""
+    return excerpt(redact(_error_text(response), *secrets))
+
+
+def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -97,8 +112,8 @@ def error_text(response: httpx.Response) -> str:
                 return str(body[key])
         if isinstance(error, str) and error:
             return error
-    text = response.text.strip()
-    return text[:300] or response.reason_phrase or f"HTTP {response.status_code}"
+    text = response.text[: 10 * EXCERPT_MAX].strip()
+    return text or response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def from_response(
@@ -110,7 +125,7 @@ def from_response(
 ) -> ChannelError:
     """The typed error for a non-2xx answer, carrying the status and the network's message."""
     status = response.status_code
-    text = redact(message if message is not None else error_text(response), *secrets)
+    text = excerpt(redact(message if message is not None else _error_text(response), *secrets))
     text = f"HTTP {status}: {text}"
     if retry_after is None:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -124,7 +139,7 @@ def from_response(
         return TransientError(text, status=status, retry_after=retry_after)
     if 300 <= status < 400:
         # Never follow redirects with a token; a moved endpoint is a configuration error.
-        location = response.headers.get("location", "")
+        location = excerpt(response.headers.get("location", ""), 200)
         return PermanentError(redact(f"HTTP {status}: redirected to {location}", *secrets), status=status)
     return PermanentError(text, status=status)
 
@@ -151,7 +166,9 @@ class HttpSession:
         self.secrets = tuple(s for s in secrets if s)
         self._to_error = to_error
         self.client = httpx.Client(
-            verify=_tls_context(),
+            # Every connection obeys the outgoing-request policy (netpolicy.py). An explicit
+            # transport also keeps HTTP(S)_PROXY and .netrc from the environment out of it.
+            transport=PolicyTransport(verify=_tls_context()),
             timeout=timeouts(config),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT, **(headers or {})},

@@ -43,6 +43,7 @@ MENTION_RE = re.compile(r"(?<!\w)@[\w.]+")
 class InstagramAdapter(ChannelAdapter):
     kind = "instagram"
     label = "Instagram"
+    url_fields = ("graph_url",)
     limits = Limits(
         text_max=2200,
         images_max=10,

@@ -31,17 +31,26 @@ from publisher.channels.base import (
 from publisher.channels.checking import standard_problems
 from publisher.channels.counting import compose, mastodon_length
 from publisher.channels.http import HttpSession, from_response, parse_reset, parse_retry_after
+from publisher.channels.netpolicy import RefusedDestination
 from publisher.channels.secrets import channel_secret
 from publisher.images import RenditionSpec, rendition_for
 
 _INSTANCE_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
 _INSTANCE_LOCK = threading.Lock()
 INSTANCE_TTL = 3600.0
+# No instance limit is larger (image_matrix_limit is ~33 Mpx); anything above is not a limit.
+LIMIT_MAX = 2**31 - 1
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 class MastodonAdapter(ChannelAdapter):
     kind = "mastodon"
     label = "Mastodon"
+    url_fields = ("base_url",)
     limits = Limits(
         text_max=500,
         text_unit="graphemes",
@@ -108,14 +117,19 @@ class MastodonAdapter(ChannelAdapter):
         if cached and now - cached[0] < INSTANCE_TTL:
             return cached[1]
         try:
-            body = http.request("GET", f"{self.base_url}/api/v2/instance").json()
+            response = http.request("GET", f"{self.base_url}/api/v2/instance")
         except PermanentError as exc:
-            if isinstance(exc, AuthError):
+            if isinstance(exc, AuthError | RefusedDestination):
                 raise
             return {}  # an older server without v2/instance: the channel's stored limits apply
-        configuration = body.get("configuration", {})
-        statuses = configuration.get("statuses", {})
-        media = configuration.get("media_attachments", {})
+        try:
+            body = response.json()
+        except ValueError:
+            return {}  # not an instance document: the channel's stored limits apply
+        # Only the documented limits, as bounded integers, ever reach the channel's config.
+        configuration = _mapping(body, "configuration")
+        statuses = _mapping(configuration, "statuses")
+        media = _mapping(configuration, "media_attachments")
         found = {
             key: value
             for key, value in {
@@ -126,7 +140,7 @@ class MastodonAdapter(ChannelAdapter):
                 "image_size_limit": media.get("image_size_limit"),
                 "image_matrix_limit": media.get("image_matrix_limit"),
             }.items()
-            if isinstance(value, int)
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= LIMIT_MAX
         }
         with _INSTANCE_LOCK:
             _INSTANCE_CACHE[self.base_url] = (now, found)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import User
+from publisher.errors import ValidationError
 from publisher.models import Channel
 from publisher.services import audit_record
 
@@ -37,10 +39,17 @@ def channel_limits_refresh(*, channel: Channel, actor: User | None = None) -> di
     approval use the server's real limits (500 characters is only the default).
 
     The network call runs first, outside any transaction; then one short transaction stores
-    the result. Returns the limits stored ({} for kinds whose server publishes none)."""
+    the result. Returns the limits stored ({} for kinds whose server publishes none).
+    A disabled channel is refused: it sends nothing, its token included."""
     from publisher.channels.mastodon import MastodonAdapter
     from publisher.channels.registry import get_adapter
 
+    channel = Channel.objects.get(pk=channel.pk)
+    if not channel.enabled:
+        raise ValidationError(
+            _("%(channel)s is disabled: enable it before reading its limits from its server.")
+            % {"channel": channel.name}
+        )
     adapter = get_adapter(channel)
     if not isinstance(adapter, MastodonAdapter):
         return {}

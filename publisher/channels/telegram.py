@@ -32,7 +32,7 @@ from publisher.channels.base import (
 )
 from publisher.channels.checking import standard_problems
 from publisher.channels.counting import compose, utf16_units
-from publisher.channels.http import HttpSession, error_text
+from publisher.channels.http import HttpSession, error_text, excerpt
 from publisher.channels.secrets import channel_secret, redact
 from publisher.images import RenditionSpec, rendition_for
 
@@ -43,6 +43,7 @@ CAPTION_MAX = 1024
 class TelegramAdapter(ChannelAdapter):
     kind = "telegram"
     label = "Telegram"
+    url_fields = ("api_url",)
     limits = Limits(
         text_max=TEXT_MAX,
         text_unit="utf16",
@@ -67,7 +68,8 @@ class TelegramAdapter(ChannelAdapter):
         except ValueError:
             body = {}
         code = int(body.get("error_code") or response.status_code)
-        text = redact(f"HTTP {response.status_code}: {body.get('description') or error_text(response)}", token)
+        description = excerpt(redact(str(body["description"]), token)) if body.get("description") else ""
+        text = f"HTTP {response.status_code}: {description or error_text(response, token)}"
         parameters = body.get("parameters") or {}
         if code == 429:
             return RateLimited(text, status=response.status_code, retry_after=parameters.get("retry_after"))

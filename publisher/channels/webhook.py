@@ -28,6 +28,7 @@ from publisher.images import RenditionSpec, rendition_for, rendition_url
 class WebhookAdapter(ChannelAdapter):
     kind = "webhook"
     label = "Webhook"
+    url_fields = ("url",)
     limits = Limits(
         images_max=20,
         image_bytes_max=5 * 1024 * 1024,

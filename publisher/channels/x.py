@@ -33,6 +33,7 @@ from publisher.images import RenditionSpec, rendition_for
 class XAdapter(ChannelAdapter):
     kind = "x"
     label = "X"
+    url_fields = ("api_url",)
     limits = Limits(
         text_max=X_MAX,
         text_unit="weighted",

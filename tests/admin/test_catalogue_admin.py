@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from publisher.models import AuditEvent, Channel, Segment
@@ -22,7 +24,7 @@ def test_adding_a_channel_goes_through_the_service_and_is_audited(admin_client):
             "municipalities": ["21004", "21009"],
             "enabled": "on",
             "config": '{"base_url": "https://social.example"}',
-            "secret_ref": "TANDEM_MASTODON_ELSENE",
+            "secret_ref": "TANDEM_SECRET_MASTODON_ELSENE",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -73,3 +75,90 @@ def test_segments_are_saved_through_the_service(admin_client):
         "segment.created",
         "segment.updated",
     ]
+
+
+def channel_form(**fields):
+    return {
+        "name": "Politie Elsene",
+        "kind": "mastodon",
+        "language": "nl",
+        "covers_all": "on",
+        "enabled": "on",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize("ref", ["SECRET_KEY", "DATABASE_URL", "HOME"])
+def test_a_secret_reference_outside_tandem_secret_names_is_a_form_error(admin_client, ref):
+    response = admin_client.post(
+        "/admin/publisher/channel/add/",
+        channel_form(config='{"base_url": "https://93.184.216.34"}', secret_ref=ref),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "TANDEM_SECRET_" in errors["secret_ref"][0]
+    assert not Channel.objects.exists()
+
+
+def test_a_channel_url_to_the_metadata_service_is_a_form_error(admin_client, settings):
+    settings.TANDEM_CHANNEL_ALLOWED_NETWORKS = []
+    response = admin_client.post(
+        "/admin/publisher/channel/add/",
+        channel_form(config='{"base_url": "http://169.254.169.254/latest"}', secret_ref="TANDEM_SECRET_ELSENE"),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    # In the user's language (French for the factory's users).
+    assert errors["config"][0].startswith("base_url: 169.254.169.254 n’est pas une adresse publique (lien local)")
+    assert not Channel.objects.exists()
+
+
+def test_changing_a_channel_to_an_internal_smtp_host_is_a_form_error(admin_client, settings):
+    settings.TANDEM_CHANNEL_ALLOWED_NETWORKS = []
+    channel = ChannelFactory(kind="email", language="fr", config={"host": "93.184.216.34"})
+    response = admin_client.post(
+        f"/admin/publisher/channel/{channel.pk}/change/",
+        channel_form(kind="email", language="fr", config='{"host": "localhost", "port": 25}'),
+    )
+    assert response.status_code == 200
+    assert "host: localhost correspond à 127.0.0.1" in response.context["adminform"].form.errors["config"][0]
+    channel.refresh_from_db()
+    assert channel.config == {"host": "93.184.216.34"}
+
+
+def test_reading_the_limits_of_a_disabled_channel_is_refused_without_a_request(admin_client, monkeypatch):
+    from publisher.channels.mastodon import MastodonAdapter
+
+    calls = []
+    monkeypatch.setattr(MastodonAdapter, "server_limits", lambda self: calls.append(self) or {})
+    channel = ChannelFactory(kind="mastodon", enabled=False, config={"base_url": "https://93.184.216.34"})
+    response = admin_client.post(
+        "/admin/publisher/channel/", {"action": "refresh_limits", "_selected_action": [channel.pk]}, follow=True
+    )
+    assert calls == []
+    assert any("est désactivé" in str(m) for m in response.context["messages"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_a_channel_resolves_its_host_outside_any_transaction(client, roles, monkeypatch):
+    """No network call inside a transaction: the admin's own one around a save included."""
+    from django.db import connection
+
+    from publisher.channels import netpolicy
+
+    client.force_login(UserFactory(username="chanadmin2", is_superuser=True))
+    seen = []
+
+    def resolve(host, port):
+        seen.append(connection.in_atomic_block)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(netpolicy, "resolve", resolve)
+    response = client.post(
+        "/admin/publisher/channel/add/",
+        channel_form(config='{"base_url": "https://social.example.be"}', secret_ref="TANDEM_SECRET_ELSENE"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Channel.objects.get().config == {"base_url": "https://social.example.be"}
+    assert seen
+    assert not any(seen)

@@ -118,6 +118,9 @@ Handler = Callable[[Request], Reply]
 
 class FakeServer:
     name = "fake"
+    # Where it listens: a loopback address; `port` 0 takes a free one.
+    host = "127.0.0.1"
+    port = 0
 
     def __init__(self) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -144,7 +147,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{self.name}", daemon=True

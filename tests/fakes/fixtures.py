@@ -111,7 +111,7 @@ def make_channel(db: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]
     from tests.factories import ChannelFactory
 
     def make(kind: str, *, config: dict[str, Any], secret: str = "", language: str = "fr", **secrets: str) -> Any:
-        ref = f"TANDEM_TEST_SECRET_{next(_env_names)}"
+        ref = f"TANDEM_SECRET_TEST_{next(_env_names)}"
         if secret:
             monkeypatch.setenv(ref, secret)
         for part, value in secrets.items():

@@ -67,10 +67,24 @@ def test_slow_answer_to_a_create_is_unknown_outcome(fake_webhook):
 def test_missing_secret_is_an_auth_error(db, monkeypatch):
     from tests.factories import ChannelFactory
 
-    channel = ChannelFactory(kind="mastodon", secret_ref="TANDEM_TEST_UNSET_TOKEN")
-    monkeypatch.delenv("TANDEM_TEST_UNSET_TOKEN", raising=False)
-    with pytest.raises(MissingSecret, match="TANDEM_TEST_UNSET_TOKEN is not set") as caught:
+    channel = ChannelFactory(kind="mastodon", secret_ref="TANDEM_SECRET_TEST_UNSET_TOKEN")
+    monkeypatch.delenv("TANDEM_SECRET_TEST_UNSET_TOKEN", raising=False)
+    with pytest.raises(MissingSecret, match="TANDEM_SECRET_TEST_UNSET_TOKEN is not set") as caught:
         channel_secret(channel)
     assert isinstance(caught.value, AuthError)
-    monkeypatch.setenv("TANDEM_TEST_UNSET_TOKEN", "s3cr3t")
+    monkeypatch.setenv("TANDEM_SECRET_TEST_UNSET_TOKEN", "s3cr3t")
     assert channel_secret(channel) == "s3cr3t"
+
+
+def test_a_network_error_body_is_cut_to_a_short_excerpt():
+    page = "<html>" + "internal stack trace line\n" * 2000 + "</html>"
+    raw = httpx.Response(500, text=page, request=httpx.Request("POST", "https://x"))
+    assert len(from_response(raw).message) <= len("HTTP 500: ") + 300
+    wordy = from_response(response(400, {"error": "x" * 100_000}))
+    assert len(wordy.message) <= len("HTTP 400: ") + 300
+
+
+def test_a_secret_across_the_excerpts_end_is_redacted_before_cutting():
+    secret = "tok-" + "s" * 40
+    error = from_response(response(400, {"message": "a" * 280 + secret}), secrets=[secret])
+    assert "tok-ssss" not in error.message

@@ -152,3 +152,38 @@ def test_refreshing_limits_from_a_failing_server_raises_and_stores_nothing(masto
         channel_limits_refresh(channel=adapter.channel)
     adapter.channel.refresh_from_db()
     assert "max_characters" not in adapter.channel.config
+
+
+def test_only_the_documented_limits_as_bounded_integers_reach_the_config(mastodon, monkeypatch):
+    from publisher.channels.services import channel_limits_refresh
+    from tests.fakes.base import Reply
+
+    fake, adapter = mastodon
+    hostile = {
+        "contact": {"email": "admin@internal"},
+        "configuration": {
+            "statuses": {"max_characters": True, "max_media_attachments": 10**12, "characters_reserved_per_url": 23},
+            "media_attachments": {"description_limit": "1500", "image_size_limit": -1, "secret_thing": 5},
+            "urls": {"streaming": "wss://internal"},
+        },
+    }
+    monkeypatch.setattr(fake, "instance", lambda request: Reply(200, hostile))
+    fake.routes = [(m, p, fake.instance if p.pattern == "^/api/v2/instance$" else h) for m, p, h in fake.routes]
+
+    limits = channel_limits_refresh(channel=adapter.channel)
+
+    assert limits == {"characters_reserved_per_url": 23}
+    adapter.channel.refresh_from_db()
+    assert set(adapter.channel.config) == {"base_url", "timeout", "connect_timeout", "poll_interval", *limits}
+
+
+def test_a_disabled_channel_never_reads_its_limits(mastodon):
+    from publisher.channels.services import channel_limits_refresh
+    from publisher.errors import ValidationError
+    from publisher.models import Channel
+
+    fake, adapter = mastodon
+    Channel.objects.filter(pk=adapter.channel.pk).update(enabled=False)
+    with pytest.raises(ValidationError, match="is disabled"):
+        channel_limits_refresh(channel=adapter.channel)
+    assert fake.requests == []
