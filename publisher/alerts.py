@@ -70,7 +70,7 @@ def _approve_by_policy(*, message: Message, actor: User, token: ApiToken | None)
     message.approved_by_policy = True
     message.approved_by = None
     message.approved_at = timezone.now()
-    message.approved_hash = message.content_hash
+    services.approval_bind(message)
     message.state_reason = ""
     message.save()
     services.audit_record(

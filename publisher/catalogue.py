@@ -6,13 +6,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from publisher import selectors, services
 from publisher.channels import netpolicy, registry
 from publisher.channels.secrets import secret_ref_problem
 from publisher.errors import ValidationError
-from publisher.models import Channel, Language, Municipality, Segment
+from publisher.models import Channel, Language, Message, Municipality, Segment
 from publisher.services import audit_record
 
 
@@ -52,19 +54,39 @@ def segment_create(*, actor: User, name_fr: str, name_nl: str, municipalities: I
 def segment_update(
     *, segment: Segment, actor: User, name_fr: str, name_nl: str, municipalities: Iterable[str]
 ) -> Segment:
-    """Rename a segment or change its municipalities (messages keep pointing at it)."""
+    """Rename a segment or change its municipalities (messages keep pointing at it).
+
+    An approval binds the audience it saw, so changing the members of a segment that
+    messages use is a change to those messages' audience (services.messages_audience_changed):
+    a submitted, approved or scheduled message whose resolved audience changes returns to
+    draft, its approval void and its pending deliveries cancelled, and its author is told by
+    email after commit; the segment's editor counts as having changed it (so may not approve
+    it); each message's audit trail records what was added and removed. A message already
+    going out keeps the audience its approval bound. Renaming alone changes no message.
+    """
     _check_segment(name_fr=name_fr, name_nl=name_nl)
     members = _municipalities(municipalities, "municipalities")
     if not members:
         raise ValidationError({"municipalities": _("A segment needs at least one municipality.")})
     with transaction.atomic():
         segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        users = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=Message.audience_segments.through.objects.filter(segment=segment).values("message_id"))
+            .filter(Q(state__in=services.EDITABLE_STATES) | (Q(state__in=services.LIVE_STATES) & ~Q(recurrence="")))
+            .order_by("pk")
+        )
+        before = {message.pk: selectors.audience_nis_codes(message) for message in users}
+        old_members = set(segment.municipalities.values_list("pk", flat=True))
         segment.name_fr, segment.name_nl = name_fr.strip(), name_nl.strip()
         segment.save(update_fields=["name_fr", "name_nl"])
         segment.municipalities.set(members)
-        audit_record(
-            actor=actor, verb="segment.updated", obj=segment, summary={"municipalities": [m.pk for m in members]}
-        )
+        summary: dict[str, Any] = {"municipalities": [m.pk for m in members]}
+        if old_members != {m.pk for m in members}:
+            summary.update(
+                services.messages_audience_changed(messages=users, before=before, actor=actor, segment=segment)
+            )
+        audit_record(actor=actor, verb="segment.updated", obj=segment, summary=summary)
     return segment
 
 

@@ -216,6 +216,11 @@ def _areas(message: Message, language: str) -> list[tuple[str, list[str]]]:
         areas.append((name(province), codes))
     for segment in message.audience_segments.all():
         areas.append((name(segment), list(segment.municipalities.values_list("nis_code", flat=True))))
+    if message.approved_audience:
+        # A segment changed after approval does not widen what the approval covered.
+        bound = set(message.approved_audience)
+        areas = [(desc, [code for code in codes if code in bound]) for desc, codes in areas]
+        areas = [(desc, codes) for desc, codes in areas if codes]
     return areas
 
 

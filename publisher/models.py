@@ -239,6 +239,14 @@ class Message(models.Model):
     )
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     approved_by_policy = models.BooleanField(_("approved by urgent-alert policy"), default=False)
+    # The audience the approval bound: NIS codes resolved when it was given. Occurrences and
+    # deliveries route by these, so a segment changed afterwards cannot widen a scheduled message.
+    approved_audience = models.JSONField(_("approved audience (NIS codes)"), default=list, blank=True, editable=False)
+    # Everyone who changed the content since the last approval (the author always counts):
+    # none of them may approve it (four eyes).
+    editors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), blank=True, related_name="+", editable=False
+    )
     state_reason = models.TextField(_("reason"), blank=True)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

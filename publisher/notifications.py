@@ -22,7 +22,7 @@ from publisher.models import Message
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("submitted", "approved", "rejected", "expired")
+EVENTS = ("submitted", "approved", "rejected", "expired", "audience_changed")
 
 
 def message_url(message: Message) -> str:
@@ -30,7 +30,8 @@ def message_url(message: Message) -> str:
 
 
 def approvers_for(message: Message) -> list[User]:
-    """Active users who may approve the message: holders of the permission, never its author."""
+    """Active users who may approve the message: holders of the permission, never its author
+    nor anyone who changed its content since the last approval."""
     users = (
         User.objects.filter(is_active=True)
         .filter(
@@ -39,6 +40,7 @@ def approvers_for(message: Message) -> list[User]:
             | Q(groups__permissions__codename="approve_message")
         )
         .exclude(pk=message.author_id)
+        .exclude(pk__in=message.editors.values("pk"))
         .exclude(email="")
         .distinct()
         .order_by("pk")

@@ -253,11 +253,14 @@ def _horizon(now: datetime) -> datetime:
 def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
     """(channel id, variant language, delivery replied to) for every channel the message goes to.
 
+    A message goes to the audience its approval bound (``Message.approved_audience``), never
+    to a segment's current members: a segment widened after approval cannot widen it.
     A follow-up (update, all-clear) goes only to the channels that carried the original,
     replying on the original post's thread.
     """
     if message.follows_id is None:
-        return [(route.channel.pk, route.variant_language, None) for route in selectors.channels_for(message)]
+        approved = selectors.channels_for(message, approved=True)
+        return [(route.channel.pk, route.variant_language, None) for route in approved]
     available = set(selectors.message_variant_languages(message))
     # Channels that carried the original or are still carrying it: an update pushed seconds
     # after an alert must not be lost because the original is still in flight.
@@ -394,7 +397,16 @@ def recurrences_extend(*, now: datetime | None = None) -> int:
     messages = (
         Message.objects.filter(state__in=live, follows__isnull=True)
         .exclude(recurrence="")
-        .only("pk", "recurrence", "recurrence_start", "publish_at", "urgency", "audience_all", "state")
+        .only(
+            "pk",
+            "recurrence",
+            "recurrence_start",
+            "publish_at",
+            "urgency",
+            "audience_all",
+            "state",
+            "approved_audience",
+        )
     )
     for message in messages:
         start = message.recurrence_start or message.publish_at

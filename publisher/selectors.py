@@ -47,6 +47,17 @@ def audience_municipalities(message: Message) -> QuerySet[Municipality]:
     ).distinct()
 
 
+def audience_nis_codes(message: Message) -> list[str]:
+    """The NIS codes the message's audience resolves to now, sorted (segments by their current members)."""
+    return sorted(set(audience_municipalities(message).values_list("nis_code", flat=True)))
+
+
+def approved_audience_municipalities(message: Message) -> QuerySet[Municipality]:
+    """The municipalities the approval bound (``Message.approved_audience``), whatever the
+    message's segments hold today; none for a message that is not approved."""
+    return Municipality.objects.filter(pk__in=list(message.approved_audience))
+
+
 def message_required_languages(message: Message) -> list[str]:
     return routing.required_languages(
         audience_municipalities(message).only("nis_code", "language_region", "facilities")
@@ -63,9 +74,13 @@ class ChannelRoute:
     channel: Channel
 
 
-def channels_for(message: Message) -> list[ChannelRoute]:
-    """Which (variant language, channel) pairs the message will go to, in a fixed query count."""
-    audience = list(audience_municipalities(message).only("nis_code", "language_region", "facilities"))
+def channels_for(message: Message, *, approved: bool = False) -> list[ChannelRoute]:
+    """Which (variant language, channel) pairs the message will go to, in a fixed query count.
+
+    ``approved=True`` routes by the audience the approval bound (what scheduling uses), not
+    by the audience's current resolution (what the compose page previews)."""
+    municipalities = approved_audience_municipalities(message) if approved else audience_municipalities(message)
+    audience = list(municipalities.only("nis_code", "language_region", "facilities"))
     required = routing.required_languages(audience)
     audience_nis = {m.nis_code for m in audience}
     channels = list(Channel.objects.filter(enabled=True, language__in=required).order_by("language", "name", "pk"))

@@ -44,6 +44,8 @@ EDITABLE_STATES = {
 }
 # An edit in these states voids the approval: the approval covered a content version.
 APPROVED_STATES = {MessageState.APPROVED, MessageState.SCHEDULED}
+# A message going out: a recurring one still has occurrences to come from its approval.
+LIVE_STATES = {MessageState.PUBLISHING, MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED}
 
 
 def audit_record(
@@ -204,6 +206,7 @@ def message_create(
         )
         _apply_audience(message, resolved, audience)
         _apply_variants(message, variants)
+        message.editors.add(author)
         message.content_hash = message_content_hash(message)
         message.save(update_fields=["audience_all", "content_hash"])
         audit_record(actor=author, verb="message.created", obj=message, summary={"title": message.title})
@@ -254,21 +257,100 @@ def message_update(
         return _message_content_changed(message=message, actor=actor, before=before)
 
 
+def message_editor_ids(message: Message) -> set[int]:
+    """Who may not approve this version: its author and everyone who changed its content
+    (text, link, images, alt text, audience, schedule) since the last approval."""
+    return {message.author_id, *message.editors.values_list("pk", flat=True)}
+
+
+def approval_bind(message: Message) -> None:
+    """Inside the approval's transaction: the approval covers this content version and the
+    audience it resolves to now (NIS codes), and a new round of changes starts."""
+    message.approved_hash = message.content_hash
+    message.approved_audience = selectors.audience_nis_codes(message)
+    message.editors.set([message.author_id])
+
+
+def _approval_void(*, message: Message, actor: User | None, reason: str) -> str:
+    """Inside the caller's transaction: send a submitted, approved or scheduled message back to
+    draft (its deliveries not yet started are cancelled). Returns the state it left, or ""."""
+    if message.state not in APPROVED_STATES | {MessageState.SUBMITTED}:
+        return ""
+    previous = message.state
+    scheduling.message_unschedule(message=message, actor=actor)
+    message.state = MessageState.DRAFT
+    message.approved_hash = ""
+    message.approved_audience = []
+    message.approved_by = None
+    message.approved_at = None
+    message.approved_by_policy = False
+    message.state_reason = reason
+    return previous
+
+
 def _message_content_changed(*, message: Message, actor: User, before: str) -> Message:
-    """Recompute the hash; if content changed after approval, void the approval."""
+    """Recompute the hash; if content changed, the actor joins the message's editors (who may not
+    approve it) and an approval or pending submission is voided."""
     message.content_hash = message_content_hash(message)
     summary: dict[str, Any] = {"content_changed": message.content_hash != before}
-    if message.content_hash != before and message.state in APPROVED_STATES | {MessageState.SUBMITTED}:
-        summary["returned_to_draft_from"] = message.state
-        scheduling.message_unschedule(message=message, actor=actor)
-        message.state = MessageState.DRAFT
-        message.approved_hash = ""
-        message.approved_by = None
-        message.approved_at = None
-        message.state_reason = _("Edited after submission or approval: submit it again for approval.")
+    if message.content_hash != before:
+        message.editors.add(actor)
+        previous = _approval_void(
+            message=message,
+            actor=actor,
+            reason=_("Edited after submission or approval: submit it again for approval."),
+        )
+        if previous:
+            summary["returned_to_draft_from"] = previous
     message.save()
     audit_record(actor=actor, verb="message.edited", obj=message, summary=summary)
     return message
+
+
+def messages_audience_changed(
+    *, messages: Iterable[Message], before: Mapping[int, list[str]], actor: User, segment: Segment
+) -> dict[str, list[int]]:
+    """A segment's members changed (inside that change's transaction; ``messages`` are the ones
+    using it, locked, and ``before`` their resolved NIS codes before the change).
+
+    Policy: a message whose resolved audience changed counts it as a content change by the
+    segment's editor. A submitted, approved or scheduled one returns to draft (its approval is
+    void, its pending deliveries cancelled) and its author is told by email after commit; a
+    draft or rejected one only records the editor. A message already going out (publishing,
+    published, partially failed: a recurrence with occurrences to come) keeps the audience its
+    approval bound: later occurrences still route by ``approved_audience``.
+    """
+    result: dict[str, list[int]] = {"returned_to_draft": [], "changed": [], "kept_approved_audience": []}
+    for message in messages:
+        after = selectors.audience_nis_codes(message)
+        if after == list(before.get(message.pk, [])):
+            continue
+        if message.state not in EDITABLE_STATES:
+            result["kept_approved_audience"].append(message.pk)
+            continue
+        message.editors.add(actor)
+        previous = _approval_void(
+            message=message,
+            actor=actor,
+            reason=_(
+                "The segment “%(segment)s” changed after submission or approval: "
+                "check the audience and submit it again."
+            )
+            % {"segment": segment},
+        )
+        message.save()
+        added = sorted(set(after) - set(before.get(message.pk, [])))
+        removed = sorted(set(before.get(message.pk, [])) - set(after))
+        summary: dict[str, Any] = {"segment": str(segment), "added": added, "removed": removed}
+        if previous:
+            summary["returned_to_draft_from"] = previous
+            result["returned_to_draft"].append(message.pk)
+            notifications.message_notify_on_commit(
+                message_id=message.pk, event="audience_changed", comment=str(segment)
+            )
+        result["changed"].append(message.pk)
+        audit_record(actor=actor, verb="message.audience_changed", obj=message, summary=summary)
+    return result
 
 
 def message_attachments_changed(*, message: Message, actor: User) -> Message:
@@ -319,18 +401,28 @@ def message_submit(*, message: Message, actor: User) -> Message:
         message.state_reason = ""
         message.content_hash = message_content_hash(message)
         message.save(update_fields=["state", "state_reason", "content_hash", "updated_at"])
-        audit_record(actor=actor, verb="message.submitted", obj=message, summary={"content_hash": message.content_hash})
+        editors = User.objects.filter(pk__in=message_editor_ids(message)).order_by("username")
+        audit_record(
+            actor=actor,
+            verb="message.submitted",
+            obj=message,
+            summary={"content_hash": message.content_hash, "changed_by": [u.get_username() for u in editors]},
+        )
         notifications.message_notify_on_commit(message_id=message.pk, event="submitted")
     return message
 
 
 def message_approve(*, message: Message, actor: User, checklist: Mapping[str, Any], comment: str = "") -> Message:
-    """Approve a submitted message. Never by its author: four eyes. The legal checklist
-    (publisher.checklist) must be complete; its ticks and references go into the audit trail."""
+    """Approve a submitted message. Never by its author nor by anyone who changed its content
+    since the last approval: four eyes. The legal checklist (publisher.checklist) must be
+    complete; its ticks and references go into the audit trail. The approval binds the
+    content hash and the audience resolved now (``approved_audience``)."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
         if message.author_id == actor.pk:
             raise NotAllowed(_("You cannot approve your own message: another approver must do it."))
+        if actor.pk in message_editor_ids(message):
+            raise NotAllowed(_("You changed this message since its last approval: another approver must approve it."))
         if not actor.has_perm("publisher.approve_message"):
             raise NotAllowed(_("You are not allowed to approve messages."))
         message_require_state(message, {MessageState.SUBMITTED})
@@ -339,7 +431,7 @@ def message_approve(*, message: Message, actor: User, checklist: Mapping[str, An
             raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
         ticks = checklist_validate(checklist)
         message.state = MessageState.APPROVED
-        message.approved_hash = current
+        approval_bind(message)
         message.approved_by = actor
         message.approved_at = timezone.now()
         message.state_reason = ""
@@ -348,7 +440,12 @@ def message_approve(*, message: Message, actor: User, checklist: Mapping[str, An
             actor=actor,
             verb="message.approved",
             obj=message,
-            summary={"content_hash": current, "comment": comment, "checklist": ticks},
+            summary={
+                "content_hash": current,
+                "comment": comment,
+                "checklist": ticks,
+                "audience": len(message.approved_audience),
+            },
         )
         scheduling.message_schedule(message=message, actor=actor)
         notifications.message_notify_on_commit(message_id=message.pk, event="approved", comment=comment)

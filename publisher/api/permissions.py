@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.utils.text import get_text_list
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import ApiScope, ApiToken
+from publisher.errors import NotAllowed
+from publisher.models import Message, Urgency
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -68,3 +71,22 @@ class HasScope(BasePermission):
             }
             return False
         return True
+
+
+def check_retract(request: Request, message: Message) -> None:
+    """Retracting withdraws an approved message everywhere, so it needs the approval's authority:
+    the approve scope (held by an approver) for any message in the caller's area; the alert
+    scope alone only for urgent alerts, which that scope publishes by policy. The area (the
+    token's municipalities or zones) is checked by the view before this."""
+    user: Any = request.user
+    granted = effective_scopes(request)
+    if ApiScope.APPROVE.value in granted and user.has_perm("publisher.approve_message"):
+        return
+    if ApiScope.ALERT.value in granted and message.urgency == Urgency.URGENT:
+        return
+    raise NotAllowed(
+        gettext_now(
+            "Retracting a routine message needs the scope approve; "
+            "this token may retract only urgent alerts in its own area."
+        )
+    )

@@ -28,7 +28,7 @@ from publisher.api.authentication import BearerTokenAuthentication
 from publisher.api.exceptions import problem_exception_handler
 from publisher.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from publisher.api.idempotency import idempotent_call, request_fingerprint
-from publisher.api.permissions import HasScope
+from publisher.api.permissions import HasScope, check_retract
 from publisher.api.schedule import schedule_fields
 from publisher.api.schema import ScopedAutoSchema
 from publisher.api.throttling import TokenRateThrottle
@@ -439,6 +439,7 @@ class MessageViewSet(
         serializer = s.ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = self.writable_message()
+        check_retract(request, message)
         # Remote posts are deleted by a task after commit; the deliveries record where it failed.
         message = publishing.message_retract(
             message=message, actor=self.actor, reason=serializer.validated_data["reason"]

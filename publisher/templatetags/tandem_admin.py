@@ -26,6 +26,7 @@ VERBS = {
     "message.expired": gettext_lazy("approval expired"),
     "message.retracted": gettext_lazy("retracted"),
     "message.retract_incomplete": gettext_lazy("retraction incomplete"),
+    "message.audience_changed": gettext_lazy("audience changed by a segment"),
     "attachment.added": gettext_lazy("image added"),
     "attachment.alt_changed": gettext_lazy("alt text changed"),
     "attachment.removed": gettext_lazy("image removed"),
@@ -59,6 +60,11 @@ DETAIL_LABELS = {
     "remote_url": gettext_lazy("remote post"),
     "channel": gettext_lazy("channel"),
     "language": gettext_lazy("language"),
+    "changed_by": gettext_lazy("changed since the last approval by"),
+    "segment": gettext_lazy("segment"),
+    "added": gettext_lazy("municipalities added"),
+    "removed": gettext_lazy("municipalities removed"),
+    "audience": gettext_lazy("municipalities in the approved audience"),
 }
 
 
@@ -80,6 +86,8 @@ def _value(value: Any) -> str:
         return _("yes")
     if value is False:
         return _("no")
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
     if value in MessageState.values:
         return str(MessageState(value).label)
     return str(value)

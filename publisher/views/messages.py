@@ -79,11 +79,17 @@ def can_edit(user: User, message: Message | None) -> bool:
 
 
 def can_review(user: User, message: Message) -> bool:
+    """May reject (and, unless they changed it, approve) the message."""
     return (
         message.state == MessageState.SUBMITTED
         and message.author_id != user.pk
         and user.has_perm("publisher.approve_message")
     )
+
+
+def changed_by_reviewer(user: User, message: Message) -> bool:
+    """The reviewer changed the content since the last approval: four eyes, they may not approve it."""
+    return can_review(user, message) and user.pk in services.message_editor_ids(message)
 
 
 def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str | None) -> HttpResponse:
@@ -167,6 +173,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
             message.state in {MessageState.DRAFT, MessageState.REJECTED} and user.has_perm("publisher.change_message")
         ),
         "can_review": can_review(user, message),
+        "changed_by_me": changed_by_reviewer(user, message),
         "own_message_waiting": is_author and message.state == MessageState.SUBMITTED,
         "approve_form": ApproveForm(prefix="approve"),
         "reject_form": RejectForm(prefix="reject"),

@@ -6,6 +6,7 @@ from django.urls import reverse
 from publisher import services
 from publisher.checklist import checklist_all_ticked, checklist_validate
 from publisher.models import AuditEvent, Message, MessageState
+from tests.admin.test_compose import compose_data
 from tests.factories import UserFactory, make_message
 
 
@@ -236,3 +237,29 @@ def test_recurring_message_expires_at_its_first_rule_instance_not_its_start(auth
     assert [m.pk for m in services.messages_expire_unapproved(now=datetime(2026, 11, 30, 9, tzinfo=UTC))] == [
         message.pk
     ]
+
+
+def test_an_approver_who_changed_the_message_sees_why_and_cannot_approve_it(roles, author, channels, client):
+    """Four eyes: editing another author's draft on its page, then approving it, is refused."""
+    power = UserFactory(username="power", roles=["author", "approver"], preferred_language="en")
+    message = make_message(author=author)
+    client.force_login(power)
+    page_url = reverse("admin:publisher_message_change", args=[message.pk])
+    edited = client.post(page_url, compose_data(text_fr="Texte réécrit.", first_time="2031-03-03T09:00"))
+    assert edited.status_code == 302, edited.content.decode()[:2000]
+    services.message_submit(message=message, actor=author)
+
+    page = client.get(page_url)
+    assert page.context["can_review"] is True
+    assert page.context["changed_by_me"] is True
+    assert b'id="approve-form"' not in page.content
+    assert b'id="reject-form"' in page.content
+    assert b"You changed this message since its last approval" in page.content
+
+    refused = client.post(approve_url(message), all_ticks(), follow=True)
+    assert "You changed this message since its last approval" in refused.content.decode()
+    message.refresh_from_db()
+    assert message.state == MessageState.SUBMITTED
+    assert not AuditEvent.objects.filter(verb="message.approved").exists()
+    edit = AuditEvent.objects.get(verb="message.edited", object_id=str(message.pk))
+    assert edit.actor == power

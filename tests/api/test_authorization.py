@@ -9,10 +9,11 @@ from rest_framework.test import APIClient
 
 from accounts.tokens import api_token_revoke
 from publisher import alerts, services
-from publisher.models import Message
+from publisher.checklist import checklist_all_ticked
+from publisher.models import Delivery, Message
 from publisher.services import Audience, VariantInput
 from tests.api.conftest import alert_body, message_body
-from tests.factories import ChannelFactory, UserFactory, make_message
+from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,8 @@ ENDPOINTS = [
     ("post", "/api/v1/messages/{submitted}/reject/", {"comment": "no"}, {"approve"}),
     ("post", "/api/v1/messages/{message}/cancel/", {}, {"compose", "approve"}),
     ("post", "/api/v1/messages/{alert}/retract/", {}, {"approve", "alert"}),
+    # A routine message was approved by a person: only the approve scope withdraws it.
+    ("post", "/api/v1/messages/{routine}/retract/", {}, {"approve"}),
     ("get", "/api/v1/messages/{message}/deliveries/", None, {"read"}),
     ("post", "/api/v1/messages/{message}/attachments/", None, {"compose"}),
     ("post", "/api/v1/alerts/", alert_body(), {"alert"}),
@@ -76,8 +79,20 @@ def world(roles):
         variants={"fr": VariantInput("Alerte"), "nl": VariantInput("Alarm")},
         cap={"event": "Test"},
     )
+    routine = make_message(author=other)
+    services.message_submit(message=routine, actor=other)
+    services.message_approve(
+        message=routine, actor=UserFactory(username="reviewer", roles=["approver"]), checklist=checklist_all_ticked()
+    )
     user = UserFactory(username="power", roles=["author", "approver", "channel_admin"])
-    return {"channel": channel.pk, "message": message.pk, "submitted": submitted.pk, "alert": alert.pk, "user": user}
+    return {
+        "channel": channel.pk,
+        "message": message.pk,
+        "submitted": submitted.pk,
+        "alert": alert.pk,
+        "routine": routine.pk,
+        "user": user,
+    }
 
 
 def call(client, method, path, body, world):
@@ -217,3 +232,85 @@ def test_browsable_api_renders_every_list_and_detail_for_a_superuser(client, rol
         page = client.get(url, HTTP_ACCEPT="text/html")
         assert page.status_code == 200, url
         assert b"<html" in page.content
+
+
+# --- four eyes --------------------------------------------------------------------------------
+
+
+def test_editor_then_approver_is_refused_through_the_api(make_client, world):
+    """Someone who rewrote another author's draft may not approve it; another approver may."""
+    client = make_client(["compose", "approve", "read"], user=world["user"], language="fr")
+    url = f"/api/v1/messages/{world['message']}/"
+    rewritten = {"variants": {"fr": {"text": "Texte réécrit."}, "nl": {"text": "Herschreven tekst."}}}
+    assert client.patch(url, rewritten, format="json").status_code == 200
+    assert client.post(f"{url}submit/").status_code == 200
+    response = client.post(f"{url}approve/", {"comment": "ok"}, format="json")
+    assert response.status_code == 403, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert "Vous avez modifié ce message" in response.json()["detail"]
+    assert Message.objects.get(pk=world["message"]).state == "submitted"
+    other_approver = make_client(["approve", "read"], user=UserFactory(username="second", roles=["approver"]))
+    approved = other_approver.post(f"{url}approve/", {"checklist": checklist_all_ticked()}, format="json")
+    assert approved.status_code == 200, approved.content
+
+
+def test_segment_after_approval_voids_the_approval_and_binds_its_editor(make_client, client, roles):
+    """Widening a segment (admin page) sends the approved message that uses it back to draft;
+    whoever widened it may not approve the result, and its deliveries stay on the approved audience."""
+    author = UserFactory(username="seg-author", roles=["author"])
+    editor = UserFactory(username="seg-editor", roles=["author", "approver"])
+    segment = SegmentFactory(name_fr="Centre", name_nl="Centrum", nis=["21004"])
+    ChannelFactory(language="fr", coverage=["21004"])
+    ChannelFactory(language="nl", coverage=["21004"])
+    added = ChannelFactory(language="fr", coverage=["21009"])
+    created = make_client(["compose", "read"], user=author).post(
+        "/api/v1/messages/", message_body(audience={"segments": [segment.pk]}), format="json"
+    )
+    message = Message.objects.get(pk=created.json()["id"])
+    services.message_submit(message=message, actor=author)
+    reviewer = UserFactory(username="seg-reviewer", roles=["approver"])
+    services.message_approve(message=message, actor=reviewer, checklist=checklist_all_ticked())
+    client.force_login(editor)
+    response = client.post(
+        f"/admin/publisher/segment/{segment.pk}/change/",
+        {"name_fr": "Centre", "name_nl": "Centrum", "municipalities": ["21004", "21009"]},
+    )
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.state == "draft"
+    assert not Delivery.objects.filter(channel=added).exists()
+    services.message_submit(message=message, actor=author)
+    api = make_client(["approve", "read"], user=editor)
+    refused = api.post(f"/api/v1/messages/{message.pk}/approve/", {}, format="json")
+    assert refused.status_code == 403
+    again = make_client(["approve", "read"], user=reviewer).post(
+        f"/api/v1/messages/{message.pk}/approve/", {"checklist": checklist_all_ticked()}, format="json"
+    )
+    assert again.status_code == 200, again.content
+    assert Delivery.objects.filter(channel=added).exists()
+
+
+def test_alert_token_retracts_only_alerts_in_its_own_area(make_client, api_user, world):
+    """The alert scope withdraws urgent alerts in its area; a routine message needs the approve scope."""
+    alert_only = make_client(["alert", "read"], user=api_user)
+    refused = alert_only.post(f"/api/v1/messages/{world['routine']}/retract/", {"reason": "x"}, format="json")
+    assert refused.status_code == 403, refused.content
+    assert refused["Content-Type"] == "application/problem+json"
+    assert Message.objects.get(pk=world["routine"]).state == "scheduled"
+    elsewhere = make_client(["alert", "read"], user=api_user, zones=["5344"])
+    outside = elsewhere.post(f"/api/v1/messages/{world['alert']}/retract/", {"reason": "x"}, format="json")
+    assert outside.status_code in (403, 404)
+    assert Message.objects.get(pk=world["alert"]).state != "retracted"
+    own_zone = make_client(["alert", "read"], user=api_user, zones=["5339"])
+    done = own_zone.post(f"/api/v1/messages/{world['alert']}/retract/", {"reason": "fin"}, format="json")
+    assert done.status_code == 200, done.content
+    assert Message.objects.get(pk=world["alert"]).state == "retracted"
+    approver = make_client(["approve"], user=world["user"])
+    assert approver.post(f"/api/v1/messages/{world['routine']}/retract/", {}, format="json").status_code == 200
+
+
+def test_approve_scope_retracts_only_for_an_approver(make_client, world):
+    author_only = make_client(["approve", "read"], user=UserFactory(username="writer", roles=["author"]))
+    response = author_only.post(f"/api/v1/messages/{world['routine']}/retract/", {}, format="json")
+    assert response.status_code == 403
+    assert Message.objects.get(pk=world["routine"]).state == "scheduled"

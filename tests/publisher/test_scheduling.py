@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import translation
 
-from publisher import scheduling, services
+from publisher import catalogue, scheduling, services
 from publisher.checklist import checklist_all_ticked
 from publisher.models import Delivery, DeliveryState, MessageKind, MessageState, Occurrence, Urgency
-from tests.factories import ChannelFactory, make_message
+from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.publisher.dispatch_support import approved_message, fake_channels
 
@@ -230,3 +230,47 @@ def test_daily_instance_in_the_spring_gap_moves_forward_by_the_gap():
     assert first.astimezone(BRUSSELS).strftime("%H:%M") == "02:30"
     assert gap_day.astimezone(BRUSSELS).strftime("%d %H:%M") == "28 03:30"
     assert after.astimezone(BRUSSELS).strftime("%d %H:%M") == "29 02:30"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["service", "direct"])
+def test_a_weekly_message_going_out_keeps_its_approved_audience_when_its_segment_grows(author, approver, how):
+    """Extended 40 days after the segment gained Ixelles, the recurrence still goes to Brussels only."""
+    bxl = [ChannelFactory(language=lang, coverage=["21004"]) for lang in ("fr", "nl")]
+    ixl = [ChannelFactory(language=lang, coverage=["21009"]) for lang in ("fr", "nl")]
+    segment = SegmentFactory(nis=["21004"])
+    t0 = datetime(2027, 3, 10, 12, 0, tzinfo=UTC)
+    with time_machine.travel(t0, tick=False):
+        message = make_message(author=author, municipalities=[], segments=[segment.pk])
+        services.message_update(
+            message=message,
+            actor=author,
+            schedule=services.Schedule(
+                recurrence="FREQ=WEEKLY;BYDAY=MO", recurrence_start=scheduling.parse_local_time("2027-03-15 09:00")
+            ),
+        )
+        services.message_submit(message=message, actor=author)
+        services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
+    # The first Monday went out: the message is published and its recurrence goes on.
+    with time_machine.travel(datetime(2027, 3, 16, 12, 0, tzinfo=UTC), tick=False):
+        first = Delivery.objects.filter(occurrence__message=message).order_by("due_at")[:2]
+        Delivery.objects.filter(pk__in=[d.pk for d in first]).update(state=DeliveryState.SENT)
+        type(message).objects.filter(pk=message.pk).update(state=MessageState.PUBLISHED)
+        if how == "service":
+            catalogue.segment_update(
+                segment=segment,
+                actor=UserFactory(username="segment-admin", roles=["author"]),
+                name_fr=segment.name_fr,
+                name_nl=segment.name_nl,
+                municipalities=["21004", "21009"],
+            )
+        else:
+            segment.municipalities.add("21009")
+    message.refresh_from_db()
+    assert message.state == MessageState.PUBLISHED
+    assert message.approved_audience == ["21004"]
+    with time_machine.travel(t0 + timedelta(days=40), tick=False):
+        added = scheduling.recurrences_extend()
+    assert added == 10  # 26 April .. 24 May, Brussels's two accounts each
+    assert not Delivery.objects.filter(channel__in=ixl).exists()
+    assert set(Delivery.objects.values_list("channel_id", flat=True)) == {c.pk for c in bxl}

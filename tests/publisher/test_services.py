@@ -1,10 +1,14 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from publisher import services
+from publisher.attachments import attachment_add, attachment_alt_update
 from publisher.checklist import checklist_all_ticked
 from publisher.models import AuditEvent, Delivery, MessageState
-from tests.factories import ChannelFactory, UserFactory, make_message
+from tests.admin.test_compose import png
+from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +136,104 @@ def test_the_same_instant_in_another_offset_is_the_same_content(author):
     brussels = datetime(2031, 3, 3, 9, tzinfo=ZoneInfo("Europe/Brussels"))
     again = services.message_update(message=message, actor=author, schedule=services.Schedule(publish_at=brussels))
     assert again.content_hash == utc
+
+
+# --- four eyes: nobody approves content they wrote or changed ---------------------------------
+
+
+@pytest.fixture
+def power(roles):
+    """Someone who may both write and approve."""
+    return UserFactory(username="power", roles=["author", "approver"])
+
+
+def test_an_approver_who_rewrote_someone_elses_draft_cannot_approve_it(author, approver, power):
+    message = make_message(author=author)
+    services.message_update(
+        message=message,
+        actor=power,
+        variants={"fr": services.VariantInput("Texte réécrit"), "nl": services.VariantInput("Herschreven tekst")},
+    )
+    services.message_submit(message=message, actor=author)
+    with pytest.raises(PermissionDenied) as exc:
+        services.message_approve(message=message, actor=power, checklist=checklist_all_ticked())
+    assert "You changed this message" in str(exc.value)
+    message.refresh_from_db()
+    assert message.state == MessageState.SUBMITTED
+    assert services.message_editor_ids(message) == {author.pk, power.pk}
+    # Rejecting stays open to them; approving is for another pair of eyes.
+    approved = services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
+    assert approved.state == MessageState.SCHEDULED
+    edited = AuditEvent.objects.get(verb="message.edited", object_id=str(message.pk))
+    assert edited.actor == power
+    assert edited.summary["content_changed"] is True
+    submitted = AuditEvent.objects.get(verb="message.submitted", object_id=str(message.pk))
+    assert submitted.summary["changed_by"] == ["author", "power"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {
+            "variants": {
+                "fr": services.VariantInput("Bonjour", link="https://police.be/x"),
+                "nl": services.VariantInput("Hallo"),
+            }
+        },
+        {"audience": services.Audience(municipalities=["21004", "21009"])},
+        {"schedule": services.Schedule(publish_at=datetime(2031, 3, 3, 8, 0, tzinfo=UTC))},
+    ],
+    ids=["link", "audience", "schedule"],
+)
+def test_any_content_change_makes_the_editor_ineligible(author, power, change):
+    message = make_message(author=author)
+    services.message_update(message=message, actor=power, **change)
+    message.refresh_from_db()
+    assert power.pk in services.message_editor_ids(message)
+
+
+def test_changing_an_alt_text_makes_the_editor_ineligible(author, power):
+    message = make_message(author=author)
+    attachment = attachment_add(message=message, actor=author, file=png(), alt_fr="Un vélo", alt_nl="Een fiets")
+    services.message_submit(message=message, actor=author)
+    attachment_alt_update(attachment=attachment, actor=power, alt_fr="Une voiture")
+    message.refresh_from_db()
+    assert message.state == MessageState.DRAFT
+    services.message_submit(message=message, actor=author)
+    with pytest.raises(PermissionDenied):
+        services.message_approve(message=message, actor=power, checklist=checklist_all_ticked())
+
+
+def test_saving_without_a_change_does_not_make_an_editor(author, power):
+    message = make_message(author=author)
+    services.message_update(message=message, actor=power, title="Test message")
+    services.message_submit(message=message, actor=author)
+    assert services.message_approve(message=message, actor=power, checklist=checklist_all_ticked()).approved_by == power
+
+
+def test_an_approval_starts_a_new_round_of_editors(author, approver, power):
+    """Changes reviewed by one approval do not bar their editor from reviewing the next change."""
+    ChannelFactory(language="fr", covers_all=True)
+    message = make_message(author=author)
+    services.message_update(message=message, actor=power, title="Titre revu")
+    services.message_submit(message=message, actor=author)
+    services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
+    message.refresh_from_db()
+    assert services.message_editor_ids(message) == {author.pk}
+    # The approver now edits the scheduled message: the approval is void and they join the editors.
+    message = services.message_update(message=message, actor=approver, title="Titre revu encore")
+    assert message.state == MessageState.DRAFT
+    assert message.approved_audience == []
+    assert services.message_editor_ids(message) == {author.pk, approver.pk}
+    services.message_submit(message=message, actor=author)
+    with pytest.raises(PermissionDenied):
+        services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
+    assert services.message_approve(message=message, actor=power, checklist=checklist_all_ticked()).approved_by == power
+
+
+def test_approval_binds_the_resolved_audience(author, approver):
+    segment = SegmentFactory(nis=["21004", "21009"])
+    message = make_message(author=author, segments=[segment.pk])
+    services.message_submit(message=message, actor=author)
+    message = services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
+    assert message.approved_audience == ["21004", "21009"]

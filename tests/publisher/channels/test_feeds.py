@@ -13,7 +13,7 @@ from publisher.channels.atom import AtomAdapter
 from publisher.channels.base import Post
 from publisher.feeds import cap_document, cap_time
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageStatus, Occurrence, PoliceZone
-from tests.factories import ChannelFactory, make_message
+from tests.factories import ChannelFactory, SegmentFactory, make_message
 
 CAP_SCHEMA = xmlschema.XMLSchema(str(Path(__file__).resolve().parents[2] / "data" / "cap12.xsd"))
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -177,6 +177,21 @@ def test_cap_zone_audience_and_german(author):
     assert languages == ["fr-BE", "de-BE"]
     areas = {a.findtext(f"{CAP}areaDesc"): a for a in root.find(f"{CAP}info").findall(f"{CAP}area")}
     assert len(areas[zone.label].findall(f"{CAP}geocode")) == zone.municipalities.count() > 1
+
+
+def test_cap_area_of_a_segment_stays_the_approved_audience(author):
+    segment = SegmentFactory(name_fr="Centre", name_nl="Centrum", nis=["21004"])
+    message = make_message(author=author, municipalities=[], segments=[segment.pk])
+    Message.objects.filter(pk=message.pk).update(approved_at=WHEN, approved_audience=["21004"])
+    segment.municipalities.add("21009")  # widened after approval
+    message.refresh_from_db()
+    root = ET.fromstring(cap_document(message))
+    areas = root.find(f"{CAP}info").findall(f"{CAP}area")
+    codes = {
+        a.findtext(f"{CAP}areaDesc"): [g.findtext(f"{CAP}value") for g in a.findall(f"{CAP}geocode")] for a in areas
+    }
+    assert codes["Centre"] == ["21004"]
+    assert "21009" not in {code for found in codes.values() for code in found}
 
 
 def test_cap_time_never_uses_z():
