@@ -14,3 +14,4 @@ TANDEM_OUTBOX_DIR = tempfile.mkdtemp(prefix="tandem-outbox-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+TANDEM_DISPATCH_WAKE_DIR = tempfile.mkdtemp(prefix="tandem-wake-")
