@@ -234,8 +234,15 @@ def _enqueue(claim: Claim) -> None:
             continue
         try:
             tasks.enqueue_publish(ids, urgent=urgent)
-        except Exception:
-            logger.exception("Hand-over of %d deliveries to the broker failed; retrying shortly.", len(ids))
+        except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the rows come back
+            # No traceback: during an outage this repeats every TANDEM_HAND_OVER_RETRY_SECONDS.
+            logger.error(
+                "Hand-over of %d deliveries to the broker failed (%s: %s); retrying in %.1f s.",
+                len(ids),
+                type(exc).__name__,
+                exc,
+                settings.TANDEM_HAND_OVER_RETRY_SECONDS,
+            )
             _hand_over_failed(ids)
 
 

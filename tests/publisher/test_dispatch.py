@@ -256,11 +256,12 @@ def test_a_hand_over_the_broker_refuses_is_logged_and_claimed_again_when_it_is_b
     assert "Hand-over of 2 deliveries to the broker failed" in caplog.text
     rows = Delivery.objects.filter(pk__in=ids)
     assert {d.state for d in rows} == {DeliveryState.QUEUED}
-    # Released: claimable again a second later, not after the whole queue lease.
-    assert {d.lease_expires_at for d in rows} == {NOW + timedelta(seconds=1)}
-    assert dispatch.next_due_at() == NOW + timedelta(seconds=1)
+    # Released: claimable again half a second later, not after the whole queue lease.
+    retry_at = NOW + timedelta(seconds=0.5)
+    assert {d.lease_expires_at for d in rows} == {retry_at}
+    assert dispatch.next_due_at() == retry_at
     monkeypatch.setattr(dispatch.tasks, "enqueue_publish", real_enqueue)
-    with time_machine.travel(NOW + timedelta(seconds=1), tick=False):
+    with time_machine.travel(retry_at, tick=False):
         assert run_on_commit() == 2
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
     assert sorted(c["delivery_id"] for c in FakeAdapter.calls) == sorted(ids)
@@ -279,7 +280,7 @@ def test_an_urgent_hand_over_the_broker_refuses_does_not_fail_the_committed_requ
     rows = Delivery.objects.filter(occurrence__message=message)
     assert rows.count() == 2
     assert {d.state for d in rows} == {DeliveryState.QUEUED}
-    assert all(d.lease_expires_at <= timezone.now() + timedelta(seconds=1) for d in rows)
+    assert all(d.lease_expires_at <= timezone.now() + dispatch.hand_over_retry() for d in rows)
 
 
 def test_a_retraction_the_broker_refuses_is_logged_not_raised(
