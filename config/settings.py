@@ -200,7 +200,9 @@ Q_CLUSTER: dict[str, object] = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 250,
-    "poll": 0.2,
+    # The dispatcher hands a burst over TANDEM_DISPATCH_LEAD_SECONDS early; a 0.1 s poll of
+    # the ORM broker (SQLite, the embedded default) leaves most of that lead to the worker.
+    "poll": 0.1,
     "label": "Tasks",
     "ALT_CLUSTERS": {
         # The urgent cluster polls the ORM broker every 20 ms (Redis blocks instead): an alert
@@ -215,6 +217,9 @@ Q_CLUSTER: dict[str, object] = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    # django-q2's Redis broker, except that a pusher rides out a Redis outage instead of
+    # exiting and waiting to be respawned (publisher/brokers.py).
+    Q_CLUSTER["broker_class"] = "publisher.brokers.ResilientRedis"
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -226,6 +231,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tandem",
+            # An unreachable Redis answers within a second; the throttle then fails open.
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
 
@@ -269,10 +276,17 @@ TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows p
 TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
 TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])  # tasks a burst is split into
 TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=50)  # network calls at once per task
-TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=0.5)  # hand-over ahead of due
+TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=1.0)  # hand-over ahead of due
 TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
 TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
+# A hand-over the broker refused (Redis down) is claimed again after this many seconds.
+TANDEM_HAND_OVER_RETRY_SECONDS = env.float("TANDEM_HAND_OVER_RETRY_SECONDS", default=0.5)
+# SQLite has no NOTIFY: each dispatcher listens on a datagram socket in this folder.
+TANDEM_DISPATCH_WAKE_DIR = env.path("TANDEM_DISPATCH_WAKE_DIR", default=str(VAR_DIR / "dispatch-wake"))
 TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=210)  # > Q_CLUSTER timeout
+# run_cluster on SIGTERM: calls still running after this many seconds are killed (their
+# deliveries come back through their lease). Below honcho's 5 s before its SIGKILL.
+TANDEM_CLUSTER_STOP_SECONDS = env.float("TANDEM_CLUSTER_STOP_SECONDS", default=4.0)
 TANDEM_MAX_ATTEMPTS = env.int("TANDEM_MAX_ATTEMPTS", default=6)
 TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
 TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)

@@ -6,9 +6,13 @@ them ``queued`` with a lease, and hands their ids to django-q2 once the claim ha
 committed. Rows whose lease ran out (a worker died, the Redis broker lost the task) are
 claimed again: nothing is lost because a process died.
 
-Between passes the loop sleeps until the next due time, woken early by a PostgreSQL
-``NOTIFY`` when a nearer delivery is committed, with a fallback poll of a few seconds
-(at most 1 s on SQLite, which has no notifications).
+Between passes the loop sleeps until the next due time, woken early when a nearer
+delivery is committed (PostgreSQL ``NOTIFY``; on SQLite a datagram to the dispatcher's
+local socket), with a fallback poll of a few seconds (at most 1 s on SQLite).
+
+No failure of a pass ends the loop: it is logged and retried with a capped backoff. A
+hand-over the broker refused releases its rows, which are claimed again within
+``TANDEM_HAND_OVER_RETRY_SECONDS`` of the broker answering again.
 
 Missed occurrences (the service was down): urgent ones and routine ones within the grace
 period go out late with their lateness recorded; routine ones older than the grace period
@@ -18,15 +22,18 @@ are marked ``expired`` with the reason, never silently dropped and never sent in
 from __future__ import annotations
 
 import logging
+import os
+import select
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -152,9 +159,13 @@ def deliveries_claim(
             ).update(finished_at=now, outcome="lost", error=_("The worker stopped during the network call."))
         if claim.settled:
             _settle(claim, now, grace)
-        # robust: a broker outage must not fail the caller (an alert's request has already
-        # committed); the rows stay queued and are claimed again when their lease ends.
-        transaction.on_commit(partial(_enqueue, claim), robust=True)
+
+        # A broker outage must not fail the caller (an alert's request has already committed):
+        # the hand-over releases its rows for the next claim instead (see _enqueue).
+        def hand_over() -> None:
+            _enqueue(claim)
+
+        transaction.on_commit(hand_over, robust=True)
     return claim
 
 
@@ -199,21 +210,73 @@ def _settle(claim: Claim, now: datetime, grace: timedelta) -> None:
             )
     for message_id in sorted(affected):
         publishing.message_state_refresh(message_id=message_id, now=now)
-    transaction.on_commit(robust=True, func=partial(publishing.deliveries_failure_notify, delivery_ids=claim.settled))
+    settled = list(claim.settled)
+
+    def failure_notify() -> None:
+        publishing.deliveries_failure_notify(delivery_ids=settled)
+
+    transaction.on_commit(failure_notify, robust=True)
+
+
+def hand_over_retry() -> timedelta:
+    return timedelta(seconds=settings.TANDEM_HAND_OVER_RETRY_SECONDS)
 
 
 def _enqueue(claim: Claim) -> None:
-    if claim.urgent:
-        tasks.enqueue_publish(claim.urgent, urgent=True)
-    if claim.routine:
-        tasks.enqueue_publish(claim.routine, urgent=False)
+    """Hand the claimed ids to django-q2; if the broker refuses, release them for the next claim.
+
+    Without the release the rows would wait out their whole queue lease (a minute) after the
+    broker is back; with it, the dispatcher tries again every few seconds and the first
+    attempt after the broker returns hands them over.
+    """
+    for ids, urgent in ((claim.urgent, True), (claim.routine, False)):
+        if not ids:
+            continue
+        try:
+            tasks.enqueue_publish(ids, urgent=urgent)
+        except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the rows come back
+            # No traceback: during an outage this repeats every TANDEM_HAND_OVER_RETRY_SECONDS.
+            logger.error(
+                "Hand-over of %d deliveries to the broker failed (%s: %s); retrying in %.1f s.",
+                len(ids),
+                type(exc).__name__,
+                exc,
+                settings.TANDEM_HAND_OVER_RETRY_SECONDS,
+            )
+            _hand_over_failed(ids)
+
+
+def _hand_over_failed(delivery_ids: Sequence[int]) -> None:
+    """Shorten the lease of rows whose task never reached the broker: the dispatcher claims
+    them again in TANDEM_HAND_OVER_RETRY_SECONDS instead of after the whole queue lease."""
+    now = timezone.now()
+    try:
+        Delivery.objects.filter(pk__in=list(delivery_ids), state=DeliveryState.QUEUED).update(
+            lease_expires_at=now + hand_over_retry(), updated_at=now
+        )
+        scheduling.dispatcher_notify()
+    except Exception:  # noqa: BLE001 - then the queue lease brings them back
+        logger.exception("Could not release deliveries after a failed hand-over.")
+
+
+def deliveries_release(*, delivery_ids: Sequence[int]) -> int:
+    """Give queued deliveries back to the dispatcher, due again now: their task will not run
+    them (a stopping cluster drops it). The task finds them no longer queued and does nothing."""
+    now = timezone.now()
+    rows = Delivery.objects.filter(pk__in=list(delivery_ids), state=DeliveryState.QUEUED)
+    with transaction.atomic():
+        released = rows.filter(attempts=0).update(state=DeliveryState.PENDING, lease_expires_at=None, updated_at=now)
+        released += rows.update(state=DeliveryState.RETRY_WAIT, lease_expires_at=None, updated_at=now)
+    if released:
+        scheduling.dispatcher_notify()
+    return released
 
 
 def deliveries_hand_over(*, delivery_ids: Sequence[int], urgent: bool = True) -> Claim:
     """Claim these deliveries now if due (an urgent alert right after its commit)."""
     try:
         return deliveries_claim(ids=delivery_ids)
-    except DatabaseError:
+    except Exception:
         # The dispatcher is the safety net: the rows are still pending and due.
         logger.exception("Urgent hand-over failed; the dispatcher will pick the deliveries up.")
         return Claim()
@@ -240,10 +303,13 @@ def next_due_at() -> datetime | None:
 
 
 class _Waker:
-    """Sleeps until a deadline or a NOTIFY on PostgreSQL; a plain sleep elsewhere."""
+    """Sleeps until a deadline or a wake-up: NOTIFY on PostgreSQL, a datagram on a local
+    socket elsewhere (see ``scheduling.dispatcher_notify``)."""
 
     def __init__(self) -> None:
         self.conn: Any = None
+        self.sock: socket.socket | None = None
+        self.sock_path: Path | None = None
 
     def _listen(self) -> None:
         import psycopg
@@ -259,13 +325,22 @@ class _Waker:
         )
         self.conn.execute(f"LISTEN {scheduling.NOTIFY_CHANNEL}")
 
+    def _bind(self) -> None:
+        folder = scheduling.wake_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{os.getpid()}.sock"
+        path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(path))
+        sock.setblocking(False)
+        self.sock, self.sock_path = sock, path
+
     def wait(self, seconds: float) -> bool:
         """True if woken by a notification."""
         if seconds <= 0:
             return False
         if connection.vendor != "postgresql":
-            time.sleep(seconds)
-            return False
+            return self._wait_local(seconds)
         try:
             if self.conn is None:
                 self._listen()
@@ -279,6 +354,25 @@ class _Waker:
             time.sleep(min(seconds, 1.0))
             return False
 
+    def _wait_local(self, seconds: float) -> bool:
+        try:
+            if self.sock is None:
+                self._bind()
+            assert self.sock is not None
+            readable, _w, _x = select.select([self.sock], [], [], seconds)
+            if not readable:
+                return False
+            while True:  # several commits may have woken us: one pass serves them all
+                try:
+                    self.sock.recv(64)
+                except BlockingIOError:
+                    return True
+        except OSError:
+            logger.warning("Wake-up socket unavailable; polling.", exc_info=True)
+            self.close()
+            time.sleep(seconds)
+            return False
+
     def close(self) -> None:
         if self.conn is not None:
             try:
@@ -286,6 +380,12 @@ class _Waker:
             except Exception:  # noqa: BLE001, S110 - closing a dead connection
                 pass
             self.conn = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.sock_path is not None:
+            self.sock_path.unlink(missing_ok=True)
+            self.sock_path = None
 
 
 def poll_seconds() -> float:
@@ -299,11 +399,24 @@ def poll_seconds() -> float:
 EXPIRE_EVERY_SECONDS = 15.0
 
 
-def run(*, should_stop: Callable[[], bool], log: Callable[[str], None] = logger.info) -> None:
-    """The dispatcher loop (``manage.py run_dispatcher``)."""
+# After a failed pass the loop waits this long, doubling up to the cap, back to the start
+# after a pass that succeeds: a broker or database outage is retried without a storm.
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 10.0
+
+
+def run(
+    *,
+    should_stop: Callable[[], bool],
+    log: Callable[[str], None] = logger.info,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """The dispatcher loop (``manage.py run_dispatcher``). No exception of a pass ends it:
+    it is logged, the loop backs off and tries again, so nobody has to restart it."""
     waker = _Waker()
     last_extend = 0.0
     last_expire = 0.0
+    backoff = BACKOFF_FIRST_SECONDS
     try:
         while not should_stop():
             try:
@@ -318,14 +431,27 @@ def run(*, should_stop: Callable[[], bool], log: Callable[[str], None] = logger.
                     last_expire = time.monotonic()
                     services.messages_expire_unapproved(now=timezone.now())
                 upcoming = next_due_at()
-            except DatabaseError:
-                logger.exception("Dispatcher pass failed; retrying shortly.")
-                connection.close()
-                time.sleep(1.0)
+            except Exception:
+                logger.exception("Dispatcher pass failed; retrying in %.1f s.", backoff)
+                _connection_reset()
+                sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
                 continue
+            backoff = BACKOFF_FIRST_SECONDS
             timeout = poll_seconds()
             if upcoming is not None:
                 timeout = min(timeout, (upcoming - timezone.now()).total_seconds())
             waker.wait(timeout)
     finally:
         waker.close()
+
+
+def _connection_reset() -> None:
+    """Drop the database connection after a failed pass: it may be broken. (Never inside an
+    atomic block: only a test wraps the loop in one, and closing would end the test's.)"""
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - the next pass opens a new one
+        logger.warning("Closing the database connection failed.", exc_info=True)

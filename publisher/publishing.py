@@ -387,7 +387,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                 needs_reconnect=True, needs_reconnect_reason=reason, updated_at=now
             )
             if flagged:
-                transaction.on_commit(partial(channel_reconnect_notify, channel_id=channel_id))
+                transaction.on_commit(_reconnect_notify_hook(channel_id))
         for channel_id, reason in gone_channels.items():
             # The endpoint said it is gone for good (410): stop routing to it.
             channel_disable(channel=Channel(pk=channel_id), reason=reason)
@@ -397,7 +397,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
             # The dispatcher may be asleep past this retry's time: wake it on commit.
             scheduling.dispatcher_notify()
         if failed_notices:
-            transaction.on_commit(partial(deliveries_failure_notify, delivery_ids=failed_notices))
+            transaction.on_commit(_failure_notify_hook(failed_notices))
 
 
 def _decide(call: _Call, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -503,6 +503,23 @@ def _mail(users: Iterable[User], subject_body: Callable[[], tuple[str, str]]) ->
             send_mail(subject, body, None, [user.email])
         except Exception:  # noqa: BLE001 - a mail outage must not undo a recorded outcome
             logger.exception("Could not mail %s", user.email)
+
+
+def _failure_notify_hook(delivery_ids: Sequence[int]) -> Callable[[], None]:
+    """A named on-commit hook (Django's robust handler logs the hook's __qualname__)."""
+    ids = list(delivery_ids)
+
+    def failure_notify() -> None:
+        deliveries_failure_notify(delivery_ids=ids)
+
+    return failure_notify
+
+
+def _reconnect_notify_hook(channel_id: int) -> Callable[[], None]:
+    def reconnect_notify() -> None:
+        channel_reconnect_notify(channel_id=channel_id)
+
+    return reconnect_notify
 
 
 def deliveries_failure_notify(*, delivery_ids: Sequence[int]) -> None:
@@ -656,7 +673,10 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
         if sent_ids:
             from publisher import tasks  # tasks imports this module
 
-            transaction.on_commit(partial(tasks.enqueue_retract, sent_ids), robust=True)
+            def retract_enqueue() -> None:
+                tasks.enqueue_retract(sent_ids)
+
+            transaction.on_commit(retract_enqueue, robust=True)
     return message
 
 

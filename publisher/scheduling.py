@@ -21,9 +21,10 @@ materialised a few weeks ahead).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -324,10 +325,41 @@ def _deliveries_create(
 
 
 def dispatcher_notify() -> None:
-    """Wake the dispatchers when this transaction commits (PostgreSQL only; others poll)."""
+    """Wake the dispatchers when this transaction commits (at once outside a transaction).
+
+    PostgreSQL: NOTIFY. Other databases (the embedded SQLite default, one machine): a
+    datagram to each running dispatcher's socket in TANDEM_DISPATCH_WAKE_DIR.
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    else:
+        transaction.on_commit(local_dispatchers_wake)
+
+
+def wake_dir() -> Path:
+    return Path(settings.TANDEM_DISPATCH_WAKE_DIR)
+
+
+def local_dispatchers_wake() -> None:
+    """Send one datagram to every dispatcher listening on this machine; never raises (a
+    missed wake-up costs at most the dispatcher's fallback poll)."""
+    try:
+        sockets = list(wake_dir().glob("*.sock"))
+    except OSError:
+        return
+    if not sockets:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for path in sockets:
+            try:
+                sender.sendto(b"1", str(path))
+            except ConnectionRefusedError:
+                # Left behind by a dispatcher that was killed: nobody reads it any more.
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue
 
 
 def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
@@ -371,7 +403,10 @@ def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
     if urgent and ids:
         from publisher import dispatch  # dispatch imports this module
 
-        transaction.on_commit(partial(dispatch.deliveries_hand_over, delivery_ids=ids, urgent=True), robust=True)
+        def urgent_hand_over() -> None:
+            dispatch.deliveries_hand_over(delivery_ids=ids, urgent=True)
+
+        transaction.on_commit(urgent_hand_over, robust=True)
     return list(Delivery.objects.filter(occurrence__message=message).order_by("due_at", "pk"))
 
 

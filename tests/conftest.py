@@ -54,7 +54,9 @@ def pytest_runtest_teardown(item, nextitem):
     """Put the 565 municipalities back once a transactional test's flush has run, so every
     later test sees the reference data whatever the order."""
     yield
-    if not _flushed_after(item):
+    # After the session's last test the test database is already destroyed (and the
+    # connection points at the developer's database again): nothing to put back.
+    if nextitem is None or not _flushed_after(item):
         return
     from pytest_django.plugin import blocking_manager_key
 

@@ -19,3 +19,4 @@ TANDEM_REQUIRE_2FA = False
 # The fake networks listen on loopback; tests of the outgoing-request policy override these.
 TANDEM_CHANNEL_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 TANDEM_CHANNEL_HTTP_ALLOWED = True
+TANDEM_DISPATCH_WAKE_DIR = tempfile.mkdtemp(prefix="tandem-wake-")

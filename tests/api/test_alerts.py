@@ -180,3 +180,45 @@ def test_alert_service_rolls_back_when_a_language_is_missing(api_user):
         )
     assert not Message.objects.exists()
     assert not AuditEvent.objects.filter(object_type="message").exists()
+
+
+class _UnreachableCache:
+    """The throttle's cache while Redis is down."""
+
+    def get(self, *args, **kwargs):
+        import redis
+
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    set = get
+
+
+def test_alert_is_accepted_and_delivered_later_while_the_cache_and_broker_are_down(
+    alert_client, brussels_channels, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from publisher import dispatch, tasks
+    from publisher.api.throttling import TokenRateThrottle
+
+    monkeypatch.setattr(TokenRateThrottle, "cache", _UnreachableCache())
+    real_enqueue = tasks.enqueue_publish
+    monkeypatch.setattr(tasks, "enqueue_publish", _UnreachableCache().get)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alert_client.post("/api/v1/alerts/", alert_body(), format="json")
+    assert response.status_code == 201, response.content
+    assert "Request budget unavailable" in caplog.text
+    assert "Hand-over of 2 deliveries to the broker failed" in caplog.text
+    deliveries = Delivery.objects.filter(occurrence__message_id=response.json()["id"])
+    assert deliveries.count() == 2
+    assert {d.state for d in deliveries} == {"queued"}
+
+    # The broker is back: the dispatcher's next claim, a second later, hands them over.
+    monkeypatch.setattr(tasks, "enqueue_publish", real_enqueue)
+    with time_machine.travel(timezone.now() + timedelta(seconds=1.5)):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert dispatch.dispatch_once() == 2
+    assert {d.state for d in deliveries.all()} == {"sent"}

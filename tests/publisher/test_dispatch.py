@@ -1,5 +1,6 @@
 """The dispatcher in-process (SQLite and PostgreSQL): claims, leases, missed occurrences."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -235,3 +236,134 @@ def test_a_channel_disabled_before_the_due_time_fails_its_delivery_with_the_reas
     assert "disabled" in delivery.last_error
     assert not FakeAdapter.calls
     assert Message.objects.get(occurrences__deliveries=pk).state == MessageState.FAILED
+
+
+def _broker_down(*args, **kwargs):
+    import redis
+
+    raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_a_hand_over_the_broker_refuses_is_logged_and_claimed_again_when_it_is_back(
+    author, run_on_commit, monkeypatch, caplog
+):
+    ids = due_deliveries(author=author, count=2, due_at=NOW - timedelta(seconds=1))
+    real_enqueue = dispatch.tasks.enqueue_publish
+    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", _broker_down)
+    with time_machine.travel(NOW, tick=False):
+        # The robust on-commit hook logs the broker's error instead of raising out of the commit.
+        assert run_on_commit() == 2
+    assert "Hand-over of 2 deliveries to the broker failed" in caplog.text
+    rows = Delivery.objects.filter(pk__in=ids)
+    assert {d.state for d in rows} == {DeliveryState.QUEUED}
+    # Released: claimable again half a second later, not after the whole queue lease.
+    retry_at = NOW + timedelta(seconds=0.5)
+    assert {d.lease_expires_at for d in rows} == {retry_at}
+    assert dispatch.next_due_at() == retry_at
+    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", real_enqueue)
+    with time_machine.travel(retry_at, tick=False):
+        assert run_on_commit() == 2
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
+    assert sorted(c["delivery_id"] for c in FakeAdapter.calls) == sorted(ids)
+
+
+def test_an_urgent_hand_over_the_broker_refuses_does_not_fail_the_committed_request(
+    author, approver, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from tests.publisher.dispatch_support import approved_message, fake_channels
+
+    fake_channels()
+    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", _broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = approved_message(author=author, approver=approver, urgency=Urgency.URGENT)
+    assert "Hand-over of 2 deliveries to the broker failed" in caplog.text
+    rows = Delivery.objects.filter(occurrence__message=message)
+    assert rows.count() == 2
+    assert {d.state for d in rows} == {DeliveryState.QUEUED}
+    assert all(d.lease_expires_at <= timezone.now() + dispatch.hand_over_retry() for d in rows)
+
+
+def test_a_retraction_the_broker_refuses_is_logged_not_raised(
+    author, approver, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from publisher import publishing
+    from tests.publisher.dispatch_support import approved_message, fake_channels
+
+    fake_channels()
+    message = approved_message(author=author, approver=approver)
+    Delivery.objects.filter(occurrence__message=message).update(state=DeliveryState.SENT)
+    monkeypatch.setattr("publisher.tasks.enqueue_retract", _broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        publishing.message_retract(message=message, actor=author, reason="Erreur")
+    assert "retract_enqueue" in caplog.text
+    assert Message.objects.get(pk=message.pk).state == MessageState.RETRACTED
+
+
+class _Flaky:
+    """dispatch_once that fails ``failures`` times with ``error`` before working."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures = failures
+        self.error = error
+        self.real = dispatch.dispatch_once
+
+    def __call__(self, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        return self.real(**kwargs)
+
+
+@override_settings(TANDEM_DISPATCH_POLL_SECONDS=0.01)
+def test_the_loop_survives_any_exception_of_a_pass_and_backs_off_capped(
+    author, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    ids = due_deliveries(author=author, count=2, due_at=timezone.now() - timedelta(seconds=1))
+    monkeypatch.setattr(dispatch, "dispatch_once", _Flaky(7, AttributeError("'functools.partial' has no __qualname__")))
+    slept: list[float] = []
+    passes = []
+
+    def should_stop():
+        passes.append(1)
+        return len(passes) > 9
+
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.run(should_stop=should_stop, log=lambda line: None, sleep=slept.append)
+    assert slept == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert caplog.text.count("Dispatcher pass failed") == 7
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+@override_settings(TANDEM_DISPATCH_POLL_SECONDS=0.01)
+def test_the_backoff_starts_again_after_a_pass_that_succeeds(author, monkeypatch):
+    flaky = _Flaky(2, RuntimeError("boom"))
+    monkeypatch.setattr(dispatch, "dispatch_once", flaky)
+    slept: list[float] = []
+    passes = []
+
+    def should_stop():
+        passes.append(1)
+        if len(passes) == 4:
+            flaky.failures = 1  # fails again after a good pass
+        return len(passes) > 5
+
+    dispatch.run(should_stop=should_stop, log=lambda line: None, sleep=slept.append)
+    assert slept == [0.5, 1.0, 0.5]
+
+
+@pytest.mark.skipif("connection.vendor == 'postgresql'", reason="PostgreSQL wakes dispatchers with NOTIFY")
+def test_a_commit_wakes_a_sleeping_dispatcher_on_sqlite_without_waiting_for_its_poll(
+    author, django_capture_on_commit_callbacks
+):
+    waker = dispatch._Waker()
+    try:
+        assert waker.wait(0.01) is False  # binds its socket; nothing to read yet
+        with django_capture_on_commit_callbacks(execute=True):
+            scheduling.dispatcher_notify()
+            assert waker.wait(0.01) is False, "woken before the commit"
+        began = time.monotonic()
+        assert waker.wait(5.0) is True
+        assert time.monotonic() - began < 1.0
+    finally:
+        waker.close()
+    assert not list(scheduling.wake_dir().glob("*.sock"))
