@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from publisher.api.parsers import request_too_large
 from publisher.errors import InvalidTransition
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -97,6 +99,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     headers: dict[str, str] = {}
     errors: dict[str, list[str]] | None = None
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE from its Content-Length, before reading it.
+        exc = request_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(_("The form has too many fields."))
     if isinstance(exc, InvalidTransition):
         status_code, detail = 409, " ".join(exc.messages)
     elif isinstance(exc, DjangoValidationError):

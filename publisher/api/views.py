@@ -28,6 +28,7 @@ from publisher.api.authentication import BearerTokenAuthentication
 from publisher.api.exceptions import problem_exception_handler
 from publisher.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from publisher.api.idempotency import idempotent_call, request_fingerprint
+from publisher.api.parsers import BoundedJSONParser
 from publisher.api.permissions import HasScope
 from publisher.api.schedule import schedule_fields
 from publisher.api.schema import ScopedAutoSchema
@@ -498,7 +499,7 @@ class CapXMLRenderer(renderers.BaseRenderer):
 class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
     serializer_class = s.AlertSerializer
     lookup_value_regex = "[0-9]{1,18}"
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+    parser_classes = [BoundedJSONParser, parsers.MultiPartParser, parsers.FormParser]
     required_scopes = {"create": ALERT, "updates": ALERT, "retrieve": READ}
 
     def get_queryset(self) -> QuerySet[Message]:
