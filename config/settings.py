@@ -251,7 +251,7 @@ TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 *
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
 TANDEM_MAX_IMAGE_PIXELS = env.int("TANDEM_MAX_IMAGE_PIXELS", default=50_000_000)
 # Pixels × bands an upload may decode to (publisher/images.py): bounds ingest memory and time.
-TANDEM_MAX_IMAGE_SAMPLES = env.int("TANDEM_MAX_IMAGE_SAMPLES", default=100_000_000)
+TANDEM_MAX_IMAGE_SAMPLES = env.int("TANDEM_MAX_IMAGE_SAMPLES", default=90_000_000)
 # Below this many pixels on the longer side an upload is accepted with a warning.
 TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)
 # Network calls: seconds to connect, seconds to wait for an answer (a channel's config may override).

@@ -54,8 +54,9 @@ def max_image_pixels() -> int:
 def max_image_samples() -> int:
     # Decoding costs memory and time in proportion to pixels × bands, not pixels: a 50 Mpx
     # RGBA PNG that compresses to 194 KB decodes to 200 MB and took 5.8 s and 300 MB to
-    # ingest. 100 M samples admits a 33 Mpx RGB photo or a 25 Mpx RGBA graphic.
-    return int(getattr(settings, "TANDEM_MAX_IMAGE_SAMPLES", 100_000_000))
+    # ingest. 90 M samples admits a 30 Mpx RGB photo or a 22 Mpx RGBA graphic (worst case
+    # measured by bench/images.py: under 300 MB peak).
+    return int(getattr(settings, "TANDEM_MAX_IMAGE_SAMPLES", 90_000_000))
 
 
 # Bands per pixel of the widest form an image of each mode takes during ingest (a palette
