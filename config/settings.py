@@ -195,12 +195,9 @@ if REDIS_URL:
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    # JSON bodies are checked for size and nesting depth before they are parsed.
-    "DEFAULT_PARSER_CLASSES": [
-        "publisher.api.parsers.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (checked for size and nesting depth before it is parsed); the two endpoints
+    # that take an image say so themselves (multipart).
+    "DEFAULT_PARSER_CLASSES": ["publisher.api.parsers.BoundedJSONParser"],
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -222,6 +219,11 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": "publisher.models.Language",
     },
     # The browsable docs work offline: Swagger UI and ReDoc come from drf-spectacular-sidecar.
+    # Errors documented as application/problem+json everywhere; links between create and actions.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "publisher.api.schema.problem_responses_and_links",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

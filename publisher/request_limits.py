@@ -90,7 +90,7 @@ def _asgi_language(scope: Scope) -> str:
     return settings.LANGUAGE_CODE
 
 
-def asgi_body_limit(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def asgi_body_limit(app: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Wrap an ASGI application: a body over the limit is answered 413 before the app starts.
 
     The body is buffered here (at most the limit) and replayed to the application, because

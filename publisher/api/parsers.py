@@ -81,7 +81,7 @@ class BoundedJSONParser(parsers.JSONParser):
                 _("JSON parse error: arrays and objects nest deeper than %(limit)s levels.") % {"limit": MAX_DEPTH}
             )
         try:
-            text = data.decode(parsers.get_encoding(parser_context))
+            text = data.decode(parser_context.get("encoding", settings.DEFAULT_CHARSET))
             return json.loads(text, parse_constant=drf_json.strict_constant if self.strict else None)
         except (ValueError, RecursionError) as exc:  # RecursionError: the scan above should make it unreachable
             raise exceptions.ParseError(_("JSON parse error: %(error)s") % {"error": exc}) from exc

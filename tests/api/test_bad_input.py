@@ -135,3 +135,37 @@ def test_extreme_publish_at_in_an_update_and_a_recurrence(composer):
     )
     assert list(problem(response, 400)["errors"]) == ["recurrence.rrule"]
     assert Message.objects.count() == 1
+
+
+def test_an_api_url_matching_no_endpoint_is_a_problem(composer):
+    body = problem(composer.get("/api/v1/messages/-1/"), 404)
+    assert body["instance"] == "/api/v1/messages/-1/"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("offset=null", "offset"),
+        ("offset=1&offset=2", "offset"),
+        ("limit=-5", "limit"),
+        ("state=AAA", "state"),
+        ("urgency=AAA", "urgency"),
+        ("kind=x&kind=y", "kind"),
+    ],
+)
+def test_list_parameters_outside_the_schema_are_a_400(composer, query, field):
+    body = problem(composer.get(f"/api/v1/messages/?{query}"), 400)
+    assert list(body["errors"]) == [field]
+
+
+def test_list_parameters_within_the_schema_still_work(composer):
+    response = composer.get("/api/v1/messages/?limit=500&offset=99999999999999999999&state=draft")
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+
+
+def test_idempotency_key_with_spaces_is_refused_as_documented(make_client, author):
+    client = make_client(["read", "compose"], user=author)
+    response = client.post("/api/v1/messages/", message_body(), format="json", HTTP_IDEMPOTENCY_KEY="two words")
+    assert "Idempotency-Key" in problem(response, 400)["errors"]
+    assert not Message.objects.exists()
