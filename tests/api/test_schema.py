@@ -102,7 +102,8 @@ def fuzz_headers(make_client, roles):
 @pytest.fixture(scope="module", autouse=True)
 def _announce_seed(pytestconfig):
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-    if reporter is not None:
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
         reporter.write_line(f"schemathesis seed {SEED} (reproduce with TANDEM_FUZZ_SEED={SEED})")
 
 
