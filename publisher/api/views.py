@@ -66,7 +66,9 @@ class TandemPagination(LimitOffsetPagination):
     max_offset = 10_000_000
 
     def get_limit(self, request: Request) -> int | None:
-        return min(_query_int(request, self.limit_query_param, default=self.default_limit), self.max_limit)
+        # 0 meant "the default" to DRF: kept.
+        limit = _query_int(request, self.limit_query_param, default=self.default_limit) or self.default_limit
+        return min(limit, self.max_limit)
 
     def get_offset(self, request: Request) -> int:
         return min(_query_int(request, self.offset_query_param, default=0), self.max_offset)
