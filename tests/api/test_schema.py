@@ -68,6 +68,25 @@ def test_schema_is_served_and_names_the_contract(client):
     assert "secret_ref" not in channel  # write-only: only in the request component
 
 
+def test_errors_are_documented_as_problems_and_objects_link_to_their_actions(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert set(schema["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status", "detail"}
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = {"400", "401", "403", "404", "406", "429"} | ({"409", "413", "415"} if method != "get" else set())
+            for code in codes:
+                assert operation["responses"][code]["content"] == {"application/problem+json": problem}, (path, code)
+    links = schema["paths"]["/api/v1/messages/"]["post"]["responses"]["201"]["links"]
+    assert links["messages_submit_create"] == {
+        "operationId": "messages_submit_create",
+        "parameters": {"id": "$response.body#/id"},
+    }
+    assert "links" not in schema["paths"]["/api/v1/messages/{id}/attachments/"]["post"]["responses"]["201"]
+    # Empty until published: not a "uri".
+    assert "format" not in schema["components"]["schemas"]["Delivery"]["properties"]["remote_url"]
+
+
 def test_docs_work_without_internet(client):
     page = client.get("/api/docs/")
     assert page.status_code == 200
