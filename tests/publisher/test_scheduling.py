@@ -230,3 +230,32 @@ def test_daily_instance_in_the_spring_gap_moves_forward_by_the_gap():
     assert first.astimezone(BRUSSELS).strftime("%H:%M") == "02:30"
     assert gap_day.astimezone(BRUSSELS).strftime("%d %H:%M") == "28 03:30"
     assert after.astimezone(BRUSSELS).strftime("%d %H:%M") == "29 02:30"
+
+
+@pytest.mark.parametrize("rule", ["FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=DAILY;BYMONTH=4,6;BYMONTHDAY=31"])
+def test_a_rule_that_never_happens_is_refused_before_dateutil_searches_to_9999(rule):
+    # dateutil walked hour by hour to the year 9999 (5 to 10 s of CPU) before finding nothing.
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        scheduling.recurrence_times(rule, start, limit=1)
+    assert caught.value.code == "never"
+
+
+def test_a_rule_on_the_29th_of_february_still_happens():
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    assert scheduling.recurrence_times("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", start, limit=1)[0].year == 2032
+
+
+def test_an_exdate_at_the_edge_of_the_calendar_is_an_invalid_rule_not_an_overflow():
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        scheduling.recurrence_times("FREQ=DAILY\nEXDATE:99991231T235959Z", start, limit=1)
+    assert caught.value.code == "invalid_rrule"
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00", "2030-01-01T09:00+99:00"]
+)
+def test_parse_local_time_refuses_extreme_values_without_overflowing(value):
+    with pytest.raises(ValidationError):
+        scheduling.parse_local_time(value)
