@@ -1,9 +1,11 @@
 """Image pipeline benchmark: ingest of a generated 24-megapixel photo, then every
-network's rendition, timed, with the process's peak memory.
+network's rendition, timed, with the process's peak memory; then the worst images the
+upload limits still accept, each ingested in a fresh process (its own peak RSS).
 
     DEBUG=1 .venv/bin/python bench/images.py
 
-Target on the reference machine: ≤ 1 s and ≤ 300 MB for ingest + all renditions.
+Target on the reference machine: ≤ 1 s and ≤ 300 MB for ingest + all renditions, and
+≤ 300 MB for the ingest of the worst accepted image.
 The photo is noise over gradients, so JPEG sizes are like a real photo's (not a flat
 image that compresses to nothing), with an EXIF orientation and GPS block to strip.
 """
@@ -30,7 +32,16 @@ from django.utils.module_loading import import_string  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from publisher.channels.registry import BUILTIN_ADAPTERS  # noqa: E402
-from publisher.images import _CACHE, RenditionSpec, image_ingest, rendition_for, renditions_dir  # noqa: E402
+from publisher.images import (  # noqa: E402
+    _CACHE,
+    RenditionSpec,
+    image_ingest,
+    ingest_samples,
+    max_image_pixels,
+    max_image_samples,
+    rendition_for,
+    renditions_dir,
+)
 
 WIDTH, HEIGHT = 6000, 4000  # 24 Mpx, a typical full-frame camera
 
@@ -112,5 +123,75 @@ def main() -> None:
     print(f"renditions without the shared in-memory cache: {cold * 1000:.0f} ms")
 
 
+def worst_image(mode: str, side: int) -> bytes:
+    """A side × side PNG in `mode` that stays under the upload's byte limit: gradients compress
+    well, like the 194 KB bomb, and decoding costs the same whatever the pixels are."""
+    gradient = Image.linear_gradient("L").resize((side, side))
+    bands = [gradient.rotate(90 * i) for i, _band in enumerate(Image.new(mode, (1, 1)).getbands())]
+    img = bands[0] if mode == "L" else Image.merge(mode, bands)  # RGBA: a real alpha gradient, stays RGBA
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def largest_side(mode: str) -> int:
+    """The largest square of this mode that the pixel and pixels × bands limits accept."""
+    side = int(max_image_pixels() ** 0.5)
+    while ingest_samples(mode, side, side) > max_image_samples() or side * side > max_image_pixels():
+        side -= 1
+    return side
+
+
+def high_water_mb() -> float:
+    """This process's peak RSS since exec (VmHWM): getrusage's ru_maxrss survives exec on
+    Linux and would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_mb()
+
+
+def ingest_one(path: str) -> None:
+    """Run in its own process: one ingest, its time and the process's peak RSS."""
+    data = Path(path).read_bytes()
+    before = high_water_mb()
+    start = time.perf_counter()
+    result = image_ingest(io.BytesIO(data))
+    elapsed = time.perf_counter() - start
+    print(f"{elapsed * 1000:.0f} ms; peak RSS {high_water_mb():.0f} MB (before: {before:.0f} MB) → {result.format}")
+
+
+def worst_accepted() -> None:
+    print(
+        f"worst accepted images (limits: {max_image_pixels() / 1e6:.0f} Mpx, "
+        f"{max_image_samples() / 1e6:.0f} M pixels × bands), each ingested in a fresh process:"
+    )
+    root = Path(__file__).resolve().parent.parent
+    for mode in ("RGBA", "RGB", "L"):
+        side = largest_side(mode)
+        cache = Path(tempfile.gettempdir()) / f"tandem-bench-worst-{mode}-{side}.png"
+        if not cache.exists():
+            import subprocess
+
+            code = (
+                "import bench.images as b, pathlib, sys; "
+                "pathlib.Path(sys.argv[1]).write_bytes(b.worst_image(sys.argv[2], int(sys.argv[3])))"
+            )
+            subprocess.run([sys.executable, "-c", code, str(cache), mode, str(side)], check=True, cwd=root)
+        import subprocess
+
+        out = subprocess.run(
+            [sys.executable, __file__, "--ingest-one", str(cache)], check=True, cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        print(
+            f"  {mode:5} {side}×{side} ({side * side / 1e6:.1f} Mpx, {ingest_samples(mode, side, side) / 1e6:.0f} M "
+            f"samples) PNG {cache.stat().st_size / 1e6:.1f} MB: {out}"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--ingest-one"]:
+        ingest_one(sys.argv[2])
+    else:
+        main()
+        worst_accepted()

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the body (CSRF reads the form): an oversize upload is refused unread.
+    "publisher.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -240,6 +242,9 @@ if REDIS_URL:
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON only (checked for size and nesting depth before it is parsed); the two endpoints
+    # that take an image say so themselves (multipart).
+    "DEFAULT_PARSER_CLASSES": ["publisher.api.parsers.BoundedJSONParser"],
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -261,6 +266,11 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": "publisher.models.Language",
     },
     # The browsable docs work offline: Swagger UI and ReDoc come from drf-spectacular-sidecar.
+    # Errors documented as application/problem+json everywhere; links between create and actions.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "publisher.api.schema.problem_responses_and_links",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -292,8 +302,12 @@ TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
 TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)
 TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", default=35)
 TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
-TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
+# A whole request body (an image plus the form around it): refused from its Content-Length, unread.
+TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
 TANDEM_MAX_IMAGE_PIXELS = env.int("TANDEM_MAX_IMAGE_PIXELS", default=50_000_000)
+# Pixels × bands an upload may decode to (publisher/images.py): bounds ingest memory and time.
+TANDEM_MAX_IMAGE_SAMPLES = env.int("TANDEM_MAX_IMAGE_SAMPLES", default=90_000_000)
 # Below this many pixels on the longer side an upload is accepted with a warning.
 TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)
 # Network calls: seconds to connect, seconds to wait for an answer (a channel's config may override).

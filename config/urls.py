@@ -14,5 +14,8 @@ urlpatterns = [
     path("api/", include("publisher.api.urls")),
 ]
 
+# Under /api/ an unmatched URL is a problem+json 404 like the API's own; elsewhere Django's page.
+handler404 = "publisher.api.exceptions.not_found"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

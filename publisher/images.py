@@ -51,6 +51,24 @@ def max_image_pixels() -> int:
     return int(getattr(settings, "TANDEM_MAX_IMAGE_PIXELS", 50_000_000))
 
 
+def max_image_samples() -> int:
+    # Decoding costs memory and time in proportion to pixels × bands, not pixels: a 50 Mpx
+    # RGBA PNG that compresses to 194 KB decodes to 200 MB and took 5.8 s and 300 MB to
+    # ingest. 90 M samples admits a 30 Mpx RGB photo or a 22 Mpx RGBA graphic (worst case
+    # measured by bench/images.py: under 300 MB peak).
+    return int(getattr(settings, "TANDEM_MAX_IMAGE_SAMPLES", 90_000_000))
+
+
+# Bands per pixel of the widest form an image of each mode takes during ingest (a palette
+# becomes RGB(A), 16-bit grey passes through 32-bit integers); unknown modes count as 4.
+_INGEST_BANDS = {"1": 1, "L": 1, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3}
+
+
+def ingest_samples(mode: str, width: int, height: int) -> int:
+    """Pixels × bands of an image while it is ingested, known from its header alone."""
+    return width * height * _INGEST_BANDS.get(mode, 4)
+
+
 def min_image_side() -> int:
     return int(getattr(settings, "TANDEM_MIN_IMAGE_SIDE", 1080))
 
@@ -187,6 +205,21 @@ def _open_checked(data: bytes) -> Image.Image:
             "too_many_pixels",
             pixels=f"{width * height / 1_000_000:.0f}",
             limit=max_image_pixels() // 1_000_000,
+        )
+    # Checked on the header, before a single pixel is decoded.
+    if ingest_samples(img.mode, width, height) > max_image_samples():
+        raise _refuse(
+            _(
+                "The image is too large to process: %(width)s×%(height)s pixels in %(mode)s. "
+                "Reduce it to at most %(pixels)s megapixels (for a photo without transparency, "
+                "%(rgb_pixels)s megapixels)."
+            ),
+            "too_many_samples",
+            width=width,
+            height=height,
+            mode=img.mode,
+            pixels=f"{max_image_samples() / 4 / 1_000_000:.0f}",
+            rgb_pixels=f"{max_image_samples() / 3 / 1_000_000:.0f}",
         )
     return img
 

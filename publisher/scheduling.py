@@ -52,8 +52,41 @@ NOT_STARTED = [DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.QU
 CARRYING = [DeliveryState.SENT, DeliveryState.UNCONFIRMED, DeliveryState.SENDING, *NOT_STARTED]
 
 
+# The range of times a schedule may name. Far enough for any real plan; near enough that a
+# time shifted by any UTC offset (always under a day) or shown in Brussels stays a valid
+# datetime (year 1 or 9999 would overflow), and that the search for a rule's next
+# occurrence ends within a bounded number of steps.
+EARLIEST = datetime(2000, 1, 1)  # noqa: DTZ001 - a wall-clock bound, compared to naive wall-clock values
+MAX_AHEAD = timedelta(days=10 * 366)
+
+
 def _local_str(value: datetime) -> str:
     return value.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M")
+
+
+def latest_time(now: datetime | None = None) -> datetime:
+    """The last instant a schedule may name (aware UTC)."""
+    return (now or timezone.now()) + MAX_AHEAD
+
+
+def check_time_range(value: datetime, *, field: str | None = None, now: datetime | None = None) -> None:
+    """Refuse a time outside EARLIEST .. now + MAX_AHEAD with a translated ValidationError.
+
+    Judged on the wall-clock value, before any conversion: an out-of-range value with an
+    extreme offset (0001-01-01T00:00+14:00) would overflow the moment it is converted."""
+    latest = latest_time(now).astimezone(BRUSSELS).replace(tzinfo=None)
+    if EARLIEST <= value.replace(tzinfo=None) <= latest:
+        return
+    error = ValidationError(
+        _("%(value)s is out of range: choose a time between %(earliest)s and %(latest)s."),
+        code="out_of_range",
+        params={
+            "value": value.replace(tzinfo=None).isoformat(" ", "minutes"),
+            "earliest": EARLIEST.strftime("%Y-%m-%d"),
+            "latest": latest.strftime("%Y-%m-%d"),
+        },
+    )
+    raise ValidationError({field: [error]}) if field else error
 
 
 def wall_time_exists(naive: datetime) -> bool:
@@ -78,12 +111,16 @@ def parse_local_time(value: str | datetime, *, fold: int | None = None) -> datet
     Raises ``django.core.exceptions.ValidationError`` with a translated message.
     """
     if isinstance(value, str):
-        parsed = parse_datetime(value.strip())
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:  # well formed, but an impossible UTC offset (+99:00)
+            parsed = None
         if parsed is None:
             raise ValidationError(
                 _("“%(value)s” is not a date and time (use YYYY-MM-DD HH:MM)."), code="invalid", params={"value": value}
             )
         value = parsed
+    check_time_range(value)
     if value.tzinfo is not None and value.utcoffset() is not None:
         return value.astimezone(UTC)
     naive = value.replace(tzinfo=None)
@@ -142,14 +179,43 @@ def _rule_set(recurrence: str, start: datetime) -> rruleset:
             for line in recurrence.strip().splitlines()
         ]
         rules = rrulestr("\n".join(lines), dtstart=local_start, forceset=True, ignoretz=True)
-    except (ValueError, TypeError, KeyError) as exc:  # KeyError: an unknown TZID
+    # KeyError: an unknown TZID; OverflowError: an EXDATE at the edge of the calendar (9999-12-31T23:59Z).
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
         raise ValidationError(
             _("The recurrence rule is not valid RFC 5545: %(error)s"),
             code="invalid_rrule",
             params={"error": str(exc)},
         ) from exc
     assert isinstance(rules, rruleset)  # noqa: S101 - forceset=True guarantees it
+    _refuse_impossible_days(lines)
     return rules
+
+
+# The most days each month ever has (February: 29).
+_MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+
+
+def _refuse_impossible_days(lines: list[str]) -> None:
+    """Refuse a rule whose BYMONTHDAY never falls in its BYMONTH (the 30th of February).
+
+    dateutil looks for such a rule's next instance one period at a time up to the year 9999
+    before it gives up: 5 to 10 s of CPU per request for FREQ=HOURLY or DAILY."""
+    for line in lines:
+        text = line.upper().removeprefix("RRULE:")
+        if not text.startswith("FREQ=") and ";FREQ=" not in f";{text}":
+            continue
+        parts = dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+        try:
+            months = [int(v) for v in parts["BYMONTH"].split(",")] if "BYMONTH" in parts else list(_MONTH_DAYS)
+            days = [int(v) for v in parts.get("BYMONTHDAY", "").split(",") if v]
+        except ValueError:
+            continue  # dateutil accepted it; nothing more to say here
+        if days and all(d > 0 for d in days) and min(days) > max(_MONTH_DAYS.get(m, 31) for m in months):
+            raise ValidationError(
+                _("This recurrence never happens: no month it names has day %(days)s."),
+                code="never",
+                params={"days": ", ".join(str(d) for d in sorted(days))},
+            )
 
 
 def _to_utc(local: datetime) -> datetime:
@@ -200,6 +266,14 @@ def validate_schedule(
     """
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
+    for name, value in (("publish_at", publish_at), ("recurrence_start", recurrence_start)):
+        if value is not None:
+            try:
+                check_time_range(value, now=now)
+            except ValidationError as exc:
+                errors.setdefault(name, []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
     if publish_at and recurrence.strip():
         errors.setdefault("recurrence", []).append(_("Choose either one publication time or a recurrence, not both."))
     if publish_at is not None and publish_at < now and urgency != Urgency.URGENT:
@@ -211,7 +285,7 @@ def validate_schedule(
             errors.setdefault("recurrence_start", []).append(_("A recurrence needs a start date and time."))
         else:
             try:
-                upcoming = recurrence_times(recurrence, recurrence_start, after=now, limit=1)
+                upcoming = recurrence_times(recurrence, recurrence_start, after=now, before=latest_time(now), limit=1)
             except ValidationError as exc:
                 errors.setdefault("recurrence", []).extend(exc.messages)
             else:
@@ -379,7 +453,7 @@ def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
         start = message.recurrence_start or message.publish_at or now
         times = recurrence_times(message.recurrence, start, after=now - timedelta(seconds=1), before=_horizon(now))
         if not times:
-            times = recurrence_times(message.recurrence, start, after=now, limit=1)
+            times = recurrence_times(message.recurrence, start, after=now, before=latest_time(now), limit=1)
         if not times:
             raise ValidationError({"recurrence": [_("This recurrence has no publication time left in the future.")]})
     else:

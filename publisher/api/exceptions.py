@@ -7,17 +7,21 @@ belong to no single field are under "non_field_errors".
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from publisher.api.parsers import request_too_large
 from publisher.errors import InvalidTransition
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -70,6 +74,23 @@ def _django_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": list(exc.messages)}
 
 
+def problem_body(*, status_code: int, detail: str, instance: str | None = None) -> dict[str, Any]:
+    slug, title = _titles().get(status_code, ("error", _("Error.")))
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status_code, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    return body
+
+
+def not_found(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: a URL under /api/ that matches no endpoint (an id that is not a
+    number) answers with problem details like every other API error; elsewhere Django's page."""
+    if not request.path.startswith("/api/"):
+        return page_not_found(request, exception or Http404())
+    body = problem_body(status_code=404, detail=_("Not found."), instance=request.path)
+    return HttpResponse(json.dumps(body), status=404, content_type=PROBLEM_CONTENT_TYPE)
+
+
 def problem_response(
     *,
     status_code: int,
@@ -97,6 +118,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     headers: dict[str, str] = {}
     errors: dict[str, list[str]] | None = None
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE from its Content-Length, before reading it.
+        exc = request_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(_("The form has too many fields."))
     if isinstance(exc, InvalidTransition):
         status_code, detail = 409, " ".join(exc.messages)
     elif isinstance(exc, DjangoValidationError):

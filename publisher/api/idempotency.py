@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from publisher.api.exceptions import Conflict
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# Visible ASCII, no spaces: what the OpenAPI document declares, so the two cannot disagree.
+KEY_PATTERN = re.compile(rf"[!-~]{{1,{MAX_KEY_LENGTH}}}")
 RETENTION = timedelta(hours=24)
 
 
@@ -70,9 +73,14 @@ def idempotent_call(
     *, token: ApiToken, key: str, fingerprint: str, run: Callable[[], Response | HttpResponse]
 ) -> Response | HttpResponse:
     """Run `run` once per (token, key); replay its successful response on later calls."""
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not KEY_PATTERN.fullmatch(key):
         raise exceptions.ValidationError(
-            {HEADER: [_("The Idempotency-Key must have 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH}]}
+            {
+                HEADER: [
+                    _("The Idempotency-Key must be 1 to %(max)d visible ASCII characters, e.g. a UUID.")
+                    % {"max": MAX_KEY_LENGTH}
+                ]
+            }
         )
     with transaction.atomic():
         # Keys are kept 24 hours at least; this token's older ones go as it posts again.

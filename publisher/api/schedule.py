@@ -26,7 +26,10 @@ PAST_TOLERANCE = timedelta(minutes=1)
 
 def parse_aware(value: str, field: str) -> datetime:
     """An ISO 8601 time with an offset; refused when naive or when its wall time is in the DST gap."""
-    parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+    except ValueError:  # well formed, but an impossible UTC offset (+99:00)
+        parsed = None
     if parsed is None:
         raise ValidationError({field: _("Give a date and time in ISO 8601, e.g. 2027-03-01T09:00:00+01:00.")})
     if parsed.tzinfo is None or parsed.utcoffset() is None:
@@ -38,6 +41,8 @@ def parse_aware(value: str, field: str) -> datetime:
                 % {"value": value}
             }
         )
+    # Before any conversion: year 1 or 9999 with an extreme offset overflows once shifted.
+    scheduling.check_time_range(parsed, field=field)
     # A UTC time ("Z", +00:00) names an instant, not a Brussels wall time: no gap to fall in.
     offset = parsed.utcoffset()
     if offset and not scheduling.wall_time_exists(parsed.replace(tzinfo=None)):

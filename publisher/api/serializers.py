@@ -281,6 +281,8 @@ class MessageDetailSerializer(MessageSerializer):
 
 class DeliverySerializer(serializers.ModelSerializer[Delivery]):
     channel_name = serializers.CharField(source="channel.name", read_only=True)
+    # Empty until the network answers with one: a plain string, not a "uri" ("" is none).
+    remote_url = serializers.CharField(read_only=True, help_text="The post on the network; empty until published.")
 
     class Meta:
         model = Delivery

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, parsers, renderers, status, viewsets
+from rest_framework import exceptions, generics, mixins, parsers, renderers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.pagination import LimitOffsetPagination
@@ -27,7 +27,9 @@ from publisher.api.audience import explain_missing_languages
 from publisher.api.authentication import BearerTokenAuthentication
 from publisher.api.exceptions import problem_exception_handler
 from publisher.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from publisher.api.idempotency import KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN
 from publisher.api.idempotency import idempotent_call, request_fingerprint
+from publisher.api.parsers import BoundedJSONParser
 from publisher.api.permissions import HasScope, check_retract
 from publisher.api.schedule import schedule_fields
 from publisher.api.schema import ScopedAutoSchema
@@ -35,7 +37,7 @@ from publisher.api.throttling import TokenRateThrottle
 from publisher.attachments import attachment_add
 from publisher.errors import NotAllowed
 from publisher.feeds import cap_document
-from publisher.models import Channel, Message, MessageKind, Municipality, Segment, Urgency
+from publisher.models import Channel, Message, MessageKind, MessageState, Municipality, Segment, Urgency
 from publisher.services import Audience
 
 READ = (ApiScope.READ.value,)
@@ -46,13 +48,14 @@ ADMIN = (ApiScope.ADMIN.value,)
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY_PATTERN.pattern}$"},
     OpenApiParameter.HEADER,
     required=False,
     description="Retry-safe key (per token, kept 24 h): the same key and body replay the first response; "
     "the same key with another body is a 409.",
 )
 PROBLEM = OpenApiResponse(OpenApiTypes.OBJECT, description="RFC 9457 problem details (application/problem+json).")
+LANGUAGE_REGIONS = ["nl", "fr", "bilingual", "de"]
 ERRORS: dict[int | str, Any] = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM}
 
 
@@ -62,8 +65,34 @@ class TandemPagination(LimitOffsetPagination):
     # Past this nothing exists; a larger number would only overflow the database's integers.
     max_offset = 10_000_000
 
+    def get_limit(self, request: Request) -> int | None:
+        # 0 meant "the default" to DRF: kept.
+        limit = _query_int(request, self.limit_query_param, default=self.default_limit) or self.default_limit
+        return min(limit, self.max_limit)
+
     def get_offset(self, request: Request) -> int:
-        return min(super().get_offset(request), self.max_offset)
+        return min(_query_int(request, self.offset_query_param, default=0), self.max_offset)
+
+
+def _query_int(request: Request, name: str, *, default: int) -> int:
+    """A non-negative integer query parameter, given at most once; a 400 naming it otherwise
+    (DRF would silently use its default, and the schema says integer)."""
+    values = request.query_params.getlist(name)
+    if not values:
+        return default
+    if len(values) > 1 or not values[0].isdigit() or not values[0].isascii():
+        raise exceptions.ValidationError({name: [_("Give one whole number, 0 or more.")]})
+    return int(values[0]) if len(values[0]) < 19 else 10**18
+
+
+def _query_choice(request: Request, name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """An optional query parameter from a fixed list; a 400 naming it for anything else."""
+    values = request.query_params.getlist(name)
+    if not values or values == [""]:
+        return ""
+    if len(values) > 1 or values[0] not in choices:
+        raise exceptions.ValidationError({name: [_("Use one of: %(choices)s.") % {"choices": ", ".join(choices)}]})
+    return values[0]
 
 
 class TandemAPIView(generics.GenericAPIView[Any]):
@@ -161,7 +190,7 @@ def _accept_language(request: Request) -> str:
             OpenApiParameter("q", str, description="Names in any language, postal code or NIS code."),
             OpenApiParameter("zone", str, description="Police zone code."),
             OpenApiParameter("province", str, description="Province NIS code or name."),
-            OpenApiParameter("language_region", str, enum=["nl", "fr", "bilingual", "de"]),
+            OpenApiParameter("language_region", str, enum=LANGUAGE_REGIONS),
         ],
         responses={200: s.MunicipalitySerializer(many=True), **ERRORS},
     ),
@@ -179,7 +208,7 @@ class MunicipalityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tand
             q=params.get("q", "")[:100],
             zone=params.get("zone", "")[:4],
             province=params.get("province", "")[:100],
-            language_region=params.get("language_region", "")[:9],
+            language_region=_query_choice(self.request, "language_region", LANGUAGE_REGIONS),
         )
 
 
@@ -261,7 +290,7 @@ def _default_title(variants: dict[str, Any]) -> str:
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("state", str),
+            OpenApiParameter("state", str, enum=MessageState.values),
             OpenApiParameter("urgency", str, enum=Urgency.values),
             OpenApiParameter("kind", str, enum=MessageKind.values),
         ],
@@ -300,12 +329,12 @@ class MessageViewSet(
     }
 
     def get_queryset(self) -> QuerySet[Message]:
-        params = self.request.query_params if self.action == "list" else {}
+        listing = self.action == "list"
         return api_selectors.message_list(
             area=self.area,
-            state=params.get("state", "")[:20],
-            urgency=params.get("urgency", "")[:10],
-            kind=params.get("kind", "")[:6],
+            state=_query_choice(self.request, "state", MessageState.values) if listing else "",
+            urgency=_query_choice(self.request, "urgency", Urgency.values) if listing else "",
+            kind=_query_choice(self.request, "kind", MessageKind.values) if listing else "",
         )
 
     def get_serializer_class(self) -> Any:
@@ -499,7 +528,7 @@ class CapXMLRenderer(renderers.BaseRenderer):
 class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
     serializer_class = s.AlertSerializer
     lookup_value_regex = "[0-9]{1,18}"
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+    parser_classes = [BoundedJSONParser, parsers.MultiPartParser, parsers.FormParser]
     required_scopes = {"create": ALERT, "updates": ALERT, "retrieve": READ}
 
     def get_queryset(self) -> QuerySet[Message]:

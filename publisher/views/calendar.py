@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from publisher import scheduling
 from publisher.forms import BRUSSELS
 from publisher.models import Channel, Language, Message, PoliceZone
 from publisher.views import queries
@@ -49,6 +50,8 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
         anchor = date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
         anchor = timezone.localdate()
+    if not scheduling.EARLIEST.date() <= anchor <= scheduling.latest_time().date():
+        anchor = timezone.localdate()  # nothing is scheduled there, and the week around 9999-12-31 overflows
     language = request.GET.get("language", "")
     language = language if language in Language.values else ""
     channel_param = request.GET.get("channel", "")

@@ -172,3 +172,23 @@ def test_schedule_preview_lists_next_times_in_brussels(author_client):
     assert data["error"] == ""
     assert len(data["occurrences"]) == 10
     assert all("09:00" in text or "9:00" in text for text in data["occurrences"])
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00", "9999-12-31T23:59", "0001-01-01T00:00:00+14:00"])
+def test_extreme_time_is_refused_at_the_time_field(author_client, channels, value):
+    response = author_client.post(ADD, compose_data(first_time=value))
+    assert response.status_code == 200
+    assert "2000-01-01" in " ".join(response.context["form"].errors["first_time"])
+    assert Message.objects.count() == 0
+
+
+def test_schedule_preview_of_an_extreme_time_says_so(author_client):
+    url = reverse("admin:publisher_message_preview_schedule")
+    data = author_client.get(url, {"first_time": "9999-12-31T23:59", "recurrence_preset": "daily"}).json()
+    assert data["field"] == "first_time"
+    assert "2000-01-01" in data["error"]
+
+
+def test_calendar_of_the_last_week_of_9999_shows_this_week(author_client):
+    response = author_client.get(reverse("admin:publisher_message_calendar"), {"date": "9999-12-31"})
+    assert response.status_code == 200

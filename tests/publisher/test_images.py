@@ -65,6 +65,48 @@ def test_decompression_bomb_is_refused():
     assert codes(caught.value) == ["too_many_pixels"]
 
 
+def png_header_only(width: int, height: int, color_type: int) -> bytes:
+    """A well-formed PNG that declares width × height but carries almost no pixel data:
+    what a pixel bomb looks like to every check that runs before decoding."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_rgba_pixel_bomb_is_refused_from_its_header_before_decoding(monkeypatch):
+    # 7,070 × 7,070 RGBA: just under the pixel limit, but 200 MB once decoded (it took 5.8 s and 300 MB).
+    from PIL import ImageFile
+
+    def no_decoding(self):
+        raise AssertionError("the image was decoded before it was refused")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(ValidationError) as caught:
+        image_ingest(upload(png_header_only(7070, 7070, color_type=6), "bomb.png"))
+    assert codes(caught.value) == ["too_many_samples"]
+    assert "7070×7070" in str(caught.value.messages[0])
+
+
+def test_samples_limit_admits_a_large_photo_and_counts_bands():
+    from publisher.images import ingest_samples, max_image_samples
+
+    assert ingest_samples("RGB", 6000, 4000) <= max_image_samples()  # 24 Mpx camera photo
+    assert ingest_samples("L", 10_000, 5_000) <= max_image_samples()  # 50 Mpx greyscale scan
+    assert ingest_samples("RGBA", 7070, 7070) > max_image_samples()
+    assert ingest_samples("P", 7070, 7070) > max_image_samples()  # a palette becomes RGB(A)
+    assert ingest_samples("I;16", 7070, 7070) > max_image_samples()  # 16-bit grey passes through 32 bits
+
+
 def test_truncated_jpeg_is_refused():
     data = make_photo(1600, 1200)
     with pytest.raises(ValidationError) as caught:

@@ -274,3 +274,32 @@ def test_a_weekly_message_going_out_keeps_its_approved_audience_when_its_segment
     assert added == 10  # 26 April .. 24 May, Brussels's two accounts each
     assert not Delivery.objects.filter(channel__in=ixl).exists()
     assert set(Delivery.objects.values_list("channel_id", flat=True)) == {c.pk for c in bxl}
+
+
+@pytest.mark.parametrize("rule", ["FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=DAILY;BYMONTH=4,6;BYMONTHDAY=31"])
+def test_a_rule_that_never_happens_is_refused_before_dateutil_searches_to_9999(rule):
+    # dateutil walked hour by hour to the year 9999 (5 to 10 s of CPU) before finding nothing.
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        scheduling.recurrence_times(rule, start, limit=1)
+    assert caught.value.code == "never"
+
+
+def test_a_rule_on_the_29th_of_february_still_happens():
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    assert scheduling.recurrence_times("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", start, limit=1)[0].year == 2032
+
+
+def test_an_exdate_at_the_edge_of_the_calendar_is_an_invalid_rule_not_an_overflow():
+    start = datetime(2030, 1, 1, 8, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        scheduling.recurrence_times("FREQ=DAILY\nEXDATE:99991231T235959Z", start, limit=1)
+    assert caught.value.code == "invalid_rrule"
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00", "2030-01-01T09:00+99:00"]
+)
+def test_parse_local_time_refuses_extreme_values_without_overflowing(value):
+    with pytest.raises(ValidationError):
+        scheduling.parse_local_time(value)
