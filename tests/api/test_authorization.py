@@ -217,3 +217,32 @@ def test_browsable_api_renders_every_list_and_detail_for_a_superuser(client, rol
         page = client.get(url, HTTP_ACCEPT="text/html")
         assert page.status_code == 200, url
         assert b"<html" in page.content
+
+
+# --- Signed-in people: exactly the scopes their permissions imply ----------------------------
+
+# (roles, may list messages, may list channels)
+SESSION_READ = [
+    (["channel_admin"], False, True),
+    (["author"], True, False),
+    (["approver"], True, False),
+    (["api_client"], True, False),
+    ([], False, False),
+]
+
+
+@pytest.mark.parametrize(("user_roles", "reads_messages", "lists_channels"), SESSION_READ)
+def test_session_gets_only_the_scopes_its_permissions_imply(client, world, user_roles, reads_messages, lists_channels):
+    person = UserFactory(username="session-person", roles=user_roles)
+    client.force_login(person)
+    for url in ("/api/v1/messages/", f"/api/v1/messages/{world['message']}/", f"/api/v1/alerts/{world['alert']}/"):
+        response = client.get(url)
+        assert response.status_code == (200 if reads_messages else 403), (url, response.content)
+    assert client.get("/api/v1/channels/").status_code == (200 if lists_channels else 403)
+
+
+def test_token_read_scope_needs_a_user_who_may_read_messages(make_client, world):
+    channel_admin = UserFactory(username="channels-only", roles=["channel_admin"])
+    client = make_client(["read", "admin"], user=channel_admin)
+    assert client.get("/api/v1/messages/").status_code == 403
+    assert client.get("/api/v1/channels/").status_code == 200
