@@ -14,3 +14,6 @@ TANDEM_OUTBOX_DIR = tempfile.mkdtemp(prefix="tandem-outbox-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in-process unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# Every test request comes from 127.0.0.1 and a shared Redis cache is not flushed between
+# tests: the failed-token budget is tested with its own addresses (tests/api/test_throttling.py).
+TANDEM_API_TOKEN_FAILURE_RATE = "100000/minute"
