@@ -172,3 +172,10 @@ def test_schedule_preview_lists_next_times_in_brussels(author_client):
     assert data["error"] == ""
     assert len(data["occurrences"]) == 10
     assert all("09:00" in text or "9:00" in text for text in data["occurrences"])
+
+
+def test_a_title_with_a_carriage_return_is_a_field_error(author_client, channels):
+    response = author_client.post(ADD, compose_data(title="Vols\rde vélos"))
+    assert response.status_code == 200
+    assert "title" in response.context["form"].errors
+    assert not Message.objects.exists()

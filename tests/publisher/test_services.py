@@ -132,3 +132,21 @@ def test_the_same_instant_in_another_offset_is_the_same_content(author):
     brussels = datetime(2031, 3, 3, 9, tzinfo=ZoneInfo("Europe/Brussels"))
     again = services.message_update(message=message, actor=author, schedule=services.Schedule(publish_at=brussels))
     assert again.content_hash == utc
+
+
+@pytest.mark.parametrize("title", ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\x00", "A\u2028B"])
+def test_a_title_with_a_line_break_or_control_character_is_a_field_error(author, title):
+    with pytest.raises(ValidationError) as refused:
+        services.message_create(
+            author=author,
+            title=title,
+            variants={"fr": services.VariantInput("Bonjour"), "nl": services.VariantInput("Hallo")},
+            audience=services.Audience(municipalities=["21004"]),
+        )
+    assert list(refused.value.message_dict) == ["title"]
+    message = make_message(author=author)
+    with pytest.raises(ValidationError) as refused:
+        services.message_update(message=message, actor=author, title=title)
+    assert list(refused.value.message_dict) == ["title"]
+    message.refresh_from_db()
+    assert message.title == "Test message"
