@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiScope, ApiToken, User
-from accounts.tokens import api_token_create, api_token_revoke
+from accounts.tokens import api_token_create, api_token_revoke, calendar_link_revoke
 
 
 @admin.register(User)
@@ -27,6 +27,18 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.add_fieldsets,
         (_("Preferences"), {"fields": ("email", "preferred_language", "groups")}),
     )
+    actions = ("revoke_calendar_links",)
+
+    @admin.action(description=_("Revoke the calendar links of the selected users"), permissions=["change"])
+    def revoke_calendar_links(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # Each user makes a new link from the calendar page: an administrator never sees one.
+        for user in queryset:
+            calendar_link_revoke(user=user, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(
+            request,
+            _("Revoked the calendar links of %(count)d users.") % {"count": len(queryset)},
+            messages.SUCCESS,
+        )
 
 
 class ApiTokenCreateForm(forms.ModelForm):

@@ -39,6 +39,8 @@ VERBS = {
     "segment.updated": gettext_lazy("segment changed"),
     "api_token.created": gettext_lazy("API token created"),
     "api_token.revoked": gettext_lazy("API token revoked"),
+    "calendar_link.created": gettext_lazy("calendar link created"),
+    "calendar_link.revoked": gettext_lazy("calendar link revoked"),
 }
 # Technical details kept in the audit row for operators, not shown on the message page.
 HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.tokens import api_token_revoke
+from accounts.tokens import api_token_revoke, calendar_link_create
 from publisher import alerts, services
 from publisher.models import Message
 from publisher.services import Audience, VariantInput
@@ -246,3 +247,23 @@ def test_token_read_scope_needs_a_user_who_may_read_messages(make_client, world)
     client = make_client(["read", "admin"], user=channel_admin)
     assert client.get("/api/v1/messages/").status_code == 403
     assert client.get("/api/v1/channels/").status_code == 200
+
+
+# --- The personal calendar feed: only for who may read the admin's message list --------------
+
+# (roles, is_staff, feed answers)
+CALENDAR_FEED = [
+    (["author"], True, 200),
+    (["approver"], True, 200),
+    (["channel_admin"], True, 404),
+    (["api_client"], False, 404),
+    (["author"], False, 404),
+    ([], True, 404),
+]
+
+
+@pytest.mark.parametrize(("user_roles", "is_staff", "expected"), CALENDAR_FEED)
+def test_calendar_feed_answers_only_who_may_read_the_message_list(client, world, user_roles, is_staff, expected):
+    person = UserFactory(username="feed-owner", roles=user_roles, is_staff=is_staff)
+    response = client.get(reverse("admin:publisher_message_ical", args=[calendar_link_create(user=person)]))
+    assert response.status_code == expected
