@@ -236,3 +236,11 @@ def test_recurring_message_expires_at_its_first_rule_instance_not_its_start(auth
     assert [m.pk for m in services.messages_expire_unapproved(now=datetime(2026, 11, 30, 9, tzinfo=UTC))] == [
         message.pk
     ]
+
+
+@pytest.mark.parametrize("page", ["admin:publisher_message_approvals", "admin:publisher_message_expired"])
+def test_message_lists_need_the_message_list_permission(client, submitted, page):
+    client.force_login(UserFactory(username="channels", roles=["channel_admin"]))
+    response = client.get(reverse(page))
+    assert response.status_code == 403
+    assert b"Test message" not in response.content
