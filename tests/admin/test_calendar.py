@@ -104,7 +104,7 @@ def test_ical_feed_parses_and_needs_the_secret(client, author, scheduled):
     assert feed(client, "wrong-token").status_code == 404
 
 
-@pytest.mark.parametrize("title", ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\r\n\x00rue Neuve"])
+@pytest.mark.parametrize("title", ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\r\n\x07rue Neuve"])
 def test_ical_feed_keeps_a_title_with_line_breaks_on_one_escaped_line(client, author, scheduled, title):
     Message.objects.filter(pk=scheduled[0].pk).update(title=title)
     Variant.objects.filter(message=scheduled[0], language="fr").update(text="Ligne 1\rLigne 2\x07")

@@ -11,8 +11,8 @@ from tests.publisher.dispatch_support import due_deliveries
 
 pytestmark = pytest.mark.django_db
 
-# Titles stored before titles were checked at input, or built from an API client's text.
-BROKEN_TITLES = ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\r\n\true\x00 Neuve\u2028"]
+# Titles stored before titles were checked at input (PostgreSQL stores no NUL, so BEL stands for the other controls).
+BROKEN_TITLES = ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\r\n\true\x07 Neuve\u2028"]
 
 
 def test_subject_line_collapses_control_characters_and_whitespace():
