@@ -25,7 +25,7 @@ from accounts.login_locks import (
 )
 from accounts.models import ApiScope, ApiToken, User
 from accounts.second_factor import second_factor_reset
-from accounts.tokens import api_token_create, api_token_revoke
+from accounts.tokens import api_token_create, api_token_revoke, calendar_link_revoke
 
 # Devices change only through accounts.second_factor (audited); django-otp's own admin would also
 # show TOTP keys and recovery-code digests to every administrator.
@@ -47,7 +47,7 @@ class UserAdmin(BaseUserAdmin):
         "has_second_factor",
         "sign_in_locked",
     )
-    actions = ("reset_second_factor", "unlock_sign_in")
+    actions = ("reset_second_factor", "unlock_sign_in", "revoke_calendar_links")
     list_filter = ("preferred_language", "is_staff", "is_superuser", "is_active", "groups")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
@@ -57,6 +57,17 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.add_fieldsets,
         (_("Preferences"), {"fields": ("email", "preferred_language", "groups")}),
     )
+
+    @admin.action(description=_("Revoke the calendar links of the selected users"), permissions=["change"])
+    def revoke_calendar_links(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # Each user makes a new link from the calendar page: an administrator never sees one.
+        for user in queryset:
+            calendar_link_revoke(user=user, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(
+            request,
+            _("Revoked the calendar links of %(count)d users.") % {"count": len(queryset)},
+            messages.SUCCESS,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)

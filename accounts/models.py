@@ -21,9 +21,10 @@ class User(AbstractUser):
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Language.choices, default=Language.FR
     )
-    # Secret part of the personal iCalendar feed URL; rotating it revokes old subscriptions.
-    calendar_token = models.CharField(
-        _("calendar token"), max_length=64, unique=True, default=new_calendar_token, editable=False
+    # sha256 of the secret part of the personal iCalendar feed URL (accounts.tokens); the secret
+    # itself is shown once. Empty: no feed. A new link replaces it, so the old one stops working.
+    calendar_token_hash = models.CharField(
+        _("calendar link hash"), max_length=64, unique=True, null=True, blank=True, editable=False
     )
 
     # Demo accounts have well-known passwords: accounts.backends refuses them outside demo mode.

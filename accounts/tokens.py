@@ -1,8 +1,12 @@
-"""API tokens: creation, revocation, authentication and the area a token may target.
+"""API tokens: creation, revocation, authentication and the area a token may target; and
+the secret of each user's calendar feed link.
 
 A token reads `tdm_<prefix>_<secret>`. Only the prefix is stored in clear (to find the row
 and recognise the token in lists); the whole token is stored as a sha256 digest, compared
 in constant time. The plaintext exists once, in the return value of api_token_create.
+
+A calendar link's secret is stored only as its sha256 digest and looked up by it: the
+plaintext exists once, in the return value of calendar_link_create.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ApiScope, ApiToken, User
+from accounts.models import ApiScope, ApiToken, User, new_calendar_token
 
 if TYPE_CHECKING:
     from publisher.services import Audience
@@ -35,10 +39,14 @@ def _digest(plaintext: str) -> str:
 
 
 def _audit(*, actor: User | None, verb: str, token: ApiToken, summary: dict[str, object]) -> None:
+    _record(actor=actor, verb=verb, obj=token, summary={"prefix": token.prefix, **summary})
+
+
+def _record(*, actor: User | None, verb: str, obj: ApiToken | User, summary: dict[str, object]) -> None:
     # Imported here: publisher.services imports accounts.models, and accounts must not import publisher at load.
     from publisher.services import audit_record
 
-    audit_record(actor=actor, verb=verb, obj=token, summary={"prefix": token.prefix, **summary})
+    audit_record(actor=actor, verb=verb, obj=obj, summary=summary)
 
 
 def api_token_create(
@@ -140,6 +148,32 @@ def api_token_authenticate(plaintext: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def calendar_link_create(*, user: User, actor: User | None = None) -> str:
+    """A new secret for the user's calendar feed link, replacing (and so revoking) the previous one.
+    Returns the plaintext, which is never stored and cannot be shown again."""
+    plaintext = new_calendar_token()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(calendar_token_hash=_digest(plaintext))
+        user.calendar_token_hash = _digest(plaintext)
+        _record(actor=actor, verb="calendar_link.created", obj=user, summary={"user": user.get_username()})
+    return plaintext
+
+
+def calendar_link_revoke(*, user: User, actor: User | None = None) -> None:
+    """The user's calendar link stops working at once; they can create a new one."""
+    with transaction.atomic():
+        if User.objects.filter(pk=user.pk).exclude(calendar_token_hash=None).update(calendar_token_hash=None):
+            _record(actor=actor, verb="calendar_link.revoked", obj=user, summary={"user": user.get_username()})
+        user.calendar_token_hash = None
+
+
+def calendar_link_user(plaintext: str) -> User | None:
+    """The active user whose calendar link holds this secret, or None."""
+    if not plaintext:
+        return None
+    return User.objects.filter(calendar_token_hash=_digest(plaintext), is_active=True).first()
 
 
 @dataclass(frozen=True)

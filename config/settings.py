@@ -334,6 +334,8 @@ TANDEM_CHANNEL_HTTP_ALLOWED = DEBUG
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
 # REST API request budget per token (DRF rate syntax: "1200/minute").
 TANDEM_API_RATE = env.str("TANDEM_API_RATE", default="1200/minute")
+# Failed bearer-token attempts allowed per client address; past it, 429 until the window ends.
+TANDEM_API_TOKEN_FAILURE_RATE = env.str("TANDEM_API_TOKEN_FAILURE_RATE", default="30/minute")
 
 LOGGING = {
     "version": 1,

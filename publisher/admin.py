@@ -248,6 +248,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("approvals/", wrap(lists.approvals_view), name=f"{info}_approvals"),
             path("expired/", wrap(lists.expired_view), name=f"{info}_expired"),
             path("calendar/", wrap(calendar_views.calendar_view), name=f"{info}_calendar"),
+            path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
             # Calendar clients cannot log in: the feed's secret token is its credential.
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
             path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),

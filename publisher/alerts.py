@@ -20,6 +20,7 @@ from accounts.tokens import api_token_area, audience_outside_area
 from publisher import scheduling, services
 from publisher.attachments import attachment_add
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.mail import subject_line
 from publisher.models import Message, MessageKind, MessageState, MessageStatus, Urgency
 from publisher.services import Audience, VariantInput
 
@@ -53,10 +54,10 @@ def _check_area(token: ApiToken | None, audience: Audience) -> None:
 
 
 def _title(cap: Mapping[str, Any], variants: Mapping[str, VariantInput], prefix: str) -> str:
-    label = str(cap.get("event") or cap.get("headline") or "").strip()
+    label = subject_line(str(cap.get("event") or cap.get("headline") or ""))
     if not label:
         first = next(iter(variants.values()), None)
-        label = first.text.strip()[:80] if first else ""
+        label = subject_line(first.text)[:80] if first else ""
     return f"{prefix}: {label}"[:200] if label else prefix
 
 

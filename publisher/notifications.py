@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import User
+from publisher.mail import mail_send
 from publisher.models import Message
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _send(*, event: str, message: Message, recipients: Iterable[User], comment: 
             context = {"message": message, "user": user, "url": message_url(message), "comment": comment}
             subject = render_to_string(f"emails/message_{event}_subject.txt", context).strip()
             body = render_to_string(f"emails/message_{event}.txt", context)
-        sent += send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=False)
+        sent += mail_send(subject=subject, body=body, to=[user.email])
     return sent
 
 

@@ -27,7 +27,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, connections, transaction
 from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
@@ -47,6 +46,7 @@ from publisher.channels.base import (
 )
 from publisher.channels.services import channel_disable
 from publisher.errors import InvalidTransition
+from publisher.mail import mail_send
 from publisher.models import (
     Channel,
     Delivery,
@@ -500,7 +500,7 @@ def _mail(users: Iterable[User], subject_body: Callable[[], tuple[str, str]]) ->
         with translation.override(getattr(user, "preferred_language", None) or settings.LANGUAGE_CODE):
             subject, body = subject_body()
         try:
-            send_mail(subject, body, None, [user.email])
+            mail_send(subject=subject, body=body, to=[user.email])
         except Exception:  # noqa: BLE001 - a mail outage must not undo a recorded outcome
             logger.exception("Could not mail %s", user.email)
 

@@ -20,6 +20,7 @@ from publisher import notifications, scheduling, selectors
 from publisher.channels.checks import message_channel_errors
 from publisher.checklist import checklist_validate
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.mail import CONTROL_CHARACTERS
 from publisher.models import (
     AuditEvent,
     Language,
@@ -118,6 +119,14 @@ def _resolve_audience(audience: Audience) -> dict[str, list[Any]]:
     return resolved
 
 
+def _validate_title(title: str) -> None:
+    if not title.strip():
+        raise ValidationError({"title": _("Give the message an internal title.")})
+    # The title heads mails and calendar entries: a line break or control character there breaks them.
+    if CONTROL_CHARACTERS.search(title.strip()):
+        raise ValidationError({"title": _("The title must be a single line without control characters.")})
+
+
 def _validate_variants(variants: Mapping[str, VariantInput]) -> None:
     errors: dict[str, str] = {}
     for language, variant in variants.items():
@@ -189,8 +198,7 @@ def message_create(
     cap: Mapping[str, Any] | None = None,
 ) -> Message:
     """Create a draft message with its variants and audience."""
-    if not title.strip():
-        raise ValidationError({"title": _("Give the message an internal title.")})
+    _validate_title(title)
     _validate_variants(variants)
     resolved = _resolve_audience(audience)
     with transaction.atomic():
@@ -232,8 +240,8 @@ def message_update(
         raise InvalidTransition(
             _("A message in state “%(state)s” can no longer be edited.") % {"state": message.get_state_display()}
         )
-    if title is not None and not title.strip():
-        raise ValidationError({"title": _("Give the message an internal title.")})
+    if title is not None:
+        _validate_title(title)
     if variants is not None:
         _validate_variants(variants)
     resolved = _resolve_audience(audience) if audience is not None else None

@@ -20,3 +20,6 @@ TANDEM_REQUIRE_2FA = False
 TANDEM_CHANNEL_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 TANDEM_CHANNEL_HTTP_ALLOWED = True
 TANDEM_DISPATCH_WAKE_DIR = tempfile.mkdtemp(prefix="tandem-wake-")
+# Every test request comes from 127.0.0.1 and a shared Redis cache is not flushed between
+# tests: the failed-token budget is tested with its own addresses (tests/api/test_throttling.py).
+TANDEM_API_TOKEN_FAILURE_RATE = "100000/minute"

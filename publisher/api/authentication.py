@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiToken, User
 from accounts.tokens import api_token_authenticate
+from publisher.api.throttling import token_failure_record
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -21,16 +22,23 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("The Authorization header must be “Bearer <token>”."))
+            self._refuse(request, _("The Authorization header must be “Bearer <token>”."))
         try:
             plaintext = header[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed(_("This token is not valid.")) from exc
+        except UnicodeDecodeError:
+            self._refuse(request, _("This token is not valid."))
         token = api_token_authenticate(plaintext)
         if token is None:
             # One answer for unknown, revoked and expired tokens: a guesser learns nothing.
-            raise exceptions.AuthenticationFailed(_("This token is not valid, has expired or was revoked."))
+            self._refuse(request, _("This token is not valid, has expired or was revoked."))
         return token.user, token
+
+    def _refuse(self, request: Request, detail: Any) -> NoReturn:
+        """401, or 429 once the address has spent its budget of failed attempts."""
+        wait = token_failure_record(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, detail=str(_("Too many failed token attempts from this address.")))
+        raise exceptions.AuthenticationFailed(detail)
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'

@@ -1,8 +1,8 @@
 """Scopes: what a token (or a signed-in person) may do through the API.
 
-A token's scopes never exceed what its user may do: `compose` needs a user who may add
-messages, `admin` one who may change channels, and approving is checked again by the
-service (four eyes). `alert` is granted by an administrator on the token itself.
+A token's scopes never exceed what its user may do, and a signed-in person gets exactly the
+scopes their permissions imply: both follow accounts.permissions.SCOPE_PERMISSIONS.
+Approving is checked again by the service (four eyes).
 """
 
 from __future__ import annotations
@@ -16,33 +16,18 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import ApiScope, ApiToken
+from accounts.permissions import session_scopes, token_scopes
 from publisher.errors import NotAllowed
 from publisher.models import Message, Urgency
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-# Model permissions a user must hold for a token's scope to count.
-USER_PERMISSION = {
-    ApiScope.COMPOSE: "publisher.add_message",
-    ApiScope.ADMIN: "publisher.change_channel",
-}
-
 
 def effective_scopes(request: Request) -> set[str]:
-    user: Any = request.user
-    if not user or not user.is_authenticated or not user.is_active:
-        return set()
     if isinstance(request.auth, ApiToken):
-        scopes = set(request.auth.scopes)
-    else:
-        # A person in the browsable API: scopes follow their roles; alerts are for machines and superusers.
-        scopes = {ApiScope.READ.value, ApiScope.COMPOSE.value, ApiScope.ADMIN.value, ApiScope.APPROVE.value}
-        if not user.has_perm("publisher.approve_message"):
-            scopes.discard(ApiScope.APPROVE.value)
-        if user.is_superuser:
-            scopes.add(ApiScope.ALERT.value)
-    return {s for s in scopes if s not in USER_PERMISSION or user.has_perm(USER_PERMISSION[ApiScope(s)])}
+        return token_scopes(request.user, list(request.auth.scopes))
+    return session_scopes(request.user)
 
 
 class HasScope(BasePermission):
@@ -78,9 +63,9 @@ def check_retract(request: Request, message: Message) -> None:
     the approve scope (held by an approver) for any message in the caller's area; the alert
     scope alone only for urgent alerts, which that scope publishes by policy. The area (the
     token's municipalities or zones) is checked by the view before this."""
-    user: Any = request.user
     granted = effective_scopes(request)
-    if ApiScope.APPROVE.value in granted and user.has_perm("publisher.approve_message"):
+    # effective_scopes keeps approve only for a user who may approve (accounts.permissions).
+    if ApiScope.APPROVE.value in granted:
         return
     if ApiScope.ALERT.value in granted and message.urgency == Urgency.URGENT:
         return

@@ -37,6 +37,7 @@ from publisher.api.throttling import TokenRateThrottle
 from publisher.attachments import attachment_add
 from publisher.errors import NotAllowed
 from publisher.feeds import cap_document
+from publisher.mail import subject_line
 from publisher.models import Channel, Message, MessageKind, MessageState, Municipality, Segment, Urgency
 from publisher.services import Audience
 
@@ -281,7 +282,7 @@ class ChannelViewSet(
 
 def _default_title(variants: dict[str, Any]) -> str:
     for value in variants.values():
-        text = " ".join(value.text.split())
+        text = subject_line(value.text)
         if text:
             return text[:80]
     return _("Message from the API")

@@ -40,6 +40,7 @@ from publisher.channels.http import excerpt
 from publisher.channels.netpolicy import connect
 from publisher.channels.secrets import channel_secret
 from publisher.images import RenditionSpec, rendition_for
+from publisher.mail import subject_line
 
 
 class PolicySMTP(smtplib.SMTP):
@@ -83,7 +84,7 @@ class EmailAdapter(ChannelAdapter):
         sender = str(config.get("from_address") or settings.DEFAULT_FROM_EMAIL)
         domain = sender.rsplit("@", 1)[-1] or "tandem.invalid"
         first_line = text.splitlines()[0] if text else post.title
-        subject = f"{config.get('subject_prefix', '')}{first_line}".strip()
+        subject = subject_line(f"{config.get('subject_prefix', '')}{first_line}")
         if len(subject) > 120:
             subject = subject[:119].rstrip() + "…"
         msg = EmailMessage()

@@ -45,6 +45,8 @@ VERBS = {
     "second_factor.removed": gettext_lazy("second factor removed"),
     "second_factor.reset": gettext_lazy("second factor reset by an administrator"),
     "sign_in_lock.released": gettext_lazy("sign-in unlocked"),
+    "calendar_link.created": gettext_lazy("calendar link created"),
+    "calendar_link.revoked": gettext_lazy("calendar link revoked"),
 }
 # Technical details kept in the audit row for operators, not shown on the message page.
 HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}

@@ -1,23 +1,31 @@
 """The calendar of scheduled occurrences (week and month, Brussels time) and the
-per-user iCalendar feed (RFC 5545) behind a secret URL."""
+per-user iCalendar feed (RFC 5545) behind a secret link, for those who may read the
+message list. The link's secret is stored hashed (accounts.tokens) and shown once."""
 
 from __future__ import annotations
 
 import calendar as pycalendar
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import icalendar
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.permissions import user_may_read_messages
+from accounts.tokens import calendar_link_create
 from publisher import scheduling
 from publisher.forms import BRUSSELS
-from publisher.models import Channel, Language, Message, PoliceZone
+from publisher.mail import subject_line
+from publisher.models import Channel, Language, Message, MessageState, MessageStatus, PoliceZone
 from publisher.views import queries
+from publisher.views.messages import post_only
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -44,7 +52,16 @@ def _window(view: str, anchor: date) -> tuple[date, date]:
     return start, start + timedelta(days=7)
 
 
+def _reader(request: HttpRequest) -> User:
+    """The signed-in user, if they may read the message list (the feed's condition too)."""
+    user: User = request.user  # type: ignore[assignment]
+    if not user_may_read_messages(user):
+        raise PermissionDenied
+    return user
+
+
 def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> HttpResponse:
+    user = _reader(request)
     view = "month" if request.GET.get("view") == "month" else "week"
     try:
         anchor = date.fromisoformat(request.GET.get("date", ""))
@@ -78,10 +95,6 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
         following = (anchor.replace(day=28) + timedelta(days=4)).replace(day=1)
     else:
         previous, following = anchor - step, anchor + step
-    user: User = request.user  # type: ignore[assignment]
-    feed_url = settings.TANDEM_PUBLIC_URL.rstrip("/") + reverse(
-        "admin:publisher_message_ical", args=[user.calendar_token]
-    )
     context: dict[str, Any] = {
         **model_admin.admin_site.each_context(request),
         "opts": Message._meta,
@@ -96,88 +109,91 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
         "language_choices": Language.choices,
         "channel_choices": list(Channel.objects.order_by("language", "name").values_list("pk", "name")),
         "zone_choices": list(PoliceZone.objects.order_by("code").values_list("code", "label")),
-        "feed_url": feed_url,
+        "has_feed_link": bool(user.calendar_token_hash),
         "entry_count": len(entries),
     }
     return TemplateResponse(request, "admin/publisher/message/calendar.html", context)
 
 
+@post_only
+def calendar_link_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> HttpResponse:
+    """A new feed link for the signed-in user, shown once; the previous link stops working."""
+    user = _reader(request)
+    plaintext = calendar_link_create(user=user, actor=user)
+    context: dict[str, Any] = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Message._meta,
+        "title": _("Your new calendar link"),
+        "feed_url": settings.TANDEM_PUBLIC_URL.rstrip("/") + reverse("admin:publisher_message_ical", args=[plaintext]),
+    }
+    response = TemplateResponse(request, "admin/publisher/message/calendar_link.html", context)
+    # The page holds a secret: no cache may keep it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 # --- iCalendar (RFC 5545) -----------------------------------------------------------------
 
-
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
-    )
+# RFC 5545 TEXT allows no control character but tab and line breaks (which icalendar escapes).
+_ICAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _fold(line: str) -> str:
-    """Lines longer than 75 octets are folded (RFC 5545 §3.1), never inside a UTF-8 sequence."""
-    encoded = line.encode()
-    if len(encoded) <= 75:
-        return line
-    parts: list[str] = []
-    current = ""
-    limit = 75
-    for char in line:
-        if len((current + char).encode()) > limit:
-            parts.append(current)
-            current = char
-            limit = 74  # continuation lines start with a space
-        else:
-            current += char
-    parts.append(current)
-    return "\r\n ".join(parts)
+def _ical_text(text: str) -> str:
+    return _ICAL_CONTROL.sub(" ", text)
 
 
-def _utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def ical_feed(entries: list[queries.CalendarEntry], *, host: str, now: datetime) -> str:
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Tandem//Publication calendar//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "X-WR-CALNAME:" + _escape(_("Tandem publications")),
-        "X-WR-TIMEZONE:Europe/Brussels",
-    ]
+def ical_feed(entries: list[queries.CalendarEntry], *, host: str, now: datetime) -> bytes:
+    """The feed, written by the icalendar library: escaping and line folding are its job."""
+    feed = icalendar.Calendar()
+    feed.add("prodid", "-//Tandem//Publication calendar//EN")
+    feed.add("version", "2.0")
+    feed.add("calscale", "GREGORIAN")
+    feed.add("method", "PUBLISH")
+    feed.add("x-wr-calname", _("Tandem publications"))
+    feed.add("x-wr-timezone", "Europe/Brussels")
     base = settings.TANDEM_PUBLIC_URL.rstrip("/")
     for entry in entries:
         message = entry.message
         channels = ", ".join(f"{d.language.upper()} → {d.channel.name}" for d in entry.deliveries)
         variants = "\n\n".join(f"{v.language.upper()}: {v.text}" for v in message.variants.all())
-        description = f"{variants}\n\n{channels}".strip()
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:occurrence-{entry.occurrence.pk}@{host}",
-            f"DTSTAMP:{_utc(now)}",
-            f"DTSTART:{_utc(entry.occurrence.due_at)}",
-            "DURATION:PT15M",
-            "SUMMARY:" + _escape(f"[{message.get_state_display()}] {message.title}"),
-            "DESCRIPTION:" + _escape(description),
-            "URL:" + base + reverse("admin:publisher_message_change", args=[message.pk]),
-            "STATUS:CONFIRMED",
-            "TRANSP:TRANSPARENT",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines)
+        label = message.get_state_display()
+        if message.status == MessageStatus.EXERCISE:
+            label = f"{message.get_status_display()} · {label}"
+        event = icalendar.Event()
+        event.add("uid", f"occurrence-{entry.occurrence.pk}@{host}")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", entry.occurrence.due_at.astimezone(UTC))
+        event.add("duration", timedelta(minutes=15))
+        # The title heads the entry: one line, whatever was stored before titles were checked.
+        event.add("summary", f"[{label}] {subject_line(message.title)}")
+        event.add("description", _ical_text(f"{variants}\n\n{channels}".strip()))
+        event.add("url", base + reverse("admin:publisher_message_change", args=[message.pk]))
+        event.add("status", "CONFIRMED")
+        event.add("transp", "TRANSPARENT")
+        feed.add_component(event)
+    return feed.to_ical()
 
 
 def ical_view(model_admin: ModelAdmin[Message], request: HttpRequest, token: str) -> HttpResponse:
-    """No session here: calendar clients cannot log in; the unguessable token is the credential."""
-    user = queries.user_by_calendar_token(token)
+    """No session here: calendar clients cannot log in; the unguessable token is the credential.
+
+    It answers only while its owner may read the message list, and leaves out retracted
+    messages: what was retracted everywhere must not live on in people's calendars."""
+    user = queries.calendar_feed_owner(token)
     if user is None:
         raise Http404
     now = timezone.now()
-    entries = queries.calendar_entries(
-        start=now - timedelta(days=FEED_PAST_DAYS), end=now + timedelta(days=FEED_FUTURE_DAYS)
-    )
+    entries = [
+        entry
+        for entry in queries.calendar_entries(
+            start=now - timedelta(days=FEED_PAST_DAYS), end=now + timedelta(days=FEED_FUTURE_DAYS)
+        )
+        if entry.message.state != MessageState.RETRACTED
+    ]
     host = (settings.TANDEM_PUBLIC_URL.split("//", 1)[-1].split("/", 1)[0] or "tandem").split(":")[0]
-    response = HttpResponse(ical_feed(entries, host=host, now=now), content_type="text/calendar; charset=utf-8")
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        body = ical_feed(entries, host=host, now=now)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="tandem.ics"'
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -1,13 +1,15 @@
-"""The approver's queue and the list of expired approvals."""
+"""The approver's queue and the list of expired approvals, for who may read the message list."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from accounts.permissions import user_may_read_messages
 from publisher.models import Message
 from publisher.views import queries
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 def approvals_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if not user_may_read_messages(user):
+        raise PermissionDenied
     rows = list(queries.awaiting_approval(user=user))
     context = {
         **model_admin.admin_site.each_context(request),
@@ -32,6 +36,8 @@ def approvals_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Ht
 
 def expired_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if not user_may_read_messages(user):
+        raise PermissionDenied
     mine_only = not user.has_perm("publisher.approve_message")
     context = {
         **model_admin.admin_site.each_context(request),

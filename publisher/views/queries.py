@@ -15,6 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
+from accounts.permissions import user_may_read_messages
+from accounts.tokens import calendar_link_user
 from publisher import routing, selectors
 from publisher.channels import checks as channel_checks
 from publisher.models import (
@@ -186,7 +188,10 @@ def calendar_entries(
     return [CalendarEntry(o, o.message, list(o.shown_deliveries)) for o in rows]
 
 
-def user_by_calendar_token(token: str) -> User | None:
-    if not token:
+def calendar_feed_owner(token: str) -> User | None:
+    """The owner of this calendar link if they may still read the admin's message list
+    (staff, with its permission), else None: the feed then answers 404."""
+    user = calendar_link_user(token)
+    if user is None or not user.is_staff or not user_may_read_messages(user):
         return None
-    return User.objects.filter(calendar_token=token, is_active=True).first()
+    return user

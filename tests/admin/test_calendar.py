@@ -1,13 +1,19 @@
+import hashlib
+import re
 from datetime import UTC, datetime
 
 import icalendar
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
+from accounts.tokens import calendar_link_create
 from publisher import services
 from publisher.checklist import checklist_all_ticked
-from tests.factories import make_message
+from publisher.models import AuditEvent, Message, MessageState, MessageStatus, Variant
+from tests.factories import UserFactory, make_message
 
 
 @pytest.fixture
@@ -76,9 +82,14 @@ def test_calendar_query_count_is_fixed(author_client, scheduled, django_assert_m
         [(d.channel.name, [v.text for v in e.message.variants.all()]) for e in entries for d in e.deliveries]
 
 
+def feed(client, token):
+    return client.get(reverse("admin:publisher_message_ical", args=[token]))
+
+
 def test_ical_feed_parses_and_needs_the_secret(client, author, scheduled):
+    token = calendar_link_create(user=author)
     with time_machine.travel("2026-11-28 10:00 +01:00", tick=False):
-        response = client.get(reverse("admin:publisher_message_ical", args=[author.calendar_token]))
+        response = feed(client, token)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")
     body = response.content
@@ -90,4 +101,87 @@ def test_ical_feed_parses_and_needs_the_secret(client, author, scheduled):
     # Commas and semicolons in the text survive escaping.
     assert "Hallo; Antwerpen, welkom" in str(events[1]["DESCRIPTION"])
     assert len({str(e["UID"]) for e in events}) == 2
-    assert client.get(reverse("admin:publisher_message_ical", args=["wrong-token"])).status_code == 404
+    assert feed(client, "wrong-token").status_code == 404
+
+
+@pytest.mark.parametrize("title", ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\r\n\x07rue Neuve"])
+def test_ical_feed_keeps_a_title_with_line_breaks_on_one_escaped_line(client, author, scheduled, title):
+    Message.objects.filter(pk=scheduled[0].pk).update(title=title)
+    Variant.objects.filter(message=scheduled[0], language="fr").update(text="Ligne 1\rLigne 2\x07")
+    with time_machine.travel("2026-11-28 10:00 +01:00", tick=False):
+        body = feed(client, calendar_link_create(user=author)).content
+    # Every line ends with CRLF; no CR, LF or other control character stands alone in a value.
+    assert all(not re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", line) for line in body.split(b"\r\n"))
+    events = list(icalendar.Calendar.from_ical(body).walk("VEVENT"))
+    assert str(events[0]["SUMMARY"]).endswith("] Fermeture rue Neuve")
+    assert "FR: Ligne 1\nLigne 2" in str(events[0]["DESCRIPTION"])
+    assert len(events) == 2
+
+
+def test_ical_feed_leaves_out_retracted_messages_and_labels_exercises(client, author, scheduled):
+    brussels, antwerp = scheduled
+    Message.objects.filter(pk=brussels.pk).update(state=MessageState.RETRACTED)
+    Message.objects.filter(pk=antwerp.pk).update(status=MessageStatus.EXERCISE)
+    author.preferred_language = "en"
+    author.save(update_fields=["preferred_language"])
+    with time_machine.travel("2026-11-28 10:00 +01:00", tick=False):
+        body = feed(client, calendar_link_create(user=author)).content
+    events = list(icalendar.Calendar.from_ical(body).walk("VEVENT"))
+    assert [str(e["SUMMARY"]) for e in events] == ["[Exercise · Scheduled] Antwerpen"]
+
+
+@pytest.mark.parametrize(
+    ("user_roles", "is_staff", "is_active"),
+    [(["channel_admin"], True, True), ([], True, True), (["author"], False, True), (["author"], True, False)],
+    ids=["channel-admin-only", "no-role", "not-staff", "inactive"],
+)
+def test_ical_feed_answers_only_who_may_read_the_message_list(client, scheduled, user_roles, is_staff, is_active):
+    user = UserFactory(username="someone", roles=user_roles, is_staff=is_staff, is_active=is_active)
+    assert feed(client, calendar_link_create(user=user)).status_code == 404
+
+
+def test_ical_feed_stops_when_its_owner_loses_the_permission(client, author, scheduled):
+    token = calendar_link_create(user=author)
+    assert feed(client, token).status_code == 200
+    author.groups.clear()
+    assert feed(client, token).status_code == 404
+
+
+def test_calendar_page_needs_the_message_list_permission(client, roles):
+    client.force_login(UserFactory(username="channels", roles=["channel_admin"]))
+    assert client.get(reverse("admin:publisher_message_calendar")).status_code == 403
+    assert client.post(reverse("admin:publisher_message_calendar_link")).status_code == 403
+
+
+def test_new_link_is_shown_once_stored_hashed_and_revokes_the_old_one(author_client, author, scheduled):
+    page = author_client.get(reverse("admin:publisher_message_calendar"))
+    assert "feed-link-form" in page.content.decode()
+    assert author_client.get(reverse("admin:publisher_message_calendar_link")).status_code == 405
+    old = calendar_link_create(user=author)
+    response = author_client.post(reverse("admin:publisher_message_calendar_link"))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    url = response.context["feed_url"]
+    assert url in response.content.decode()
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    author.refresh_from_db()
+    assert author.calendar_token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert not User.objects.filter(calendar_token_hash__in=[token, old]).exists()
+    client = Client()
+    assert feed(client, old).status_code == 404
+    assert feed(client, token).status_code == 200
+    # The link is not on the calendar page any more: shown only when created.
+    assert token not in author_client.get(reverse("admin:publisher_message_calendar")).content.decode()
+    assert AuditEvent.objects.filter(verb="calendar_link.created", object_type="user", actor=author).count() == 1
+
+
+def test_admin_action_revokes_the_selected_users_links(admin_client, author, approver, scheduled):
+    tokens = {user.pk: calendar_link_create(user=user) for user in (author, approver)}
+    response = admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "revoke_calendar_links", "_selected_action": [author.pk]},
+    )
+    assert response.status_code == 302
+    assert feed(Client(), tokens[author.pk]).status_code == 404
+    assert feed(Client(), tokens[approver.pk]).status_code == 200
+    assert AuditEvent.objects.filter(verb="calendar_link.revoked", object_id=str(author.pk)).exists()

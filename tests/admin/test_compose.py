@@ -192,3 +192,10 @@ def test_schedule_preview_of_an_extreme_time_says_so(author_client):
 def test_calendar_of_the_last_week_of_9999_shows_this_week(author_client):
     response = author_client.get(reverse("admin:publisher_message_calendar"), {"date": "9999-12-31"})
     assert response.status_code == 200
+
+
+def test_a_title_with_a_carriage_return_is_a_field_error(author_client, channels):
+    response = author_client.post(ADD, compose_data(title="Vols\rde vélos"))
+    assert response.status_code == 200
+    assert "title" in response.context["form"].errors
+    assert not Message.objects.exists()

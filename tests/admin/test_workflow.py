@@ -263,3 +263,11 @@ def test_an_approver_who_changed_the_message_sees_why_and_cannot_approve_it(role
     assert not AuditEvent.objects.filter(verb="message.approved").exists()
     edit = AuditEvent.objects.get(verb="message.edited", object_id=str(message.pk))
     assert edit.actor == power
+
+
+@pytest.mark.parametrize("page", ["admin:publisher_message_approvals", "admin:publisher_message_expired"])
+def test_message_lists_need_the_message_list_permission(client, submitted, page):
+    client.force_login(UserFactory(username="channels", roles=["channel_admin"]))
+    response = client.get(reverse(page))
+    assert response.status_code == 403
+    assert b"Test message" not in response.content

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.tokens import api_token_revoke
+from accounts.tokens import api_token_revoke, calendar_link_create
 from publisher import alerts, services
 from publisher.checklist import checklist_all_ticked
 from publisher.models import Delivery, Message
@@ -314,3 +315,52 @@ def test_approve_scope_retracts_only_for_an_approver(make_client, world):
     response = author_only.post(f"/api/v1/messages/{world['routine']}/retract/", {}, format="json")
     assert response.status_code == 403
     assert Message.objects.get(pk=world["routine"]).state == "scheduled"
+
+
+# --- Signed-in people: exactly the scopes their permissions imply ----------------------------
+
+# (roles, may list messages, may list channels)
+SESSION_READ = [
+    (["channel_admin"], False, True),
+    (["author"], True, False),
+    (["approver"], True, False),
+    (["api_client"], True, False),
+    ([], False, False),
+]
+
+
+@pytest.mark.parametrize(("user_roles", "reads_messages", "lists_channels"), SESSION_READ)
+def test_session_gets_only_the_scopes_its_permissions_imply(client, world, user_roles, reads_messages, lists_channels):
+    person = UserFactory(username="session-person", roles=user_roles)
+    client.force_login(person)
+    for url in ("/api/v1/messages/", f"/api/v1/messages/{world['message']}/", f"/api/v1/alerts/{world['alert']}/"):
+        response = client.get(url)
+        assert response.status_code == (200 if reads_messages else 403), (url, response.content)
+    assert client.get("/api/v1/channels/").status_code == (200 if lists_channels else 403)
+
+
+def test_token_read_scope_needs_a_user_who_may_read_messages(make_client, world):
+    channel_admin = UserFactory(username="channels-only", roles=["channel_admin"])
+    client = make_client(["read", "admin"], user=channel_admin)
+    assert client.get("/api/v1/messages/").status_code == 403
+    assert client.get("/api/v1/channels/").status_code == 200
+
+
+# --- The personal calendar feed: only for who may read the admin's message list --------------
+
+# (roles, is_staff, feed answers)
+CALENDAR_FEED = [
+    (["author"], True, 200),
+    (["approver"], True, 200),
+    (["channel_admin"], True, 404),
+    (["api_client"], False, 404),
+    (["author"], False, 404),
+    ([], True, 404),
+]
+
+
+@pytest.mark.parametrize(("user_roles", "is_staff", "expected"), CALENDAR_FEED)
+def test_calendar_feed_answers_only_who_may_read_the_message_list(client, world, user_roles, is_staff, expected):
+    person = UserFactory(username="feed-owner", roles=user_roles, is_staff=is_staff)
+    response = client.get(reverse("admin:publisher_message_ical", args=[calendar_link_create(user=person)]))
+    assert response.status_code == expected

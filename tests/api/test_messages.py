@@ -193,3 +193,15 @@ def test_segments_and_channels(make_client, roles):
     unknown = client.post("/api/v1/channels/", {"name": "X", "kind": "pigeon", "language": "fr"}, format="json")
     assert unknown.status_code == 400
     assert "kind" in unknown.json()["errors"]
+
+
+def test_a_title_with_a_carriage_return_is_a_400_naming_the_title(make_client):
+    client = make_client(["compose", "read"])
+    response = client.post("/api/v1/messages/", message_body(title="Prévention\rvols"), format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["title"]
+    created = client.post("/api/v1/messages/", message_body(), format="json").json()
+    response = client.patch(f"/api/v1/messages/{created['id']}/", {"title": "Vols\nde vélos"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["title"]
+    assert client.get(f"/api/v1/messages/{created['id']}/").json()["title"] == "Prévention vols"

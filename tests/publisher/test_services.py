@@ -237,3 +237,21 @@ def test_approval_binds_the_resolved_audience(author, approver):
     services.message_submit(message=message, actor=author)
     message = services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())
     assert message.approved_audience == ["21004", "21009"]
+
+
+@pytest.mark.parametrize("title", ["Fermeture\rrue Neuve", "Fermeture\nrue Neuve", "Fermeture\x00", "A\u2028B"])
+def test_a_title_with_a_line_break_or_control_character_is_a_field_error(author, title):
+    with pytest.raises(ValidationError) as refused:
+        services.message_create(
+            author=author,
+            title=title,
+            variants={"fr": services.VariantInput("Bonjour"), "nl": services.VariantInput("Hallo")},
+            audience=services.Audience(municipalities=["21004"]),
+        )
+    assert list(refused.value.message_dict) == ["title"]
+    message = make_message(author=author)
+    with pytest.raises(ValidationError) as refused:
+        services.message_update(message=message, actor=author, title=title)
+    assert list(refused.value.message_dict) == ["title"]
+    message.refresh_from_db()
+    assert message.title == "Test message"
