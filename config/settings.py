@@ -147,8 +147,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tandem@localhost")
 # max_attempts=1 because our code decides retries from the network's answer, and
 # retry > timeout so the ORM broker never re-delivers a task that is still running.
 REDIS_URL = env.str("REDIS_URL", default="")
-# A publish task takes a batch of deliveries and runs their calls concurrently; timeout
-# bounds the whole batch, and the delivery lease (TANDEM_SEND_LEASE_SECONDS) outlives it.
+# A publish task takes a batch of deliveries, hands their calls to its worker process's
+# sender and returns: the calls run there (bounded per process and per network) and their
+# short leases are renewed while they run, so timeout only bounds rendering and hand-over.
 # Urgent alerts get their own queue and cluster (Q_CLUSTER_NAME=urgent, see Procfile) so
 # they never wait behind routine batches; django-q2's own scheduler is not used for posts.
 Q_CLUSTER: dict[str, object] = {
@@ -228,11 +229,15 @@ TANDEM_URGENT_QUEUE = env.str("TANDEM_URGENT_QUEUE", default="urgent")  # "" = t
 TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows per claim
 TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
 TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])  # tasks a burst is split into
-TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=50)  # network calls at once per task
+TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=100)  # network calls at once per worker
+TANDEM_PUBLISH_NETWORK_CONCURRENCY = env.int("TANDEM_PUBLISH_NETWORK_CONCURRENCY", default=10)  # per worker and host
 TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=0.5)  # hand-over ahead of due
 TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
 TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
-TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=210)  # > Q_CLUSTER timeout
+# A worker holds its deliveries with a short lease renewed every heartbeat while it works
+# on them: a killed worker's deliveries are taken back by the dispatcher within the lease.
+TANDEM_SEND_LEASE_SECONDS = env.float("TANDEM_SEND_LEASE_SECONDS", default=7.0)
+TANDEM_LEASE_HEARTBEAT_SECONDS = env.float("TANDEM_LEASE_HEARTBEAT_SECONDS", default=2.0)
 TANDEM_MAX_ATTEMPTS = env.int("TANDEM_MAX_ATTEMPTS", default=6)
 TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
 TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)

@@ -14,7 +14,10 @@ from publisher import publishing
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
-    return publishing.deliveries_publish(delivery_ids=delivery_ids)
+    # In a worker, the task also takes queued deliveries while its calls run (see
+    # deliveries_publish); run inline (django-q2's sync mode), it publishes only its own.
+    steal = not settings.Q_CLUSTER.get("sync")
+    return publishing.deliveries_publish(delivery_ids=delivery_ids, steal=steal)
 
 
 def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:

@@ -84,6 +84,7 @@ def _usage_wait(response: httpx.Response) -> float | None:
 
 class FacebookAdapter(ChannelAdapter):
     kind = "facebook"
+    default_endpoint = "https://graph.facebook.com"
     label = "Facebook"
     # The text limit is not documented (63,206 is folklore); images per post neither (≤ 4 is safe).
     limits = Limits(

@@ -42,6 +42,7 @@ CAPTION_MAX = 1024
 
 class TelegramAdapter(ChannelAdapter):
     kind = "telegram"
+    default_endpoint = "https://api.telegram.org"
     label = "Telegram"
     limits = Limits(
         text_max=TEXT_MAX,
