@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from publisher import scheduling
-from publisher.models import Delivery, DeliveryAttempt, DeliveryState
+from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Urgency
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.publisher.dispatch_support import due_deliveries
 
@@ -156,6 +156,30 @@ def test_worker_killed_mid_publish_is_recovered_after_its_lease(live, author, tm
         assert delivery.attempts == 1
         assert outcomes == ["lost"]
         assert len(calls_in(tmp_path)) == 1
+
+
+@pytest.mark.parametrize(("kind", "final"), [("fake", DeliveryState.SENT), ("fake-nokey", DeliveryState.UNCONFIRMED)])
+def test_urgent_delivery_of_a_killed_worker_is_settled_within_seconds(live, author, tmp_path, kind, final):
+    """Default leases: the worker's heartbeat stops with it, the dispatcher takes the delivery
+    back when the short lease runs out (resent with the same key, or unconfirmed)."""
+    [pk] = due_deliveries(
+        author=author, count=1, kind=kind, urgency=Urgency.URGENT, config={"dir": str(tmp_path), "hang_once": True}
+    )
+    live.start("run_dispatcher")
+    live.start("qcluster", Q_CLUSTER_NAME="urgent")
+    hung = tmp_path / "hung"
+    assert wait_until(lambda: hung.exists() and hung.read_text(), timeout=30)
+    time.sleep(3 * settings.TANDEM_LEASE_HEARTBEAT_SECONDS)  # several heartbeats into the call
+    assert Delivery.objects.get(pk=pk).state == DeliveryState.SENDING
+    os.kill(int(hung.read_text()), signal.SIGKILL)
+    killed = time.monotonic()
+    # Target 10 s; the bound is generous for a busy machine (the old 210 s lease fails it).
+    assert wait_until(lambda: Delivery.objects.get(pk=pk).state == final, timeout=20)
+    print(f"{kind}: {final} {time.monotonic() - killed:.1f} s after kill -9 of the worker")  # noqa: T201 - the figure
+    assert len(posts_in(tmp_path)) == 1, "exactly one post at the network"
+    assert list(Delivery.objects.get(pk=pk).attempt_log.values_list("outcome", flat=True)) == (
+        ["lost", "sent"] if final == DeliveryState.SENT else ["lost"]
+    )
 
 
 def test_a_committed_nearer_delivery_wakes_the_sleeping_dispatcher(live, author):
