@@ -7,6 +7,7 @@ test database, so the test data must be committed (transactional test)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -217,3 +218,21 @@ def test_flaky_network_through_real_processes_ends_sent_once_or_failed_with_reas
     assert all(d.last_error for d in Delivery.objects.filter(pk__in=ids).exclude(state=DeliveryState.SENT))
     outcomes = Counter(DeliveryAttempt.objects.filter(delivery_id__in=ids).values_list("outcome", flat=True))
     assert {"transient", "unknown", "sent"} <= set(outcomes)
+
+
+def test_a_cluster_whose_idle_worker_was_killed_still_takes_tasks(live, author, tmp_path):
+    """The only worker waits for a task holding the queue's read lock when it is killed."""
+    live.start("qcluster", TANDEM_WORKERS="1")
+    log = live.logs / f"{len(live.running) - 1}-qcluster.log"
+    assert wait_until(lambda: b"ready for work at" in log.read_bytes(), timeout=30)
+    [pid] = re.findall(rb"ready for work at (\d+)", log.read_bytes())
+    time.sleep(1.0)  # blocked in the task queue
+    os.kill(int(pid), signal.SIGKILL)
+    assert wait_until(lambda: b"reincarnated worker" in log.read_bytes(), timeout=10)
+    ids = due_deliveries(author=author, count=3, config={"dir": str(tmp_path)})
+    live.start("run_dispatcher")
+
+    def all_sent() -> bool:
+        return Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENT).count() == len(ids)
+
+    assert wait_until(all_sent, timeout=30), Counter(Delivery.objects.values_list("state", flat=True))
