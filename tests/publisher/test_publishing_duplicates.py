@@ -127,7 +127,8 @@ def assert_left_to_the_operator(network: Network, pk: int, clock: Any, approver:
     delivery = Delivery.objects.get(pk=pk)
     assert delivery.state == DeliveryState.UNCONFIRMED
     assert network.posts() == 1
-    assert [m.subject for m in mail.outbox if "may not have been published" in m.subject], "nobody was told"
+    told = [m for m in mail.outbox if "Contrôle" in m.subject and network.channel.name in m.body]
+    assert told, "the author and approver are told to check the account"
     for _ in range(3):
         clock.shift(timedelta(minutes=10))
         with TestCase.captureOnCommitCallbacks(execute=True):
