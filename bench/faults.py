@@ -47,6 +47,13 @@ WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a
 SECRET_REF = "TANDEM_BENCH_FAULTS_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a killed worker's connection reset mid-request: expected here
+
+
 class Receiver:
     """Webhook endpoints on free ports of 127.0.0.1; holds the first request of a share of
     the webhook-ids (chosen by a hash, so both code versions see the same faults)."""
@@ -91,8 +98,7 @@ class Receiver:
 
         self.servers = []
         for _ in range(endpoints):
-            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-            server.daemon_threads = True
+            server = _Server(("127.0.0.1", 0), Handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
 
