@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._support import Processes, django_setup, redis_queues_clear  # noqa: E402
+from bench._support import ROOT, Processes, django_setup, redis_queues_clear  # noqa: E402
 
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a throwaway bench secret
 SECRET_REF = "TANDEM_BENCH_FAULTS_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -311,8 +311,10 @@ def main() -> None:
         procs = Processes(Path(tmp))
         try:
             procs.start("run_dispatcher")
-            procs.start("qcluster")
-            procs.start("qcluster")
+            # Like the Procfile: run_cluster where the build has it, qcluster before.
+            cluster = "run_cluster" if (ROOT / "publisher/management/commands/run_cluster.py").exists() else "qcluster"
+            procs.start(cluster)
+            procs.start(cluster)
             time.sleep(5)  # clusters up and idle
             for run in [r.strip() for r in args.runs.split(",") if r.strip()]:
                 kills = args.kills if run == "kills" else 0
