@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._support import ROOT, Processes, django_setup, redis_queues_clear  # noqa: E402
 
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a throwaway bench secret
-SECRET_REF = "TANDEM_BENCH_FAULTS_SECRET"  # noqa: S105 - the variable's name, not a secret
+SECRET_REF = "TANDEM_SECRET_BENCH_FAULTS"  # noqa: S105 - the variable name, not a secret
 
 
 class _Server(ThreadingHTTPServer):
