@@ -189,8 +189,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tandem@localhost")
 # max_attempts=1 because our code decides retries from the network's answer, and
 # retry > timeout so the ORM broker never re-delivers a task that is still running.
 REDIS_URL = env.str("REDIS_URL", default="")
-# A publish task takes a batch of deliveries and runs their calls concurrently; timeout
-# bounds the whole batch, and the delivery lease (TANDEM_SEND_LEASE_SECONDS) outlives it.
+# A publish task hands its deliveries' calls to its worker process's sender (bounded per
+# process and per network) and records each outcome as its call ends; short leases are
+# renewed while the calls run, so a killed worker's deliveries come back within the lease
+# (TANDEM_SEND_LEASE_SECONDS), not after this timeout.
 # Urgent alerts get their own queue and cluster (Q_CLUSTER_NAME=urgent, see Procfile) so
 # they never wait behind routine batches; django-q2's own scheduler is not used for posts.
 Q_CLUSTER: dict[str, object] = {
@@ -285,7 +287,8 @@ TANDEM_URGENT_QUEUE = env.str("TANDEM_URGENT_QUEUE", default="urgent")  # "" = t
 TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows per claim
 TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
 TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])  # tasks a burst is split into
-TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=50)  # network calls at once per task
+TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=100)  # network calls at once per worker
+TANDEM_PUBLISH_NETWORK_CONCURRENCY = env.int("TANDEM_PUBLISH_NETWORK_CONCURRENCY", default=10)  # per worker and host
 TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=1.0)  # hand-over ahead of due
 TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
 TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
@@ -293,7 +296,10 @@ TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
 TANDEM_HAND_OVER_RETRY_SECONDS = env.float("TANDEM_HAND_OVER_RETRY_SECONDS", default=0.5)
 # SQLite has no NOTIFY: each dispatcher listens on a datagram socket in this folder.
 TANDEM_DISPATCH_WAKE_DIR = env.path("TANDEM_DISPATCH_WAKE_DIR", default=str(VAR_DIR / "dispatch-wake"))
-TANDEM_SEND_LEASE_SECONDS = env.int("TANDEM_SEND_LEASE_SECONDS", default=210)  # > Q_CLUSTER timeout
+# A worker holds its deliveries with a short lease renewed every heartbeat while it works
+# on them: a killed worker's deliveries are taken back by the dispatcher within the lease.
+TANDEM_SEND_LEASE_SECONDS = env.float("TANDEM_SEND_LEASE_SECONDS", default=7.0)
+TANDEM_LEASE_HEARTBEAT_SECONDS = env.float("TANDEM_LEASE_HEARTBEAT_SECONDS", default=2.0)
 # run_cluster on SIGTERM: calls still running after this many seconds are killed (their
 # deliveries come back through their lease). Below honcho's 5 s before its SIGKILL.
 TANDEM_CLUSTER_STOP_SECONDS = env.float("TANDEM_CLUSTER_STOP_SECONDS", default=4.0)

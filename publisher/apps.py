@@ -10,6 +10,8 @@ class PublisherConfig(AppConfig):
         # accounts records its events (second factor, lockouts) in publisher's audit trail
         # through this hook: the lower layer never imports the higher one.
         from accounts.audit import audit_recorder_register
+        from publisher.cluster import sentinel_repair_install
         from publisher.services import audit_record
 
         audit_recorder_register(audit_record)
+        sentinel_repair_install()

@@ -16,18 +16,21 @@ after sending becomes ``unconfirmed`` unless the network honours our idempotency
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -117,6 +120,7 @@ class _Call:
     extra: dict[str, Any] = field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    network: str = ""  # calls to one network share a concurrency bound (_Sender)
 
 
 def _deliveries_start(delivery_ids: Sequence[int], now: datetime) -> dict[int, tuple[int, int]]:
@@ -200,6 +204,7 @@ def _calls_prepare(delivery_ids: Sequence[int]) -> dict[int, _Call]:
             if delivery.channel_id not in adapters:
                 adapters[delivery.channel_id] = registry.get_adapter(delivery.channel)
             call.adapter = adapters[delivery.channel_id]
+            call.network = call.adapter.network()
         except Exception as exc:  # noqa: BLE001 - nothing was sent: a rendering failure is final
             logger.exception("Cannot render delivery %s", delivery.pk)
             call.outcome, call.error = "permanent", _("Could not prepare the post: %(error)s") % {"error": exc}
@@ -224,22 +229,99 @@ def _sleep_until(moment: datetime) -> None:
         time.sleep(min(delay, settings.TANDEM_DISPATCH_LEAD_SECONDS))
 
 
-def deliveries_publish(*, delivery_ids: Sequence[int]) -> dict[str, int]:
+def deliveries_publish(
+    *, delivery_ids: Sequence[int], steal: bool = False, may_steal: Callable[[], bool] = lambda: True
+) -> dict[str, int]:
     """Publish a batch of queued deliveries; network calls run concurrently (bounded).
 
     Renders first (the dispatcher hands bursts over up to TANDEM_DISPATCH_LEAD_SECONDS
-    early so this is done by the due time), then moves the rows to ``sending``, then calls
-    each network at its due time. Safe to run twice and concurrently with itself.
-    Returns a count per outcome.
+    early so this is done by the due time), then moves the rows to ``sending``, then hands
+    each network call to this process's sender at its due time and records each outcome
+    as its call ends. Safe to run twice and concurrently with itself. Returns a count per
+    outcome.
+
+    With ``steal`` (the django-q2 task), while the calls run and this process has idle
+    threads, the task also takes queued deliveries of its urgency that still wait for a
+    worker, while ``may_steal()`` holds (a stopping cluster takes no more); the tasks that
+    carried them find them taken and end at once. So a slow network holds a few threads, not
+    the posts queued behind the task. (The worker stays in its task meanwhile: a django-q2
+    worker killed while idle can hold its cluster's queue lock, and that cluster would take no
+    task again.)
     """
     clock = time.perf_counter()
+    sender = _sender()
+    sink: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+    calls: list[_Call] = []
+    held: set[int] = set()
+    urgent: bool | None = None
+    steal_until = time.monotonic() + STEAL_SECONDS
+    batch = list(delivery_ids)
+    left = 0
+    try:
+        while True:
+            if batch:
+                started, to_send = _batch_start(batch, sender, held)
+                calls += started
+                if urgent is None and started:
+                    urgent = started[0].delivery.urgent
+                for call in to_send:
+                    _sleep_until(_due_of(call))
+                    sender.submit(call, sink)
+                left += len(to_send)
+            if not left:
+                break
+            stealing = steal and urgent is not None and time.monotonic() < steal_until and may_steal()
+            # Record whatever finished together, in one transaction: fast batches stay
+            # cheap and a slow network call does not hold back the others' outcomes.
+            done = _gather(sink, timeout=STEAL_POLL_SECONDS if stealing else None, limit=left)
+            if done:
+                _outcomes_record(done)
+                sender.release(c.delivery.pk for c in done)
+                held.difference_update(c.delivery.pk for c in done)
+                left -= len(done)
+            batch = []
+            if stealing and left and (room := sender.room()) > 0:
+                batch = _deliveries_waiting(urgent=bool(urgent), limit=min(room, settings.TANDEM_TASK_BATCH))
+    finally:
+        sender.release(held)
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.outcome] = counts.get(call.outcome, 0) + 1
+    if calls:
+        own = set(delivery_ids)
+        logger.info(
+            "Published %s deliveries %s (%s of other tasks) in %.0f ms",
+            len(calls),
+            counts,
+            sum(1 for c in calls if c.delivery.pk not in own),
+            (time.perf_counter() - clock) * 1000,
+        )
+    return counts
+
+
+# A stealing task stops taking more after this long, so it ends well within the django-q2
+# timeout (Q_CLUSTER["timeout"]); it looks for waiting deliveries at this pace meanwhile.
+STEAL_SECONDS = 60.0
+STEAL_POLL_SECONDS = 0.2
+
+
+def _batch_start(delivery_ids: list[int], sender: _Sender, held: set[int]) -> tuple[list[_Call], list[_Call]]:
+    """Take, render and start these deliveries; record those decided without a call.
+    Returns (the calls started, those to send)."""
+    # Short leases renewed by this process's heartbeat from the moment it holds the rows:
+    # if it dies now, the dispatcher takes them back within seconds.
+    sender.hold(dict.fromkeys(delivery_ids, 0))
+    held.update(delivery_ids)
+    _deliveries_take(delivery_ids, timezone.now())
     prepared = _calls_prepare(delivery_ids)
-    if not prepared:
-        return {}
-    rendered_ms = (time.perf_counter() - clock) * 1000
-    _sleep_until(min(_due_of(c) for c in prepared.values()))
-    started = _deliveries_start(list(prepared), timezone.now())
-    started_ms = (time.perf_counter() - clock) * 1000
+    started: dict[int, tuple[int, int]] = {}
+    if prepared:
+        _sleep_until(min(_due_of(c) for c in prepared.values()))
+        started = _deliveries_start(list(prepared), timezone.now())
+        sender.hold({pk: attempt_no for pk, (_attempt_id, attempt_no) in started.items()})
+    idle = [pk for pk in delivery_ids if pk not in started]
+    sender.release(idle)
+    held.difference_update(idle)
     calls: list[_Call] = []
     for pk, (attempt_id, attempt_no) in started.items():
         call = prepared[pk]
@@ -250,36 +332,181 @@ def deliveries_publish(*, delivery_ids: Sequence[int]) -> dict[str, int]:
         call.started_at = call.finished_at = timezone.now()
     if ready:
         _outcomes_record(ready)
-    to_send = sorted((c for c in calls if not c.outcome), key=_due_of)
-    if to_send:
-        workers = max(1, min(settings.TANDEM_PUBLISH_CONCURRENCY, len(to_send)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=POOL_THREAD_PREFIX) as pool:
-            pending: set[Future[_Call]] = set()
-            for call in to_send:
-                _sleep_until(_due_of(call))
-                pending.add(pool.submit(_call_adapter, call))
-            while pending:
-                # Record whatever finished together, in one transaction: fast batches stay
-                # cheap and a slow network call does not hold back the others' outcomes.
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                if pending:
-                    # Gather the calls finishing together so a fast network costs a few
-                    # transactions per batch rather than one per post.
-                    more, pending = wait(pending, timeout=RECORD_WINDOW_SECONDS)
-                    done |= more
-                _outcomes_record([f.result() for f in done])
-    counts: dict[str, int] = {}
-    for call in calls:
-        counts[call.outcome] = counts.get(call.outcome, 0) + 1
-    logger.info(
-        "Published %s deliveries %s: rendered %.0f ms, started %.0f ms, done %.0f ms",
-        len(calls),
-        counts,
-        rendered_ms,
-        started_ms,
-        (time.perf_counter() - clock) * 1000,
+        sender.release(c.delivery.pk for c in ready)
+        held.difference_update(c.delivery.pk for c in ready)
+    return calls, sorted((c for c in calls if not c.outcome), key=_due_of)
+
+
+def _leases_set(rows: Q, until: datetime) -> int:
+    """Set the lease of these rows, skipping rows locked by another transaction (theirs for
+    now): overlapping sets updated by several workers never deadlock."""
+    with transaction.atomic():
+        pks = list(Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(rows).values_list("pk"))
+        return Delivery.objects.filter(pk__in=[pk for (pk,) in pks]).update(lease_expires_at=until)
+
+
+def _deliveries_take(delivery_ids: Sequence[int], now: datetime) -> None:
+    """Shorten the queue lease of the rows this task is about to work on to a send lease,
+    renewed by the heartbeat while this process holds them."""
+    _leases_set(Q(pk__in=list(delivery_ids), state=DeliveryState.QUEUED), now + send_lease())
+
+
+def _deliveries_waiting(*, urgent: bool, limit: int) -> list[int]:
+    """Queued deliveries of this urgency, due now, that no worker has started."""
+    now = timezone.now()
+    return list(
+        Delivery.objects.filter(
+            state=DeliveryState.QUEUED,
+            urgent=urgent,
+            next_attempt_at__lte=now + timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS),
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
     )
-    return counts
+
+
+def _gather(sink: queue.SimpleQueue[_Call], *, timeout: float | None, limit: int) -> list[_Call]:
+    """The calls that finished together: wait up to ``timeout`` for one, then gather those
+    ending within RECORD_WINDOW_SECONDS (up to ``limit``), so a fast network costs a few
+    transactions per batch rather than one per post."""
+    try:
+        calls = [sink.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + RECORD_WINDOW_SECONDS
+    while len(calls) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            calls.append(sink.get(timeout=left))
+        except queue.Empty:
+            break
+    return calls
+
+
+def _leases_renew(leases: dict[int, int], now: datetime) -> int:
+    """Push back the leases of the deliveries this process holds; fenced by state and
+    attempt number, so a row the dispatcher took back is never renewed."""
+    by_attempt: dict[int, list[int]] = {}
+    for pk, attempt_no in leases.items():
+        by_attempt.setdefault(attempt_no, []).append(pk)
+    mine = Q()
+    for attempt_no, pks in by_attempt.items():
+        if attempt_no:
+            mine |= Q(pk__in=pks, state=DeliveryState.SENDING, attempts=attempt_no)
+        else:
+            mine |= Q(pk__in=pks, state=DeliveryState.QUEUED)
+    # A row locked right now (its outcome being recorded, the dispatcher looking at it) is
+    # renewed at the next beat.
+    return _leases_set(mine, now + send_lease())
+
+
+class _Sender:
+    """The network calls of one worker process and the leases that cover them.
+
+    Calls run on one bounded pool (TANDEM_PUBLISH_CONCURRENCY threads), at most
+    TANDEM_PUBLISH_NETWORK_CONCURRENCY at once per network: the thread that ends a call
+    takes its network's next one, so a slow or dead network fills a few threads and the
+    others' posts go past it. A heartbeat thread renews the lease of every delivery this
+    process holds, in one UPDATE every TANDEM_LEASE_HEARTBEAT_SECONDS, and stops when it
+    holds none. Leases are short: when the process dies, the dispatcher takes its
+    deliveries back within seconds; and renewed: a long call is never taken for a dead one.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.size = max(1, int(settings.TANDEM_PUBLISH_CONCURRENCY))
+        self.per_network = max(1, int(settings.TANDEM_PUBLISH_NETWORK_CONCURRENCY))
+        self.pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix=POOL_THREAD_PREFIX)
+        self.lock = threading.Lock()
+        self.running: dict[str, int] = {}
+        self.waiting: dict[str, deque[tuple[_Call, queue.SimpleQueue[_Call]]]] = {}
+        self.busy = 0  # calls handed over and not finished
+        self.leases: dict[int, int] = {}  # delivery id → attempt number (0: taken, not started)
+        self.wake = threading.Event()
+        self.heartbeat: threading.Thread | None = None
+
+    def room(self) -> int:
+        with self.lock:
+            return self.size - self.busy
+
+    def hold(self, leases: dict[int, int]) -> None:
+        if not leases:
+            return
+        with self.lock:
+            self.leases.update(leases)
+            if self.heartbeat is None:
+                self.heartbeat = threading.Thread(target=self._beat, name="tandem-heartbeat", daemon=True)
+                self.heartbeat.start()
+
+    def release(self, delivery_ids: Iterable[int]) -> None:
+        with self.lock:
+            for pk in delivery_ids:
+                self.leases.pop(pk, None)
+            idle = not self.leases
+        if idle:
+            self.wake.set()
+
+    def submit(self, call: _Call, sink: queue.SimpleQueue[_Call]) -> None:
+        with self.lock:
+            self.busy += 1
+            if self.running.get(call.network, 0) >= self.per_network:
+                self.waiting.setdefault(call.network, deque()).append((call, sink))
+                return
+            self.running[call.network] = self.running.get(call.network, 0) + 1
+        self.pool.submit(self._run, call, sink)
+
+    def _run(self, call: _Call, sink: queue.SimpleQueue[_Call]) -> None:
+        current: tuple[_Call, queue.SimpleQueue[_Call]] | None = (call, sink)
+        while current is not None:
+            call, sink = current
+            try:
+                _call_adapter(call)
+            finally:
+                with self.lock:
+                    self.busy -= 1
+                    backlog = self.waiting.get(call.network)
+                    if backlog:
+                        current = backlog.popleft()
+                    else:
+                        self.running[call.network] -= 1
+                        current = None
+                sink.put(call)
+
+    def _beat(self) -> None:
+        try:
+            while True:
+                self.wake.wait(float(settings.TANDEM_LEASE_HEARTBEAT_SECONDS))
+                self.wake.clear()
+                with self.lock:
+                    if not self.leases:
+                        self.heartbeat = None
+                        return
+                    leases = dict(self.leases)
+                try:
+                    _leases_renew(leases, timezone.now())
+                except DatabaseError:
+                    # The lease may run out and the dispatcher take the rows back: the
+                    # outcome is then fenced off and the rules for a lost attempt apply.
+                    logger.warning("Could not renew %s leases.", len(leases), exc_info=True)
+                    connection.close()
+        finally:
+            connections.close_all()
+
+
+_senders: dict[int, _Sender] = {}
+_senders_lock = threading.Lock()
+
+
+def _sender() -> _Sender:
+    """This process's sender (a forked worker gets its own)."""
+    with _senders_lock:
+        sender = _senders.get(os.getpid())
+        if sender is None:
+            _senders.clear()
+            sender = _senders[os.getpid()] = _Sender()
+        return sender
 
 
 DELIVERY_OUTCOME_FIELDS = [

@@ -62,10 +62,15 @@ def supervise_forks(stopping: Event) -> None:
     os.register_at_fork(before=_remember_parent, after_in_child=_die_with_parent)
 
 
+def cluster_stopping() -> bool:
+    """True in a process of a cluster that run_cluster is stopping."""
+    return _stopping is not None and _stopping.is_set()
+
+
 def release_unstarted_publish(sender: Any, func: Any, task: dict[str, Any], **kwargs: Any) -> None:
     """django-q2 ``pre_execute`` receiver (in the worker): while the cluster stops, a publish
     task not started yet gives its deliveries back instead of sending them."""
-    if _stopping is None or not _stopping.is_set() or task.get("func") != PUBLISH_TASK:
+    if not cluster_stopping() or task.get("func") != PUBLISH_TASK:
         return
     ids = list(task.get("args", [[]])[0])
     try:

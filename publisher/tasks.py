@@ -10,11 +10,17 @@ from django.conf import settings
 from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
-from publisher import publishing
+from publisher import publishing, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
-    return publishing.deliveries_publish(delivery_ids=delivery_ids)
+    # In a worker, the task also takes queued deliveries while its calls run (see
+    # deliveries_publish) until its cluster stops; run inline (django-q2's sync mode), it
+    # publishes only its own.
+    steal = not settings.Q_CLUSTER.get("sync")
+    return publishing.deliveries_publish(
+        delivery_ids=delivery_ids, steal=steal, may_steal=lambda: not supervision.cluster_stopping()
+    )
 
 
 def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from publisher.models import Channel
@@ -123,6 +124,10 @@ class UnknownOutcome(ChannelError):
     """The request may have been received (timeout after sending): do not blindly repost."""
 
 
+# Config keys naming the endpoint a channel calls, in the adapters' own words.
+ENDPOINT_KEYS = ("url", "base_url", "api_url", "graph_url", "pds_url", "host")
+
+
 class ChannelAdapter(abc.ABC):
     kind: ClassVar[str]
     limits: ClassVar[Limits] = Limits()
@@ -136,9 +141,24 @@ class ChannelAdapter(abc.ABC):
     # A missing URL means the network's public default; hosts map to their default.
     url_fields: ClassVar[tuple[str, ...]] = ()
     host_fields: ClassVar[dict[str, str]] = {}
+    # The API a channel talks to when its config names none (X, Telegram, Graph API, ...).
+    default_endpoint: ClassVar[str] = ""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+
+    def network(self) -> str:
+        """The host this channel's posts go to: the publish task bounds the calls at once
+        per network, so one slow or dead network cannot take every thread. A channel that
+        calls no network (outbox, feeds) is a network of its own."""
+        config = self.channel.config or {}
+        for key in ENDPOINT_KEYS:
+            if config.get(key):
+                value = str(config[key])
+                return urlsplit(value).netloc.lower() or value.lower()
+        if self.default_endpoint:
+            return urlsplit(self.default_endpoint).netloc.lower()
+        return f"{self.kind}:{self.channel.pk}"
 
     @abc.abstractmethod
     def check(self, post: Post) -> list[Problem]:

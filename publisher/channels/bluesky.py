@@ -72,6 +72,7 @@ def link_facets(text: str) -> list[dict[str, Any]]:
 
 class BlueskyAdapter(ChannelAdapter):
     kind = "bluesky"
+    default_endpoint = "https://bsky.social"
     label = "Bluesky"
     url_fields = ("pds_url",)
     limits = Limits(

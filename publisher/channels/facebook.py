@@ -85,6 +85,7 @@ def _usage_wait(response: httpx.Response) -> float | None:
 
 class FacebookAdapter(ChannelAdapter):
     kind = "facebook"
+    default_endpoint = "https://graph.facebook.com"
     label = "Facebook"
     url_fields = ("graph_url",)
     # The text limit is not documented (63,206 is folklore); images per post neither (≤ 4 is safe).

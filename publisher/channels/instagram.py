@@ -42,6 +42,7 @@ MENTION_RE = re.compile(r"(?<!\w)@[\w.]+")
 
 class InstagramAdapter(ChannelAdapter):
     kind = "instagram"
+    default_endpoint = "https://graph.facebook.com"
     label = "Instagram"
     url_fields = ("graph_url",)
     limits = Limits(

@@ -42,6 +42,7 @@ CAPTION_MAX = 1024
 
 class TelegramAdapter(ChannelAdapter):
     kind = "telegram"
+    default_endpoint = "https://api.telegram.org"
     label = "Telegram"
     url_fields = ("api_url",)
     limits = Limits(

@@ -32,6 +32,7 @@ from publisher.images import RenditionSpec, rendition_for
 
 class XAdapter(ChannelAdapter):
     kind = "x"
+    default_endpoint = "https://api.x.com"
     label = "X"
     url_fields = ("api_url",)
     limits = Limits(

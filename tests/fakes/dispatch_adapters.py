@@ -10,6 +10,8 @@ the channel's config, so worker processes started by a test behave like the test
   timeout after the request was received.
 - ``raise``: always fail with "transient", "rate_limited", "permanent", "auth", "unknown".
 - ``hang_once``: the first call records the post, then hangs (the test kills the worker).
+- ``url``: the network's host (calls to one host share a concurrency bound); in memory,
+  ``FakeAdapter.peak`` keeps the most calls seen at once per network.
 
 ``FakeAdapter`` honours the idempotency key (a repeated key returns the first post);
 ``FakeNoKeyAdapter`` does not (a repeat is a duplicate post).
@@ -53,6 +55,8 @@ class FakeAdapter(ChannelAdapter):
     calls: ClassVar[list[dict[str, Any]]] = []
     posts: ClassVar[dict[str, dict[str, Any]]] = {}
     retracted: ClassVar[list[str]] = []
+    in_flight: ClassVar[dict[str, int]] = {}
+    peak: ClassVar[dict[str, int]] = {}
 
     @classmethod
     def reset(cls) -> None:
@@ -60,6 +64,8 @@ class FakeAdapter(ChannelAdapter):
             cls.calls.clear()
             cls.posts.clear()
             cls.retracted.clear()
+            cls.in_flight.clear()
+            cls.peak.clear()
 
     def check(self, post: Post) -> list[Problem]:
         if len(post.text) > 500:
@@ -121,6 +127,17 @@ class FakeAdapter(ChannelAdapter):
         return True
 
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        network = self.network()
+        with self.lock:
+            self.in_flight[network] = self.in_flight.get(network, 0) + 1
+            self.peak[network] = max(self.peak.get(network, 0), self.in_flight[network])
+        try:
+            return self._publish(post, idempotency_key)
+        finally:
+            with self.lock:
+                self.in_flight[network] -= 1
+
+    def _publish(self, post: Post, idempotency_key: str) -> Receipt:
         at = time.time()
         self._record_call(post, idempotency_key, at)
         latency = float(self.config.get("latency", 0))

@@ -1,8 +1,10 @@
 """A real local SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives, checks
-AUTH LOGIN/PLAIN credentials, and can answer DATA with a chosen SMTP reply."""
+AUTH LOGIN/PLAIN credentials, and can answer DATA with a chosen SMTP reply, or keep the
+message and answer too late (``data_delay``: the client times out after sending)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from email import message_from_bytes, policy
@@ -27,6 +29,7 @@ class SmtpServer:
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.users: dict[str, str] = {}
         self.data_reply: str | None = None  # e.g. "451 4.3.0 Try again later"
+        self.data_delay = 0.0  # seconds between keeping a message and answering DATA
         self.port = _free_port()
         self.controller = Controller(
             self,
@@ -55,4 +58,6 @@ class SmtpServer:
             return self.data_reply
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         return "250 Message accepted for delivery"

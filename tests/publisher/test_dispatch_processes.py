@@ -7,6 +7,7 @@ test database, so the test data must be committed (transactional test)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from publisher import scheduling
-from publisher.models import Delivery, DeliveryAttempt, DeliveryState
+from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Urgency
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.publisher.dispatch_support import due_deliveries
 
@@ -158,6 +159,30 @@ def test_worker_killed_mid_publish_is_recovered_after_its_lease(live, author, tm
         assert len(calls_in(tmp_path)) == 1
 
 
+@pytest.mark.parametrize(("kind", "final"), [("fake", DeliveryState.SENT), ("fake-nokey", DeliveryState.UNCONFIRMED)])
+def test_urgent_delivery_of_a_killed_worker_is_settled_within_seconds(live, author, tmp_path, kind, final):
+    """Default leases: the worker's heartbeat stops with it, the dispatcher takes the delivery
+    back when the short lease runs out (resent with the same key, or unconfirmed)."""
+    [pk] = due_deliveries(
+        author=author, count=1, kind=kind, urgency=Urgency.URGENT, config={"dir": str(tmp_path), "hang_once": True}
+    )
+    live.start("run_dispatcher")
+    live.start("qcluster", Q_CLUSTER_NAME="urgent")
+    hung = tmp_path / "hung"
+    assert wait_until(lambda: hung.exists() and hung.read_text(), timeout=30)
+    time.sleep(3 * settings.TANDEM_LEASE_HEARTBEAT_SECONDS)  # several heartbeats into the call
+    assert Delivery.objects.get(pk=pk).state == DeliveryState.SENDING
+    os.kill(int(hung.read_text()), signal.SIGKILL)
+    killed = time.monotonic()
+    # Target 10 s; the bound is generous for a busy machine (the old 210 s lease fails it).
+    assert wait_until(lambda: Delivery.objects.get(pk=pk).state == final, timeout=20)
+    print(f"{kind}: {final} {time.monotonic() - killed:.1f} s after kill -9 of the worker")  # noqa: T201 - the figure
+    assert len(posts_in(tmp_path)) == 1, "exactly one post at the network"
+    assert list(Delivery.objects.get(pk=pk).attempt_log.values_list("outcome", flat=True)) == (
+        ["lost", "sent"] if final == DeliveryState.SENT else ["lost"]
+    )
+
+
 def test_a_committed_nearer_delivery_wakes_the_sleeping_dispatcher(live, author):
     # With a 60 s fallback poll and nothing due, only NOTIFY can wake it in time.
     proc = live.start("run_dispatcher", TANDEM_DISPATCH_POLL_SECONDS="60")
@@ -193,3 +218,21 @@ def test_flaky_network_through_real_processes_ends_sent_once_or_failed_with_reas
     assert all(d.last_error for d in Delivery.objects.filter(pk__in=ids).exclude(state=DeliveryState.SENT))
     outcomes = Counter(DeliveryAttempt.objects.filter(delivery_id__in=ids).values_list("outcome", flat=True))
     assert {"transient", "unknown", "sent"} <= set(outcomes)
+
+
+def test_a_cluster_whose_idle_worker_was_killed_still_takes_tasks(live, author, tmp_path):
+    """The only worker waits for a task holding the queue's read lock when it is killed."""
+    live.start("qcluster", TANDEM_WORKERS="1")
+    log = live.logs / f"{len(live.running) - 1}-qcluster.log"
+    assert wait_until(lambda: b"ready for work at" in log.read_bytes(), timeout=30)
+    [pid] = re.findall(rb"ready for work at (\d+)", log.read_bytes())
+    time.sleep(1.0)  # blocked in the task queue
+    os.kill(int(pid), signal.SIGKILL)
+    assert wait_until(lambda: b"reincarnated worker" in log.read_bytes(), timeout=10)
+    ids = due_deliveries(author=author, count=3, config={"dir": str(tmp_path)})
+    live.start("run_dispatcher")
+
+    def all_sent() -> bool:
+        return Delivery.objects.filter(pk__in=ids, state=DeliveryState.SENT).count() == len(ids)
+
+    assert wait_until(all_sent, timeout=30), Counter(Delivery.objects.values_list("state", flat=True))

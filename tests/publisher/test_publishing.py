@@ -333,6 +333,7 @@ def test_publishing_a_batch_costs_the_same_queries_for_5_or_25_deliveries(
     from django.test.utils import CaptureQueriesContext
 
     monkeypatch.setattr(publishing, "ThreadPoolExecutor", InlineExecutor)
+    monkeypatch.setattr(publishing, "_senders", {})  # a sender of its own, with the inline pool
     few = due_deliveries(author=author, count=5, due_at=NOW)
     many = due_deliveries(author=author, count=25, due_at=NOW)
     with time_machine.travel(NOW, tick=False):
@@ -360,3 +361,53 @@ def test_an_operator_can_send_a_failed_delivery_again(author, approver):
     assert Message.objects.get(occurrences__deliveries=delivery).state == MessageState.PUBLISHED
     with pytest.raises(ValidationError):
         publishing.delivery_retry(delivery=delivery, actor=approver)
+
+
+def test_one_slow_network_holds_a_few_threads_and_the_others_go_past_it(author, monkeypatch):
+    monkeypatch.setattr(publishing, "_senders", {})  # a sender with this test's bounds
+    slow = due_deliveries(author=author, count=6, config={"url": "https://slow.invalid/hook", "latency": 0.3})
+    fast = due_deliveries(author=author, count=6, config={"url": "https://fast.invalid/hook"})
+    with override_settings(TANDEM_PUBLISH_NETWORK_CONCURRENCY=2):
+        dispatch.deliveries_claim(ids=slow + fast)
+        assert publishing.deliveries_publish(delivery_ids=slow + fast) == {"sent": 12}
+    assert FakeAdapter.peak["slow.invalid"] == 2
+    started = {c["delivery_id"]: c["at"] for c in FakeAdapter.calls}
+    third_slow_wave = sorted(started[pk] for pk in slow)[4]
+    assert max(started[pk] for pk in fast) < third_slow_wave
+
+
+def test_a_task_takes_queued_deliveries_while_its_slow_call_runs(author):
+    [slow] = due_deliveries(author=author, count=1, config={"latency": 0.5})
+    others = due_deliveries(author=author, count=5)
+    dispatch.deliveries_claim(ids=[slow, *others])
+    assert publishing.deliveries_publish(delivery_ids=[slow], steal=True) == {"sent": 6}
+    # The task that carried the others finds them taken and ends at once.
+    assert publishing.deliveries_publish(delivery_ids=others) == {}
+    assert len(FakeAdapter.calls) == 6
+
+
+def test_a_task_of_a_stopping_cluster_takes_no_queued_deliveries(author):
+    [slow] = due_deliveries(author=author, count=1, config={"latency": 0.3})
+    others = due_deliveries(author=author, count=5)
+    dispatch.deliveries_claim(ids=[slow, *others])
+    assert publishing.deliveries_publish(delivery_ids=[slow], steal=True, may_steal=lambda: False) == {"sent": 1}
+    assert set(Delivery.objects.filter(pk__in=others).values_list("state", flat=True)) == {DeliveryState.QUEUED}
+
+
+def test_a_heartbeat_renews_only_the_leases_this_worker_still_holds(author):
+    ids = due_deliveries(author=author, count=4, due_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        dispatch.deliveries_claim(ids=ids)
+        started = publishing._deliveries_start(ids[:3], NOW)
+    # ids[1] was taken back and started again elsewhere; ids[2] has its outcome; ids[3] is queued.
+    Delivery.objects.filter(pk=ids[1]).update(attempts=2)
+    Delivery.objects.filter(pk=ids[2]).update(state=DeliveryState.SENT, lease_expires_at=None)
+    held = {pk: attempt_no for pk, (_id, attempt_no) in started.items()} | {ids[3]: 0}
+    later = NOW + timedelta(seconds=5)
+    assert publishing._leases_renew(held, later) == 2
+    leases = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "lease_expires_at"))
+    renewed = later + publishing.send_lease()
+    assert leases[ids[0]] == renewed
+    assert leases[ids[1]] != renewed
+    assert leases[ids[2]] is None
+    assert leases[ids[3]] == renewed
