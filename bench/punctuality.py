@@ -54,7 +54,7 @@ def main() -> None:
             "TANDEM_OUTBOX_DIR": str(work / "outbox"),
             "MEDIA_ROOT": str(work / "media"),
             "TANDEM_DISPATCH_WAKE_DIR": str(work / "wake"),
-            "TANDEM_BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -81,7 +81,7 @@ def main() -> None:
         kind="webhook",
         language="fr",
         config={"url": receiver.url},
-        secret_ref="TANDEM_BENCH_WEBHOOK_SECRET",
+        secret_ref="TANDEM_SECRET_BENCH_WEBHOOK",
     )
     channel.municipalities.set(Municipality.objects.filter(nis_code=NIVELLES))
 
@@ -138,11 +138,14 @@ def main() -> None:
                     delivery__occurrence__message_id__in=message_ids
                 ).values_list("started_at", flat=True)
             ]
+            if not lateness:
+                print(f"run {run + 1}: nothing arrived; see the service log (--keep)", flush=True)
+                continue
             print(
                 f"run {run + 1}: {len(lateness)}/{args.messages} arrived, last approval {approved_ahead:.2f} s "
                 f"before the due time; lateness p50={percentile(lateness, 50):.0f} ms "
                 f"p95={percentile(lateness, 95):.0f} ms p99={percentile(lateness, 99):.0f} ms "
-                f"max={max(lateness):.0f} ms; rows taken by the worker at due +{max(taken):.0f} ms at most",
+                f"max={max(lateness):.0f} ms; rows taken by the worker at due +{max(taken, default=0):.0f} ms at most",
                 flush=True,
             )
     finally:

@@ -88,7 +88,7 @@ def main() -> None:
             "REDIS_URL": redis.url,
             "TANDEM_OUTBOX_DIR": str(workdir / "outbox"),
             "MEDIA_ROOT": str(workdir / "media"),
-            "TANDEM_BENCH_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,
         }
     )
     receiver = Receiver()
@@ -138,7 +138,7 @@ def main() -> None:
                     "language": language,
                     "municipalities": ZONES[ZONE],
                     "config": {"url": receiver.url},
-                    "secret_ref": "TANDEM_BENCH_WEBHOOK_SECRET",
+                    "secret_ref": "TANDEM_SECRET_BENCH_WEBHOOK",
                 },
             )
             if status != 201:
