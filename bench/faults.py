@@ -1,8 +1,14 @@
 """Faults: slow networks and killed workers, through the real processes (PostgreSQL + Redis).
 
 Two runs on the same service (one dispatcher, two routine django-q2 clusters started like
-the Procfile's ``worker``), each with 1,000 webhook deliveries over 20 channels whose due
-times are spread over a few seconds (50 messages × 20 channels, like a busy morning):
+the Procfile's ``worker``), each with 1,000 webhook deliveries over 20 channels (50 messages
+× 20 channels). By default every delivery falls due in the same second (``--spread 0``, a
+burst: the scenario of issue 10 point 4, where the drain time measures the service and not
+the schedule); with ``--spread 10`` the due times are spread over 10 s, like a busy morning,
+and the drain from the first due cannot be shorter than the spread plus one slow call.
+Every printed figure says which it was. In any shape a held post settles no sooner than the
+timeout plus one retry delay (``--timeout`` + ``--retry-base``/2 at least): that is the
+floor of the slow run's drain.
 
 1. **slow**: the local receiver holds 30 % of the posts past the channels' timeout (the
    post is received, the answer comes too late: an unknown outcome, resent with the same
@@ -17,7 +23,10 @@ final states. Prints figures; asserts nothing. Every wait is bounded (``--bound`
 
     createdb -h 127.0.0.1 -U postgres workers_bench   # once; the run empties it first
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/workers_bench REDIS_URL=redis://127.0.0.1:6379/8 \\
-        .venv/bin/python bench/faults.py [--deliveries 1000] [--kills 50] [--runs slow,kills]
+        .venv/bin/python bench/faults.py [--spread 0] [--deliveries 1000] [--kills 50] [--runs slow,kills]
+
+To compare with an older build, run this same file (and ``bench/_support.py``) from a
+worktree of that build: it starts ``qcluster`` where ``run_cluster`` does not exist yet.
 
 The receiver listens on 127.0.0.1 only, one free port per channel (one "network" per
 channel, as twenty receivers would be).
@@ -178,7 +187,7 @@ def run_once(args, label: str, receiver: Receiver, author, channels, kills: int)
     peak_queued = 0
     settled_at = None
     deadline = time.time() + args.bound
-    print(f"[{label}] {len(ids)} deliveries due from {first_due:%H:%M:%S} over {args.spread:.0f} s", flush=True)
+    print(f"[{label}] {len(ids)} deliveries, {due_shape(args.spread)} from {first_due:%H:%M:%S}", flush=True)
     while time.time() < deadline:
         now = time.time()
         if killed < kills and now >= next_kill:
@@ -210,6 +219,7 @@ def run_once(args, label: str, receiver: Receiver, author, channels, kills: int)
     received = {d for d in ids_of_delivery if d}
     return {
         "label": label,
+        "shape": due_shape(args.spread),
         "deliveries": len(ids),
         "drain": (settled_at - first_due.timestamp()) if settled_at else None,
         "after_last_due": (settled_at - last_due.timestamp()) if settled_at else None,
@@ -224,9 +234,22 @@ def run_once(args, label: str, receiver: Receiver, author, channels, kills: int)
     }
 
 
+def service_settings() -> str:
+    """The settings that shape the drain, as this build has them (an older build may lack some)."""
+    from django.conf import settings
+
+    names = ["TANDEM_TASK_FANOUT", "TANDEM_PUBLISH_NETWORK_CONCURRENCY", "TANDEM_SEND_LEASE_SECONDS"]
+    workers = settings.Q_CLUSTER.get("workers")
+    return f"workers per cluster {workers}, " + ", ".join(f"{name}={getattr(settings, name, 'n/a')}" for name in names)
+
+
+def due_shape(spread: float) -> str:
+    return "burst (all due in the same second)" if spread <= 0 else f"due times spread over {spread:g} s"
+
+
 def report(result: dict[str, object], bound: float) -> None:
     drain = result["drain"]
-    print(f"\n== {result['label']} ==")
+    print(f"\n== {result['label']}, {result['shape']} ==")
     if drain is None:
         print(f"  NOT drained within {bound:.0f} s")
     else:
@@ -261,7 +284,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--channels", type=int, default=20)
-    parser.add_argument("--spread", type=float, default=10.0, help="seconds over which the deliveries fall due")
+    parser.add_argument(
+        "--spread", type=float, default=0.0, help="seconds over which the deliveries fall due (0: a burst)"
+    )
     parser.add_argument("--slow-share", type=float, default=0.3, help="share of posts answered past the timeout")
     parser.add_argument("--hold", type=float, default=6.0, help="seconds the receiver holds a slow post")
     parser.add_argument("--timeout", type=float, default=3.0, help="the channels' read timeout")
@@ -302,8 +327,8 @@ def main() -> None:
     )
     print(
         f"{args.deliveries} deliveries over {args.channels} webhook channels, {args.slow_share:.0%} of posts held "
-        f"{args.hold:.0f} s (timeout {args.timeout:.0f} s), retry base {args.retry_base} s; "
-        "1 dispatcher + 2 routine clusters",
+        f"{args.hold:.0f} s (timeout {args.timeout:.0f} s), retry base {args.retry_base} s, "
+        f"{due_shape(args.spread)}; 1 dispatcher + 2 routine clusters; {service_settings()}",
         flush=True,
     )
     results = []
