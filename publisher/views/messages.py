@@ -182,7 +182,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "cancel_form": CancelForm(prefix="cancel"),
         "can_retract": message.state in RETRACTABLE
         and _retract_service() is not None
-        and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
+        and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
     }
 
@@ -295,7 +295,8 @@ def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     message = _message_or_404(request, object_id)
     user = _user(request)
     retract = _retract_service()
-    if retract is None or not (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")):
+    # Withdrawing an approved message everywhere takes an approver's authority, as in the API.
+    if retract is None or not user.has_perm("publisher.approve_message"):
         raise PermissionDenied
     reason = request.POST.get("retract-reason", "").strip()
     if not reason:

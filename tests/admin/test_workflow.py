@@ -181,10 +181,22 @@ def test_actions_refuse_get(author_client, submitted):
     assert response.status_code == 405
 
 
-def test_retract_needs_the_publishing_service(author_client, submitted):
+def test_retract_needs_the_publishing_service(approver_client, submitted):
+    Message.objects.filter(pk=submitted.pk).update(state=MessageState.PUBLISHED)
+    page = approver_client.get(reverse("admin:publisher_message_change", args=[submitted.pk]))
+    assert page.context["can_retract"] is True
+
+
+def test_an_author_cannot_retract_a_published_message_in_the_admin(author_client, submitted):
+    """As in the API: withdrawing an approved message takes an approver."""
     Message.objects.filter(pk=submitted.pk).update(state=MessageState.PUBLISHED)
     page = author_client.get(reverse("admin:publisher_message_change", args=[submitted.pk]))
-    assert page.context["can_retract"] is True
+    assert page.context["can_retract"] is False
+    response = author_client.post(
+        reverse("admin:publisher_message_retract", args=[submitted.pk]), {"retract-reason": "Erreur"}
+    )
+    assert response.status_code == 403
+    assert Message.objects.get(pk=submitted.pk).state == MessageState.PUBLISHED
 
 
 def test_unapproved_message_expires_at_its_first_occurrence(
