@@ -5,6 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
+# Where `make run` serves: `make run PORT=8001 HOST=127.0.0.1` (command-line only: a PORT or
+# HOST left in the environment by another tool does not move it). Links in emails and the
+# images networks fetch follow them unless TANDEM_PUBLIC_URL is set.
+HOST := 127.0.0.1
+PORT := 8000
+PUBLIC_URL := $(or $(TANDEM_PUBLIC_URL),http://$(HOST):$(PORT))
 
 .PHONY: run test lint format setup venv messages clean
 
@@ -27,12 +33,14 @@ setup: messages
 	DEBUG=1 $(MANAGE) load_demo
 
 run: setup
+	@$(BIN)/python scripts/port_free.py $(HOST) $(PORT)
 	@echo ""
-	@echo "Tandem is starting: web on http://127.0.0.1:8000/admin/ (log in with a demo account above),"
+	@echo "Tandem is starting: web on http://$(HOST):$(PORT)/admin/ (log in with a demo account above),"
 	@echo "API docs on /api/docs/; two django-q2 clusters (routine, urgent) and the dispatcher."
 	@echo "Outbox posts land in var/outbox/. Ctrl-C stops them all."
 	@echo ""
-	@DEBUG=1 PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
+	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" \
+		PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
 test: messages
 	@scripts/test
