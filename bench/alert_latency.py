@@ -33,8 +33,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -111,6 +113,65 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def service_prepare(env: dict[str, str]) -> str:
+    """Migrate, load the municipalities and roles, make the bench's API user; its token."""
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "load_municipalities")
+    manage(env, "setup_roles")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from accounts.services import user_ensure; "
+        "user_ensure(username='bench', email='bench@example.test', preferred_language='en', "
+        "roles=['api_client', 'channel_admin'], password=None)",
+    )
+    return manage(env, "create_api_token", "--user", "bench", "--scopes", "alert,read,admin").strip()
+
+
+def processes_start(
+    env: dict[str, str], log: IO[bytes], commands: Sequence[tuple[list[str], dict[str, str]]]
+) -> list[subprocess.Popen[bytes]]:
+    """manage.py commands, each in a session of its own (stopped as a group, like honcho)."""
+    return [
+        subprocess.Popen(  # noqa: S603 - our own manage.py
+            [PYTHON, "manage.py", *command],
+            cwd=ROOT,
+            env={**env, **extra},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for command, extra in commands
+    ]
+
+
+def service_commands(port: int, cluster_command: str = "run_cluster") -> list[tuple[list[str], dict[str, str]]]:
+    """The Procfile's processes: web, the routine and urgent clusters, the dispatcher."""
+    return [
+        # One thread keeps its database connection (CONN_MAX_AGE) across the sequential requests.
+        (["runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"], {}),
+        ([cluster_command], {}),
+        ([cluster_command], {"Q_CLUSTER_NAME": "urgent"}),
+        (["run_dispatcher"], {}),
+    ]
+
+
+def processes_stop(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each group (clusters stop in order), SIGKILL what is left after 15 s."""
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def request(method: str, url: str, token: str, body: object | None = None) -> tuple[int, dict[str, object]]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
@@ -170,40 +231,12 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
     processes: list[subprocess.Popen[bytes]] = []
     try:
         print(f"[{label}] preparing the database…", flush=True)
-        manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "load_municipalities")
-        manage(env, "setup_roles")
-        manage(
-            env,
-            "shell",
-            "-c",
-            "from accounts.services import user_ensure; "
-            "user_ensure(username='bench', email='bench@example.test', preferred_language='en', "
-            "roles=['api_client', 'channel_admin'], password=None)",
-        )
-        token = manage(env, "create_api_token", "--user", "bench", "--scopes", "alert,read,admin").strip()
+        token = service_prepare(env)
 
         port = free_port()
         base = f"http://127.0.0.1:{port}/api/v1"
         log = open(workdir / "service.log", "wb")  # noqa: SIM115 - closed with the processes below
-        # The same processes as the Procfile: web, the routine cluster, the urgent cluster
-        # (alerts never wait behind routine work) and the dispatcher.
-        for command, extra_env in (
-            # One thread keeps its database connection (CONN_MAX_AGE) across the sequential requests.
-            (["runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"], {}),
-            (["qcluster"], {}),
-            (["qcluster"], {"Q_CLUSTER_NAME": "urgent"}),
-            (["run_dispatcher"], {}),
-        ):
-            processes.append(
-                subprocess.Popen(
-                    [PYTHON, "manage.py", *command],
-                    cwd=ROOT,
-                    env={**env, **extra_env},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        processes += processes_start(env, log, service_commands(port))
         wait_until_up(f"{base}/municipalities/21004/", token)
 
         config_template = args.webhook_config
@@ -273,13 +306,7 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
             "post_times": post_times,
         }
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        processes_stop(processes)
         receiver.stop()
         if args.keep:
             print(f"[{label}] kept {workdir}")

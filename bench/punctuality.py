@@ -18,8 +18,6 @@ import math
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.alert_latency import PYTHON, WEBHOOK_SECRET, Receiver, percentile  # noqa: E402
+from bench.alert_latency import WEBHOOK_SECRET, Receiver, percentile, processes_start, processes_stop  # noqa: E402
 
 NIVELLES = "25072"
 
@@ -86,21 +84,15 @@ def main() -> None:
     channel.municipalities.set(Municipality.objects.filter(nis_code=NIVELLES))
 
     log = (work / "service.log").open("wb")
-    processes = [
-        subprocess.Popen(  # noqa: S603 - our own manage.py
-            [PYTHON, "manage.py", *command],
-            cwd=ROOT,
-            env={**os.environ, **extra},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for command, extra in (
+    processes = processes_start(
+        dict(os.environ),
+        log,
+        [
             ([args.cluster_command], {}),
             ([args.cluster_command], {"Q_CLUSTER_NAME": "urgent"}),
             (["run_dispatcher"], {}),
-        )
-    ]
+        ],
+    )
     results: list[list[float]] = []
     try:
         time.sleep(5)  # the processes start
@@ -149,16 +141,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        processes_stop(processes)
         receiver.stop()
         if args.keep:
             print(f"kept {work}")

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.alert_latency import (  # noqa: E402
-    PYTHON,
     WEBHOOK_SECRET,
     ZONES,
     Receiver,
     free_port,
-    manage,
     prepare_postgres,
+    processes_start,
+    processes_stop,
     request,
+    service_commands,
+    service_prepare,
     wait_until_up,
 )
 from tests.fakes.outages import ThrowawayRedis  # noqa: E402
@@ -95,37 +96,11 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         prepare_postgres(args.pg_url)
-        manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "load_municipalities")
-        manage(env, "setup_roles")
-        manage(
-            env,
-            "shell",
-            "-c",
-            "from accounts.services import user_ensure; "
-            "user_ensure(username='bench', email='bench@example.test', preferred_language='en', "
-            "roles=['api_client', 'channel_admin'], password=None)",
-        )
-        token = manage(env, "create_api_token", "--user", "bench", "--scopes", "alert,read,admin").strip()
+        token = service_prepare(env)
         port = free_port()
         base = f"http://127.0.0.1:{port}/api/v1"
         log = (workdir / "service.log").open("wb")
-        for command, extra in (
-            (["runserver", f"127.0.0.1:{port}", "--noreload"], {}),
-            ([args.cluster_command], {}),
-            ([args.cluster_command], {"Q_CLUSTER_NAME": "urgent"}),
-            (["run_dispatcher"], {}),
-        ):
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own manage.py
-                    [PYTHON, "manage.py", *command],
-                    cwd=ROOT,
-                    env={**env, **extra},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        processes += processes_start(env, log, service_commands(port, args.cluster_command))
         wait_until_up(f"{base}/municipalities/21004/", token)
         for language in ("fr", "nl"):
             status, body = request(
@@ -189,17 +164,7 @@ def main() -> None:
             worst = max(recoveries) * 1000
             print(f"Redis back → alert delivered: n={len(recoveries)} median={median:.0f} ms max={worst:.0f} ms")
     finally:
-        for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        processes_stop(processes)
         receiver.stop()
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
