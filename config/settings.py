@@ -338,6 +338,17 @@ except ValueError as exc:
 TANDEM_CHANNEL_HTTP_ALLOWED = DEBUG
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
+# Readiness (/readyz): a dispatcher heartbeat older than this fails it; a channel waiting this
+# long for reconnection is listed as a warning. Details only for a valid API token or a client
+# in these networks (comma-separated CIDRs).
+TANDEM_READY_DISPATCHER_SECONDS = env.float("TANDEM_READY_DISPATCHER_SECONDS", default=30.0)
+TANDEM_READY_RECONNECT_HOURS = env.float("TANDEM_READY_RECONNECT_HOURS", default=24.0)
+TANDEM_READY_ALLOWED_NETWORKS = env.list("TANDEM_READY_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+try:
+    for _network in TANDEM_READY_ALLOWED_NETWORKS:
+        ipaddress.ip_network(_network.strip(), strict=False)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TANDEM_READY_ALLOWED_NETWORKS: {exc}") from exc
 # REST API request budget per token (DRF rate syntax: "1200/minute").
 TANDEM_API_RATE = env.str("TANDEM_API_RATE", default="1200/minute")
 # Failed bearer-token attempts allowed per client address; past it, 429 until the window ends.

@@ -404,6 +404,22 @@ EXPIRE_EVERY_SECONDS = 15.0
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 10.0
 
+# Readiness wants a heartbeat younger than TANDEM_READY_DISPATCHER_SECONDS (30 by default):
+# one write every few seconds is plenty and costs nothing next to the claims.
+HEARTBEAT_EVERY_SECONDS = 5.0
+
+
+def heartbeat_record() -> bool:
+    """Tell readiness this dispatcher is alive. A failure is logged and otherwise ignored: a
+    dispatcher that cannot write its heartbeat must still dispatch. True if it was written."""
+    try:
+        services.dispatcher_heartbeat_record(host=socket.gethostname(), pid=os.getpid())
+    except Exception:  # noqa: BLE001 - the database may be away; the pass will say so itself
+        logger.warning("Could not record the dispatcher heartbeat.", exc_info=True)
+        _connection_reset()
+        return False
+    return True
+
 
 def run(
     *,
@@ -416,9 +432,12 @@ def run(
     waker = _Waker()
     last_extend = 0.0
     last_expire = 0.0
+    last_heartbeat = -HEARTBEAT_EVERY_SECONDS
     backoff = BACKOFF_FIRST_SECONDS
     try:
         while not should_stop():
+            if time.monotonic() - last_heartbeat >= HEARTBEAT_EVERY_SECONDS and heartbeat_record():
+                last_heartbeat = time.monotonic()
             try:
                 began = time.perf_counter()
                 handled = dispatch_once()

@@ -449,3 +449,20 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Audit events are append-only.")
+
+
+class DispatcherHeartbeat(models.Model):
+    """When each running dispatcher last completed a turn of its loop (readiness reads the newest)."""
+
+    host = models.CharField(_("host"), max_length=255)
+    pid = models.PositiveIntegerField(_("process id"))
+    seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("dispatcher heartbeat")
+        verbose_name_plural = _("dispatcher heartbeats")
+        constraints = [models.UniqueConstraint(fields=["host", "pid"], name="dispatcher_heartbeat_host_pid")]
+        indexes = [models.Index(fields=["seen_at"], name="dispatcher_heartbeat_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"

@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
@@ -23,6 +23,7 @@ from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.mail import CONTROL_CHARACTERS
 from publisher.models import (
     AuditEvent,
+    DispatcherHeartbeat,
     Language,
     Message,
     MessageState,
@@ -542,3 +543,16 @@ def messages_expire_unapproved(*, now: datetime) -> list[Message]:
             notifications.message_notify_on_commit(message_id=message.pk, event="expired")
             expired.append(message)
     return expired
+
+
+# A dispatcher that has not beaten for this long is gone (its host or pid is not coming back).
+DISPATCHER_HEARTBEAT_KEEP = timedelta(days=1)
+
+
+def dispatcher_heartbeat_record(*, host: str, pid: int, now: datetime | None = None) -> None:
+    """Record that the dispatcher (host, pid) is alive now; forget dispatchers silent for a day.
+
+    Its own short transaction (autocommit): never part of a claim's."""
+    now = now or timezone.now()
+    DispatcherHeartbeat.objects.update_or_create(host=host[:255], pid=pid, defaults={"seen_at": now})
+    DispatcherHeartbeat.objects.filter(seen_at__lt=now - DISPATCHER_HEARTBEAT_KEEP).delete()
