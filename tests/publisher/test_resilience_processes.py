@@ -247,10 +247,14 @@ def test_sigterm_stops_the_cluster_within_its_grace_and_releases_unstarted_work(
     log = log_of(live, cluster)
     assert "Stopped in" in log
     states = Counter(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True))
-    # The call in progress finished; tasks taken but not started gave their rows back; the
-    # others are still in the broker for the next cluster. Nothing is left mid-send.
+    # The calls in progress finished (the busy task may also have taken queued rows while its
+    # slow call ran, until the stop began); a task taken but not started gave its rows back;
+    # the others are still in the broker for the next cluster. Nothing is left mid-send.
+    # (Which of the last two happens depends on timing; tests/publisher/test_supervision.py
+    # covers the release itself.)
     assert states[DeliveryState.SENT] >= 1
     assert not states[DeliveryState.SENDING]
-    assert states[DeliveryState.PENDING] >= 1, states
-    assert "released 1 of 1 deliveries" in log
+    assert states[DeliveryState.SENT] + states[DeliveryState.PENDING] + states[DeliveryState.QUEUED] == 6, states
+    if states[DeliveryState.PENDING]:
+        assert "released 1 of 1 deliveries" in log
     assert len(posts_in(tmp_path)) == states[DeliveryState.SENT]
