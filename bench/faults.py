@@ -15,6 +15,12 @@ floor of the slow run's drain.
    ``webhook-id``);
 2. **kills**: the same, plus 50 ``kill -9`` of django-q2 worker processes during the run.
 
+``--slow-by channel`` makes a share of the channels slow instead of a share of the posts: six
+of twenty "networks" hold their first post past the timeout, the fourteen others never do.
+Whether one slow network holds the others is then read off "the deliveries never held": when
+they all settle, and their settled − due p50/p99. Compare with ``--slow-share 0`` (no fault):
+the difference is the delay the slow networks add to the healthy ones.
+
 For each run it prints the drain time (first delivery due → every delivery settled, and
 last due → settled), the peak of queued deliveries, duplicates at the receiver (same
 ``webhook-id`` again, which a receiver drops; or the same delivery under another id, which
@@ -67,13 +73,18 @@ class Receiver:
     """Webhook endpoints on free ports of 127.0.0.1; holds the first request of a share of
     the webhook-ids (chosen by a hash, so both code versions see the same faults)."""
 
-    def __init__(self, endpoints: int, slow_share: float, hold: float) -> None:
+    def __init__(self, endpoints: int, slow_share: float, hold: float, slow_by: str = "post") -> None:
         self.lock = threading.Lock()
         self.arrivals: list[tuple[str, int, float]] = []  # (webhook-id, delivery id, at)
         self.seen: set[str] = set()
         self.slow_share = slow_share
         self.hold = hold
         self.held = 0
+        self.held_deliveries: set[int] = set()
+        # "post": a share of all posts is slow, wherever it goes; "channel": a share of the
+        # endpoints (networks) is slow for every first post, the others never are.
+        self.slow_by = slow_by
+        self.slow_ports: set[int] = set()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,9 +101,10 @@ class Receiver:
                     first = webhook_id not in receiver.seen
                     receiver.seen.add(webhook_id)
                     receiver.arrivals.append((webhook_id, delivery_id, time.time()))
-                    slow = first and receiver.is_slow(webhook_id)
+                    slow = first and receiver.is_slow(webhook_id, self.server.server_address[1])
                     if slow:
                         receiver.held += 1
+                        receiver.held_deliveries.add(delivery_id)
                 if slow:
                     time.sleep(receiver.hold)  # received, answered too late
                 try:
@@ -110,8 +122,12 @@ class Receiver:
             server = _Server(("127.0.0.1", 0), Handler)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             self.servers.append(server)
+        slow_endpoints = round(endpoints * slow_share)
+        self.slow_ports = {int(server.server_address[1]) for server in self.servers[:slow_endpoints]}
 
-    def is_slow(self, webhook_id: str) -> bool:
+    def is_slow(self, webhook_id: str, port: int) -> bool:
+        if self.slow_by == "channel":
+            return port in self.slow_ports
         digest = hashlib.sha256(webhook_id.encode()).digest()
         return int.from_bytes(digest[:4], "big") / 2**32 < self.slow_share
 
@@ -123,6 +139,7 @@ class Receiver:
             self.arrivals.clear()
             self.seen.clear()
             self.held = 0
+            self.held_deliveries.clear()
 
     def stop(self) -> None:
         for server in self.servers:
@@ -211,6 +228,14 @@ def run_once(args, label: str, receiver: Receiver, author, channels, kills: int)
     with receiver.lock:
         arrivals = list(receiver.arrivals)
         held = receiver.held
+        held_deliveries = set(receiver.held_deliveries)
+    # "The others": deliveries whose post was never held. One slow network must not hold them.
+    others = [
+        (updated.timestamp() - due.timestamp(), updated.timestamp())
+        for pk, due, updated in rows.filter(state__in=final).values_list("pk", "due_at", "updated_at")
+        if pk not in held_deliveries and updated is not None
+    ]
+    others_lateness = sorted(late for late, _at in others)
     by_id = Counter(w for w, _d, _t in arrivals)
     ids_of_delivery: dict[int, set[str]] = {}
     for webhook_id, delivery_id, _t in arrivals:
@@ -223,6 +248,12 @@ def run_once(args, label: str, receiver: Receiver, author, channels, kills: int)
         "deliveries": len(ids),
         "drain": (settled_at - first_due.timestamp()) if settled_at else None,
         "after_last_due": (settled_at - last_due.timestamp()) if settled_at else None,
+        "others": len(others),
+        "others_drain": (max(at for _l, at in others) - first_due.timestamp()) if others else None,
+        "others_p50": others_lateness[len(others_lateness) // 2] if others else None,
+        "others_p99": others_lateness[min(len(others_lateness) - 1, int(len(others_lateness) * 0.99))]
+        if others
+        else None,
         "peak": peak_queued,
         "held": held,
         "kills": killed,
@@ -258,6 +289,11 @@ def report(result: dict[str, object], bound: float) -> None:
             f"  drain: {drain:.1f} s from the first due ({n / drain:.0f} deliveries/s), "  # type: ignore[operator]
             f"{result['after_last_due']:.1f} s after the last due"
         )
+    if result["others_drain"] is not None:
+        print(
+            f"  the {result['others']} deliveries never held: all settled {result['others_drain']:.1f} s from the "
+            f"first due; settled − due p50 {result['others_p50']:.2f} s, p99 {result['others_p99']:.2f} s"
+        )
     print(f"  peak queued+sending: {result['peak']}")
     print(f"  kill -9 of workers: {result['kills']}; posts held past the timeout: {result['held']}")
     print(
@@ -288,6 +324,12 @@ def main() -> None:
         "--spread", type=float, default=0.0, help="seconds over which the deliveries fall due (0: a burst)"
     )
     parser.add_argument("--slow-share", type=float, default=0.3, help="share of posts answered past the timeout")
+    parser.add_argument(
+        "--slow-by",
+        choices=["post", "channel"],
+        default="post",
+        help="post: a share of all posts is slow; channel: a share of the channels (networks) is slow",
+    )
     parser.add_argument("--hold", type=float, default=6.0, help="seconds the receiver holds a slow post")
     parser.add_argument("--timeout", type=float, default=3.0, help="the channels' read timeout")
     parser.add_argument("--kills", type=int, default=50)
@@ -311,7 +353,7 @@ def main() -> None:
 
     redis_queues_clear()
     author, _ = User.objects.get_or_create(username="bench-faults")
-    receiver = Receiver(args.channels, args.slow_share, args.hold)
+    receiver = Receiver(args.channels, args.slow_share, args.hold, args.slow_by)
     channels = Channel.objects.bulk_create(
         [
             Channel(
@@ -326,7 +368,8 @@ def main() -> None:
         ]
     )
     print(
-        f"{args.deliveries} deliveries over {args.channels} webhook channels, {args.slow_share:.0%} of posts held "
+        f"{args.deliveries} deliveries over {args.channels} webhook channels, {args.slow_share:.0%} of "
+        f"{'channels (every first post)' if args.slow_by == 'channel' else 'posts'} held "
         f"{args.hold:.0f} s (timeout {args.timeout:.0f} s), retry base {args.retry_base} s, "
         f"{due_shape(args.spread)}; 1 dispatcher + 2 routine clusters; {service_settings()}",
         flush=True,
