@@ -33,7 +33,7 @@ from publisher.models import (
     Variant,
 )
 from publisher.views import calendar as calendar_views
-from publisher.views import lists, preview
+from publisher.views import language, lists, preview
 from publisher.views import messages as message_views
 
 
@@ -253,6 +253,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
             path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),
             path("preview/schedule/", wrap(preview.schedule_view), name=f"{info}_preview_schedule"),
+            path("preview/language/", wrap(language.findings_view), name=f"{info}_preview_language"),
             path("<path:object_id>/submit/", wrap(message_views.submit_view), name=f"{info}_submit"),
             path("<path:object_id>/approve/", wrap(message_views.approve_view), name=f"{info}_approve"),
             path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
