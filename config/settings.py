@@ -290,6 +290,15 @@ TANDEM_TASK_FANOUT = env.int("TANDEM_TASK_FANOUT", default=Q_CLUSTER["workers"])
 TANDEM_PUBLISH_CONCURRENCY = env.int("TANDEM_PUBLISH_CONCURRENCY", default=100)  # network calls at once per worker
 TANDEM_PUBLISH_NETWORK_CONCURRENCY = env.int("TANDEM_PUBLISH_NETWORK_CONCURRENCY", default=10)  # per worker and host
 TANDEM_DISPATCH_LEAD_SECONDS = env.float("TANDEM_DISPATCH_LEAD_SECONDS", default=1.0)  # hand-over ahead of due
+# A big burst is handed over earlier, so the workers have rendered it by its due time: this
+# much more lead per 1,000 deliveries due together beyond those the base lead covers (1,000
+# on two workers, measured by bench/lateness.py), up to the maximum.
+TANDEM_DISPATCH_LEAD_COVERS = env.int("TANDEM_DISPATCH_LEAD_COVERS", default=1000)
+TANDEM_DISPATCH_LEAD_PER_THOUSAND = env.float("TANDEM_DISPATCH_LEAD_PER_THOUSAND", default=0.5)
+TANDEM_DISPATCH_LEAD_MAX_SECONDS = env.float("TANDEM_DISPATCH_LEAD_MAX_SECONDS", default=10.0)
+# While a burst is still ahead, a task takes and renders the burst's deliveries that no
+# worker holds yet, up to this many, instead of leaving them in tasks queued behind it.
+TANDEM_TASK_ABSORB_MAX = env.int("TANDEM_TASK_ABSORB_MAX", default=10000)
 TANDEM_DISPATCH_POLL_SECONDS = env.float("TANDEM_DISPATCH_POLL_SECONDS", default=5.0)  # SQLite: at most 1
 TANDEM_QUEUE_LEASE_SECONDS = env.int("TANDEM_QUEUE_LEASE_SECONDS", default=60)
 # A hand-over the broker refused (Redis down) is claimed again after this many seconds.

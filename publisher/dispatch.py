@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -73,13 +73,46 @@ def queue_lease() -> timedelta:
     return timedelta(seconds=settings.TANDEM_QUEUE_LEASE_SECONDS)
 
 
-def lead() -> timedelta:
-    """How early a burst is handed over, so workers have rendered it by its due time."""
-    return timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS)
+def lead(*, due_together: int = 0) -> timedelta:
+    """How early deliveries are handed over, so workers have rendered them by their due time.
+
+    TANDEM_DISPATCH_LEAD_SECONDS covers a burst of TANDEM_DISPATCH_LEAD_COVERS deliveries; a
+    bigger one gets TANDEM_DISPATCH_LEAD_PER_THOUSAND more per 1,000 beyond (rendering a
+    national alert's 10,000 posts takes seconds of CPU), up to TANDEM_DISPATCH_LEAD_MAX_SECONDS.
+    """
+    base = settings.TANDEM_DISPATCH_LEAD_SECONDS
+    beyond = max(0, due_together - settings.TANDEM_DISPATCH_LEAD_COVERS)
+    extra = settings.TANDEM_DISPATCH_LEAD_PER_THOUSAND * beyond / 1000
+    return timedelta(seconds=min(max(base, settings.TANDEM_DISPATCH_LEAD_MAX_SECONDS), base + extra))
 
 
-def _due(now: datetime) -> Q:
-    return Q(state__in=WAITING, next_attempt_at__lte=now + lead()) | Q(state__in=LEASED, lease_expires_at__lte=now)
+def lead_max() -> timedelta:
+    return max(lead(), timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_MAX_SECONDS))
+
+
+def _waiting() -> QuerySet[Delivery]:
+    return Delivery.objects.filter(state__in=WAITING, channel__needs_reconnect=False)
+
+
+def _due_together(start: datetime) -> int:
+    """Deliveries waiting to fall due within the longest lead after ``start`` (counted up to
+    the size that already gives the longest lead: the count stays cheap however big the burst)."""
+    per_thousand = settings.TANDEM_DISPATCH_LEAD_PER_THOUSAND
+    if per_thousand <= 0 or lead_max() <= lead():
+        return 0
+    beyond = (lead_max() - lead()).total_seconds() / per_thousand * 1000
+    enough = settings.TANDEM_DISPATCH_LEAD_COVERS + int(beyond) + 1
+    rows = _waiting().filter(next_attempt_at__lte=start + lead_max()).values("pk")[:enough]
+    return Delivery.objects.filter(pk__in=rows).count()
+
+
+def burst_lead(now: datetime) -> timedelta:
+    """The lead for what falls due from ``now`` on."""
+    return lead(due_together=_due_together(now))
+
+
+def _due(now: datetime, ahead: timedelta) -> Q:
+    return Q(state__in=WAITING, next_attempt_at__lte=now + ahead) | Q(state__in=LEASED, lease_expires_at__lte=now)
 
 
 def _idempotent(kind: str) -> bool:
@@ -88,19 +121,25 @@ def _idempotent(kind: str) -> bool:
 
 
 def deliveries_claim(
-    *, now: datetime | None = None, limit: int | None = None, ids: Sequence[int] | None = None
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    ids: Sequence[int] | None = None,
+    ahead: timedelta | None = None,
 ) -> Claim:
     """Claim due deliveries in one short transaction; enqueue them once it commits.
 
-    ``ids`` restricts the claim (the urgent hand-over after an alert's commit).
+    ``ids`` restricts the claim (the urgent hand-over after an alert's commit). ``ahead``:
+    how early deliveries are taken (default: the base lead; a pass uses ``burst_lead``).
     Deliveries of channels that need reconnecting are held; those of disabled channels fail.
     """
     now = now or timezone.now()
+    ahead = lead() if ahead is None else ahead
     limit = limit or settings.TANDEM_DISPATCH_BATCH
     grace = timedelta(seconds=settings.TANDEM_MISSED_GRACE_SECONDS)
     claim = Claim()
     with transaction.atomic():
-        qs = Delivery.objects.filter(_due(now), channel__needs_reconnect=False)
+        qs = Delivery.objects.filter(_due(now, ahead), channel__needs_reconnect=False)
         if ids is not None:
             qs = qs.filter(pk__in=list(ids))
         rows = list(
@@ -147,7 +186,7 @@ def deliveries_claim(
                     continue
                 requeue.append(pk)
             (claim.urgent if urgent else claim.routine).append(pk)
-        lease = now + lead() + queue_lease()
+        lease = now + ahead + queue_lease()
         handed = claim.routine + claim.urgent
         if handed:
             Delivery.objects.filter(pk__in=handed).update(
@@ -285,20 +324,20 @@ def deliveries_hand_over(*, delivery_ids: Sequence[int], urgent: bool = True) ->
 def dispatch_once(*, now: datetime | None = None) -> int:
     """Claim everything due now, batch after batch; returns how many deliveries were handled."""
     total = 0
+    ahead = burst_lead(now or timezone.now())
     while True:
-        claim = deliveries_claim(now=now)
+        claim = deliveries_claim(now=now, ahead=ahead)
         total += claim.handled
         if claim.handled < settings.TANDEM_DISPATCH_BATCH:
             return total
 
 
 def next_due_at() -> datetime | None:
-    """When the next claim should run: a delivery's due time less the lead, or a lease's end."""
-    found = Delivery.objects.filter(state__in=WAITING, channel__needs_reconnect=False).aggregate(
-        at=Min("next_attempt_at")
-    )["at"]
+    """When the next claim should run: a delivery's due time less the lead for what falls due
+    with it, or a lease's end."""
+    found = _waiting().aggregate(at=Min("next_attempt_at"))["at"]
     lease = Delivery.objects.filter(state__in=LEASED).aggregate(at=Min("lease_expires_at"))["at"]
-    candidates = [t for t in (found - lead() if found else None, lease) if t is not None]
+    candidates = [t for t in (found - burst_lead(found) if found else None, lease) if t is not None]
     return min(candidates) if candidates else None
 
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 
 from publisher.channels.base import Post, PostImage, Receipt
-from publisher.models import Attachment, Delivery, Language, MessageStatus, Variant
+from publisher.models import Attachment, Delivery, Language, MessageStatus, Occurrence, Variant
 
 
-def deliveries_for_render(delivery_ids: Iterable[int]) -> QuerySet[Delivery]:
-    """Deliveries with everything ``post_build`` reads, in a fixed number of queries."""
-    return (
-        Delivery.objects.filter(pk__in=list(delivery_ids))
-        .select_related("channel", "occurrence__message", "reply_to")
-        .prefetch_related(
-            Prefetch("occurrence__message__variants", queryset=Variant.objects.all()),
-            Prefetch("occurrence__message__attachments", queryset=Attachment.objects.order_by("position", "id")),
+def deliveries_for_render(delivery_ids: Iterable[int], *, state: str | None = None) -> list[Delivery]:
+    """Deliveries (in ``state`` if given) with everything ``post_build`` reads, in a fixed
+    number of queries. Deliveries of one occurrence share its occurrence, message, variants
+    and attachments: a burst of 10,000 posts of one alert builds them once, not 10,000 times."""
+    rows = Delivery.objects.filter(pk__in=list(delivery_ids)).select_related("channel", "reply_to")
+    deliveries = list(rows.filter(state=state) if state else rows)
+    occurrences = Occurrence.objects.filter(pk__in={d.occurrence_id for d in deliveries}).select_related("message")
+    shared = {
+        occurrence.pk: occurrence
+        for occurrence in occurrences.prefetch_related(
+            Prefetch("message__variants", queryset=Variant.objects.all()),
+            Prefetch("message__attachments", queryset=Attachment.objects.order_by("position", "id")),
         )
-    )
+    }
+    for delivery in deliveries:
+        delivery.occurrence = shared[delivery.occurrence_id]
+    return deliveries
 
 
 def receipt_of(delivery: Delivery) -> Receipt:

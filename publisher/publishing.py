@@ -196,7 +196,7 @@ def _calls_prepare(delivery_ids: Sequence[int]) -> dict[int, _Call]:
     """Render the posts of the queued deliveries among these ids (reads only)."""
     calls: dict[int, _Call] = {}
     adapters: dict[int, ChannelAdapter] = {}
-    for delivery in posts.deliveries_for_render(delivery_ids).filter(state=DeliveryState.QUEUED):
+    for delivery in posts.deliveries_for_render(delivery_ids, state=DeliveryState.QUEUED):
         call = _Call(delivery=delivery)
         calls[delivery.pk] = call
         try:
@@ -223,10 +223,23 @@ def _due_of(call: _Call) -> datetime:
 
 
 def _sleep_until(moment: datetime) -> None:
-    """Never call a network early: the dispatcher may hand a burst over slightly ahead."""
+    """Never call a network early: the dispatcher hands a burst over ahead of its due time."""
     delay = (moment - timezone.now()).total_seconds()
     if delay > 0:
-        time.sleep(min(delay, settings.TANDEM_DISPATCH_LEAD_SECONDS))
+        time.sleep(min(delay, max(settings.TANDEM_DISPATCH_LEAD_SECONDS, settings.TANDEM_DISPATCH_LEAD_MAX_SECONDS)))
+
+
+# Moving rows to ``sending`` costs about this much per row: a big batch starts that much
+# before its due time (at most START_AHEAD_MAX_SECONDS), so its first call is not late by the
+# time it took to open the attempts of the last. Calls themselves still wait for their due.
+START_SECONDS_PER_ROW = 0.0001
+START_AHEAD_MAX_SECONDS = 1.0
+
+
+def _start_at(calls: Iterable[_Call]) -> datetime:
+    calls = list(calls)
+    ahead = min(START_AHEAD_MAX_SECONDS, START_SECONDS_PER_ROW * len(calls))
+    return min(_due_of(c) for c in calls) - timedelta(seconds=ahead)
 
 
 def deliveries_publish(
@@ -260,7 +273,8 @@ def deliveries_publish(
     try:
         while True:
             if batch:
-                started, to_send = _batch_start(batch, sender, held)
+                absorb = steal and not calls and may_steal()
+                started, to_send = _batch_start(batch, sender, held, absorb=absorb)
                 calls += started
                 if urgent is None and started:
                     urgent = started[0].delivery.urgent
@@ -305,21 +319,75 @@ STEAL_SECONDS = 60.0
 STEAL_POLL_SECONDS = 0.2
 
 
-def _batch_start(delivery_ids: list[int], sender: _Sender, held: set[int]) -> tuple[list[_Call], list[_Call]]:
-    """Take, render and start these deliveries; record those decided without a call.
-    Returns (the calls started, those to send)."""
+def _take_and_prepare(delivery_ids: Sequence[int], sender: _Sender, held: set[int]) -> dict[int, _Call]:
+    """Take the rows no other worker holds and render them."""
     # Short leases renewed by this process's heartbeat from the moment it holds the rows:
     # if it dies now, the dispatcher takes them back within seconds.
     sender.hold(dict.fromkeys(delivery_ids, 0))
     held.update(delivery_ids)
-    _deliveries_take(delivery_ids, timezone.now())
-    prepared = _calls_prepare(delivery_ids)
+    taken = set(_deliveries_take(delivery_ids, timezone.now()))
+    others = [pk for pk in delivery_ids if pk not in taken]
+    sender.release(others)
+    held.difference_update(others)
+    prepared = _calls_prepare(sorted(taken)) if taken else {}
+    gone = [pk for pk in taken if pk not in prepared]  # no longer queued (cancelled meanwhile)
+    sender.release(gone)
+    held.difference_update(gone)
+    return prepared
+
+
+def _burst_absorb(prepared: dict[int, _Call], sender: _Sender, held: set[int]) -> None:
+    """While the burst these calls belong to is still ahead, take and render its deliveries
+    that no worker holds yet (in ``prepared``).
+
+    A burst is handed over in many tasks, but a worker waiting for the due time holds its
+    task: without this, the tasks queued behind would be rendered only after the due time.
+    Each free worker takes what it can render in time instead, and the tasks that carried
+    those rows find them taken and end at once.
+    """
+    first = min(_due_of(c) for c in prepared.values())
+    urgent = next(iter(prepared.values())).delivery.urgent
+    due_by = first + timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS)
+    while len(prepared) < settings.TANDEM_TASK_ABSORB_MAX:
+        room = settings.TANDEM_TASK_ABSORB_MAX - len(prepared)
+        # Stop in time to open the attempts of what is held before the due time.
+        if timezone.now() >= _start_at(prepared.values()) - timedelta(seconds=START_AHEAD_MAX_SECONDS):
+            return
+        ids = _deliveries_waiting(urgent=urgent, limit=min(room, settings.TANDEM_TASK_BATCH), due_by=due_by)
+        if ids:
+            prepared.update(_take_and_prepare(ids, sender, held))
+        elif _burst_pending(urgent=urgent, due_by=due_by):
+            time.sleep(ABSORB_POLL_SECONDS)  # the dispatcher is still handing the burst over
+        else:
+            return
+
+
+ABSORB_POLL_SECONDS = 0.02
+
+
+def _burst_pending(*, urgent: bool, due_by: datetime) -> bool:
+    """Deliveries of the burst the dispatcher has not handed over yet (it claims a big burst
+    a thousand at a time)."""
+    return Delivery.objects.filter(
+        state__in=[DeliveryState.PENDING, DeliveryState.RETRY_WAIT], urgent=urgent, next_attempt_at__lte=due_by
+    ).exists()
+
+
+def _batch_start(
+    delivery_ids: list[int], sender: _Sender, held: set[int], *, absorb: bool = False
+) -> tuple[list[_Call], list[_Call]]:
+    """Take, render and start these deliveries; record those decided without a call.
+    With ``absorb``, first take the rest of their burst while it is ahead (_burst_absorb).
+    Returns (the calls started, those to send)."""
+    prepared = _take_and_prepare(delivery_ids, sender, held)
+    if absorb and prepared:
+        _burst_absorb(prepared, sender, held)
     started: dict[int, tuple[int, int]] = {}
     if prepared:
-        _sleep_until(min(_due_of(c) for c in prepared.values()))
+        _sleep_until(_start_at(prepared.values()))
         started = _deliveries_start(list(prepared), timezone.now())
         sender.hold({pk: attempt_no for pk, (_attempt_id, attempt_no) in started.items()})
-    idle = [pk for pk in delivery_ids if pk not in started]
+    idle = [pk for pk in prepared if pk not in started]
     sender.release(idle)
     held.difference_update(idle)
     calls: list[_Call] = []
@@ -345,21 +413,36 @@ def _leases_set(rows: Q, until: datetime) -> int:
         return Delivery.objects.filter(pk__in=[pk for (pk,) in pks]).update(lease_expires_at=until)
 
 
-def _deliveries_take(delivery_ids: Sequence[int], now: datetime) -> None:
-    """Shorten the queue lease of the rows this task is about to work on to a send lease,
-    renewed by the heartbeat while this process holds them."""
-    _leases_set(Q(pk__in=list(delivery_ids), state=DeliveryState.QUEUED), now + send_lease())
+def _untaken(now: datetime) -> Q:
+    """Queued rows no worker holds: a worker's hold is a send lease (renewed to at most
+    TANDEM_SEND_LEASE_SECONDS ahead), the dispatcher's queue lease is a minute or more."""
+    return Q(state=DeliveryState.QUEUED) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__gt=now + send_lease() + timedelta(seconds=1))
+    )
 
 
-def _deliveries_waiting(*, urgent: bool, limit: int) -> list[int]:
-    """Queued deliveries of this urgency, due now, that no worker has started."""
-    now = timezone.now()
-    return list(
-        Delivery.objects.filter(
-            state=DeliveryState.QUEUED,
-            urgent=urgent,
-            next_attempt_at__lte=now + timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS),
+def _deliveries_take(delivery_ids: Sequence[int], now: datetime) -> list[int]:
+    """Take the queued rows among these that no other worker holds: shorten their queue lease
+    to a send lease, renewed by the heartbeat while this process holds them. Returns the ids
+    taken. (PostgreSQL re-checks the condition on a row another worker has just taken and
+    committed, so two workers never take the same row.)"""
+    with transaction.atomic():
+        pks = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(_untaken(now), pk__in=list(delivery_ids))
+            .values_list("pk", flat=True)
         )
+        if pks:
+            Delivery.objects.filter(pk__in=pks).update(lease_expires_at=now + send_lease())
+    return pks
+
+
+def _deliveries_waiting(*, urgent: bool, limit: int, due_by: datetime | None = None) -> list[int]:
+    """Queued deliveries of this urgency, due now (or by ``due_by``), that no worker holds."""
+    now = timezone.now()
+    due_by = due_by or now + timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS)
+    return list(
+        Delivery.objects.filter(_untaken(now), urgent=urgent, next_attempt_at__lte=due_by)
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

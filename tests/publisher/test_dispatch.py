@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from publisher import dispatch, scheduling
+from publisher import dispatch, publishing, scheduling
 from publisher.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Message, MessageState, Urgency
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.publisher.dispatch_support import due_deliveries
@@ -63,6 +63,48 @@ def test_next_due_at_is_the_earliest_waiting_delivery_or_lease(author):
     Delivery.objects.filter(pk=queued).update(state=DeliveryState.SENT, lease_expires_at=None)
     # A burst is handed over slightly ahead so workers have rendered it by its due time.
     assert dispatch.next_due_at() == NOW + timedelta(minutes=5) - dispatch.lead()
+
+
+# The base lead covers two deliveries here; each one more adds a second, up to four.
+BURST_LEAD = {
+    "TANDEM_DISPATCH_LEAD_SECONDS": 1.0,
+    "TANDEM_DISPATCH_LEAD_COVERS": 2,
+    "TANDEM_DISPATCH_LEAD_PER_THOUSAND": 1000.0,
+    "TANDEM_DISPATCH_LEAD_MAX_SECONDS": 4.0,
+}
+
+
+@override_settings(**BURST_LEAD)
+def test_a_bigger_burst_is_handed_over_earlier_up_to_the_longest_lead(author, run_on_commit, monkeypatch):
+    due_at = NOW + timedelta(seconds=10)
+    burst = due_deliveries(author=author, count=4, due_at=due_at)
+    assert dispatch.lead(due_together=2) == timedelta(seconds=1)
+    assert dispatch.lead(due_together=4) == timedelta(seconds=3)
+    assert dispatch.lead(due_together=40) == timedelta(seconds=4)
+    # The dispatcher wakes 1 + 2 s ahead for these four, and a pass then takes them all.
+    assert dispatch.next_due_at() == due_at - timedelta(seconds=3)
+    with time_machine.travel(due_at - timedelta(seconds=3.1), tick=False):
+        assert run_on_commit() == 0
+    with time_machine.travel(due_at - timedelta(seconds=3), tick=False) as clock:
+        # The (synchronous) task waits for the due time on this test's clock.
+        monkeypatch.setattr(publishing.time, "sleep", clock.shift)
+        assert run_on_commit() == 4
+    # Handed over early, no call went out before its due time.
+    assert {c["at"] >= due_at.timestamp() for c in FakeAdapter.calls} == {True}
+    assert set(Delivery.objects.filter(pk__in=burst).values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+@override_settings(**BURST_LEAD)
+def test_the_longest_lead_bounds_a_huge_burst_and_a_lone_delivery_keeps_the_base_lead(author):
+    due_at = NOW + timedelta(seconds=30)
+    [lone] = due_deliveries(author=author, count=1, due_at=NOW + timedelta(seconds=5))
+    due_deliveries(author=author, count=9, due_at=due_at)
+    assert dispatch.next_due_at() == NOW + timedelta(seconds=4)
+    Delivery.objects.filter(pk=lone).update(state=DeliveryState.SENT)
+    assert dispatch.next_due_at() == due_at - timedelta(seconds=4)
+    # Deliveries of a channel waiting for reconnection neither wake the dispatcher nor count.
+    Channel.objects.filter(deliveries__occurrence__due_at=due_at).update(needs_reconnect=True)
+    assert dispatch.next_due_at() is None
 
 
 def test_routine_delivery_missed_beyond_grace_expires_with_reason_urgent_goes_late(author, run_on_commit):

@@ -7,6 +7,7 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import TestCase, override_settings
+from django.utils import timezone
 
 from publisher import dispatch, posts, publishing
 from publisher.models import (
@@ -411,3 +412,60 @@ def test_a_heartbeat_renews_only_the_leases_this_worker_still_holds(author):
     assert leases[ids[1]] != renewed
     assert leases[ids[2]] is None
     assert leases[ids[3]] == renewed
+
+
+def test_a_row_another_worker_holds_is_not_taken_twice_until_the_dispatcher_takes_it_back(author):
+    ids = due_deliveries(author=author, count=3, due_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        dispatch.deliveries_claim(ids=ids)
+        assert sorted(publishing._deliveries_take(ids, NOW)) == sorted(ids)
+        assert publishing._deliveries_take(ids, NOW) == []
+        assert publishing._deliveries_waiting(urgent=False, limit=10) == []
+    # The holder died: its send lease ran out, and the dispatcher queued them again.
+    with time_machine.travel(NOW + publishing.send_lease() + timedelta(seconds=1), tick=False):
+        assert dispatch.deliveries_claim().handled == 3
+        assert sorted(publishing._deliveries_take(ids, timezone.now())) == sorted(ids)
+
+
+def test_a_task_waiting_for_its_burst_renders_the_rest_of_it_and_the_other_tasks_find_nothing(author, monkeypatch):
+    due_at = NOW + timedelta(seconds=5)
+    burst = due_deliveries(author=author, count=6, due_at=due_at)
+    later = due_deliveries(author=author, count=2, due_at=due_at + timedelta(seconds=30))
+    urgent = due_deliveries(author=author, count=2, due_at=due_at, urgency="urgent")
+    with time_machine.travel(NOW, tick=False) as clock:
+        monkeypatch.setattr(publishing.time, "sleep", clock.shift)
+        dispatch.deliveries_claim(ids=burst + later + urgent, ahead=timedelta(minutes=1))
+        # The dispatcher split the burst in three tasks; the first worker to run takes it all.
+        assert publishing.deliveries_publish(delivery_ids=burst[:2], steal=True) == {"sent": 6}
+        assert publishing.deliveries_publish(delivery_ids=burst[2:4], steal=True) == {}
+        assert publishing.deliveries_publish(delivery_ids=burst[4:], steal=True) == {}
+    assert {c["delivery_id"] for c in FakeAdapter.calls} == set(burst)
+    assert min(c["at"] for c in FakeAdapter.calls) >= due_at.timestamp()
+    # Deliveries due later, or of the other urgency, are left to their own tasks.
+    assert set(Delivery.objects.filter(pk__in=later + urgent).values_list("state", flat=True)) == {DeliveryState.QUEUED}
+
+
+def test_a_task_takes_at_most_its_share_of_a_burst(author, monkeypatch):
+    due_at = NOW + timedelta(seconds=5)
+    burst = due_deliveries(author=author, count=6, due_at=due_at)
+    with (
+        override_settings(TANDEM_TASK_ABSORB_MAX=4),
+        time_machine.travel(NOW, tick=False) as clock,
+    ):
+        monkeypatch.setattr(publishing.time, "sleep", clock.shift)
+        dispatch.deliveries_claim(ids=burst, ahead=timedelta(minutes=1))
+        assert publishing.deliveries_publish(delivery_ids=burst[:2], steal=True) == {"sent": 4}
+        assert publishing.deliveries_publish(delivery_ids=burst[4:], steal=True) == {"sent": 2}
+
+
+def test_a_burst_is_not_absorbed_by_a_task_run_inline_or_of_a_stopping_cluster(author, monkeypatch):
+    due_at = NOW + timedelta(seconds=5)
+    burst = due_deliveries(author=author, count=4, due_at=due_at)
+    with time_machine.travel(NOW, tick=False) as clock:
+        monkeypatch.setattr(publishing.time, "sleep", clock.shift)
+        dispatch.deliveries_claim(ids=burst, ahead=timedelta(minutes=1))
+        assert publishing.deliveries_publish(delivery_ids=burst[:1]) == {"sent": 1}
+        assert publishing.deliveries_publish(delivery_ids=burst[1:2], steal=True, may_steal=lambda: False) == {
+            "sent": 1
+        }
+    assert Delivery.objects.filter(pk__in=burst[2:], state=DeliveryState.QUEUED).count() == 2
