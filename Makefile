@@ -5,14 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 STAMP := $(VENV)/.installed
+# `make serve` runs from its own environment with the runtime requirements only.
+PROD_VENV := .venv-prod
+PROD_STAMP := $(PROD_VENV)/.installed
 # Where `make run` serves: `make run PORT=8001 HOST=127.0.0.1` (command-line only: a PORT or
 # HOST left in the environment by another tool does not move it). Links in emails and the
 # images networks fetch follow them unless TANDEM_PUBLIC_URL is set.
+# `make serve` also takes them from the environment, where a supervisor (systemd) sets them.
+SERVE_HOST := $(or $(HOST),127.0.0.1)
+SERVE_PORT := $(or $(PORT),8000)
 HOST := 127.0.0.1
 PORT := 8000
 PUBLIC_URL := $(or $(TANDEM_PUBLIC_URL),http://$(HOST):$(PORT))
 
-.PHONY: run test lint format setup venv messages clean
+.PHONY: run serve test lint format setup venv messages clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +27,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
+$(PROD_STAMP): requirements.txt
+	@test -x $(PROD_VENV)/bin/python || $(PYTHON) -m venv $(PROD_VENV)
+	$(PROD_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(PROD_STAMP)
+
 # Compiled catalogues are build output (not in git): every entry point compiles them.
 messages: $(STAMP)
-	@DEBUG=1 $(MANAGE) compilemessages --ignore=.venv -v 0
+	@DEBUG=1 $(MANAGE) compilemessages --ignore=.venv --ignore=$(PROD_VENV) -v 0
 
 setup: messages
 	@mkdir -p var
@@ -42,6 +53,12 @@ run: setup
 	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" \
 		PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
+# Production: gunicorn, WhiteNoise, both clusters and the dispatcher (scripts/serve says what it
+# checks and prepares; README, "Production"). Address: `make serve PORT=8001 HOST=0.0.0.0`,
+# else HOST and PORT from the environment, else 127.0.0.1:8000.
+serve: $(PROD_STAMP)
+	@HOST="$(SERVE_HOST)" PORT="$(SERVE_PORT)" exec $(PROD_VENV)/bin/python scripts/serve
+
 test: messages
 	@scripts/test
 
@@ -55,4 +72,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PROD_VENV) var .pytest_cache .mypy_cache .ruff_cache

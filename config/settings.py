@@ -34,6 +34,10 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_K
         "with 'django-insecure-'. Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
     )
 
+# Rotation: the new key in SECRET_KEY, the old one here until sessions and reset links signed
+# with it have expired (README, "Backups and upgrades").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -60,6 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers: a stylesheet needs no session or language.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Before anything reads the body (CSRF reads the form): an oversize upload is refused unread.
@@ -135,6 +141,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+# collectstatic (make serve) writes compressed copies under hashed names that WhiteNoise serves
+# with far-future caching; in debug the apps' files are served as they are, unhashed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Uploaded images are re-encoded by Tandem; nothing uploaded is ever executable or served raw.
@@ -344,7 +356,8 @@ try:
         ipaddress.ip_network(_network.strip(), strict=False)
 except ValueError as exc:
     raise ImproperlyConfigured(f"TANDEM_CHANNEL_ALLOWED_NETWORKS: {exc}") from exc
-TANDEM_CHANNEL_HTTP_ALLOWED = DEBUG
+# Plain http outside debug only for a receiver that needs it, together with its network above.
+TANDEM_CHANNEL_HTTP_ALLOWED = env.bool("TANDEM_CHANNEL_HTTP_ALLOWED", default=DEBUG)
 # Extra channel adapters: {"kind": "dotted.path.Adapter"}; merged over the built-in registry.
 TANDEM_CHANNEL_ADAPTERS: dict[str, str] = env.dict("TANDEM_CHANNEL_ADAPTERS", default={})
 # Readiness (/readyz): a dispatcher heartbeat older than this fails it; a channel waiting this

@@ -446,6 +446,8 @@ BACKOFF_MAX_SECONDS = 10.0
 # Readiness wants a heartbeat younger than TANDEM_READY_DISPATCHER_SECONDS (30 by default):
 # one write every few seconds is plenty and costs nothing next to the claims.
 HEARTBEAT_EVERY_SECONDS = 5.0
+# The longest the idle loop goes without looking whether it was asked to stop.
+STOP_CHECK_SECONDS = 0.5
 
 
 def heartbeat_record() -> bool:
@@ -499,7 +501,12 @@ def run(
             timeout = poll_seconds()
             if upcoming is not None:
                 timeout = min(timeout, (upcoming - timezone.now()).total_seconds())
-            waker.wait(timeout)
+            # In short slices: a stop request (SIGTERM) ends the loop within one, well before
+            # a supervisor's kill (honcho: 5 s), however long the wait for the next due row.
+            deadline = time.monotonic() + timeout
+            while not waker.wait(min(deadline - time.monotonic(), STOP_CHECK_SECONDS)):
+                if time.monotonic() >= deadline or should_stop():
+                    break
     finally:
         waker.close()
 

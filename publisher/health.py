@@ -117,7 +117,7 @@ def _warnings(now: Any) -> list[dict[str, Any]]:
             "channel": channel.pk,
             "name": channel.name,
             "kind": channel.kind,
-            "since": channel.updated_at.isoformat(),
+            "since": (channel.needs_reconnect_since or channel.updated_at).isoformat(),
         }
         for channel in channels
     ]

@@ -140,6 +140,9 @@ class Channel(models.Model):
     secret_ref = models.CharField(_("secret reference"), max_length=200, blank=True)
     needs_reconnect = models.BooleanField(_("needs reconnection"), default=False)
     needs_reconnect_reason = models.TextField(_("reconnection reason"), blank=True)
+    # When the flag was raised (None while it is down): readiness warns from this, not from
+    # updated_at, which any edit moves.
+    needs_reconnect_since = models.DateTimeField(_("needs reconnection since"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

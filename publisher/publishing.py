@@ -694,7 +694,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])
         for channel_id, reason in reconnect_channels.items():
             flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
-                needs_reconnect=True, needs_reconnect_reason=reason, updated_at=now
+                needs_reconnect=True, needs_reconnect_reason=reason, needs_reconnect_since=now, updated_at=now
             )
             if flagged:
                 transaction.on_commit(_reconnect_notify_hook(channel_id))
@@ -952,7 +952,7 @@ def channel_reconnected(*, channel: Channel, actor: User | None) -> Channel:
     """Clear the reconnect flag: the dispatcher resumes the channel's held deliveries."""
     with transaction.atomic():
         Channel.objects.filter(pk=channel.pk).update(
-            needs_reconnect=False, needs_reconnect_reason="", updated_at=timezone.now()
+            needs_reconnect=False, needs_reconnect_reason="", needs_reconnect_since=None, updated_at=timezone.now()
         )
         channel.refresh_from_db()
         services.audit_record(actor=actor, verb="channel.reconnected", obj=channel)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from publisher import routing
 from publisher.models import Channel, Delivery, DispatcherHeartbeat, Message, Municipality
@@ -118,12 +119,14 @@ def dispatcher_heartbeat_latest() -> datetime | None:
 
 
 def channels_reconnect_overdue(*, since: datetime) -> list[Channel]:
-    """Enabled channels flagged for reconnection and left so since before ``since``.
+    """Enabled channels flagged for reconnection and left so since before ``since``, oldest first.
 
-    The flag has no timestamp of its own: ``updated_at`` is set when it is raised, so this is a
-    lower bound (editing the channel meanwhile makes it look younger, never older)."""
+    A flag without its time (set by hand in the database) counts from ``updated_at``, a lower bound."""
+    raised = Coalesce("needs_reconnect_since", "updated_at")
     return list(
-        Channel.objects.filter(enabled=True, needs_reconnect=True, updated_at__lt=since)
-        .only("pk", "name", "kind", "language", "updated_at")
-        .order_by("updated_at", "pk")
+        Channel.objects.filter(enabled=True, needs_reconnect=True)
+        .annotate(flagged_at=raised)
+        .filter(flagged_at__lt=since)
+        .only("pk", "name", "kind", "language", "needs_reconnect_since", "updated_at")
+        .order_by("flagged_at", "pk")
     )

@@ -8,7 +8,7 @@ import socket
 import sys
 
 
-def main(host: str, port: str) -> int:
+def main(host: str, port: str, command: str = "make run") -> int:
     try:
         number = int(port)
         if not 0 < number < 65536:
@@ -25,11 +25,11 @@ def main(host: str, port: str) -> int:
         except OSError as exc:
             print(
                 f"Cannot listen on {host}:{number} ({exc.strerror or exc}): stop what runs there "
-                f"or pick another port, e.g. make run PORT={number + 1}"
+                f"or pick another port, e.g. {command} PORT={number + 1}"
             )
             return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main(*sys.argv[1:4]))

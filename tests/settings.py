@@ -6,7 +6,7 @@ import tempfile
 os.environ.setdefault("DEBUG", "1")
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import Q_CLUSTER  # noqa: E402
+from config.settings import Q_CLUSTER, STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="tandem-media-")
@@ -23,3 +23,7 @@ TANDEM_DISPATCH_WAKE_DIR = tempfile.mkdtemp(prefix="tandem-wake-")
 # Every test request comes from 127.0.0.1 and a shared Redis cache is not flushed between
 # tests: the failed-token budget is tested with its own addresses (tests/api/test_throttling.py).
 TANDEM_API_TOKEN_FAILURE_RATE = "100000/minute"
+# Templates name static files as in debug (no manifest): tests need no collectstatic; the
+# production start's own test (tests/scripts/test_serve.py) runs collectstatic for real.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+STATIC_ROOT = tempfile.mkdtemp(prefix="tandem-static-")

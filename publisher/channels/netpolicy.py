@@ -5,7 +5,7 @@ A channel's URL (webhook `url`, Mastodon `base_url`, Bluesky `pds_url`, Telegram
 policy it can make Tandem probe internal ports, reach the cloud metadata service or read
 internal error pages. The rules:
 
-- `https` only, unless TANDEM_CHANNEL_HTTP_ALLOWED (on in debug only);
+- `https` only, unless TANDEM_CHANNEL_HTTP_ALLOWED (on in debug; off by default otherwise);
 - every address the host resolves to must be public: loopback, private (RFC 1918, ULA),
   link-local (169.254.0.0/16 with the cloud metadata address, fe80::/10), multicast,
   unspecified and reserved addresses are refused, also when embedded in an IPv6 address

@@ -1,6 +1,7 @@
 import socket
 
 import pytest
+from django.utils.timezone import now
 
 from publisher.models import AuditEvent, Channel, Segment
 from tests.factories import ChannelFactory, UserFactory
@@ -43,7 +44,9 @@ def test_a_kind_without_an_adapter_is_refused_at_its_field(admin_client):
 
 
 def test_changing_a_channel_and_reconnecting_it(admin_client):
-    channel = ChannelFactory(language="fr", covers_all=True, needs_reconnect=True, needs_reconnect_reason="401")
+    channel = ChannelFactory(
+        language="fr", covers_all=True, needs_reconnect=True, needs_reconnect_reason="401", needs_reconnect_since=now()
+    )
     response = admin_client.post(
         f"/admin/publisher/channel/{channel.pk}/change/",
         {"name": "Renamed", "kind": "outbox", "language": "fr", "covers_all": "on", "enabled": "on", "config": "{}"},
@@ -54,6 +57,7 @@ def test_changing_a_channel_and_reconnecting_it(admin_client):
     channel.refresh_from_db()
     assert channel.name == "Renamed"
     assert not channel.needs_reconnect
+    assert channel.needs_reconnect_since is None
 
 
 def test_segments_are_saved_through_the_service(admin_client):

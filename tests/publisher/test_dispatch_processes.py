@@ -197,6 +197,21 @@ def test_a_committed_nearer_delivery_wakes_the_sleeping_dispatcher(live, author)
     assert proc.poll() is None
 
 
+def test_sigterm_stops_a_dispatcher_waiting_for_a_notify_within_a_second(live):
+    # Nothing due and a 60 s fallback poll: it waits on LISTEN, and must still stop at once
+    # (honcho kills what has not stopped 5 s after SIGTERM).
+    proc = live.start("run_dispatcher", TANDEM_DISPATCH_POLL_SECONDS="60")
+    log = live.logs / f"{len(live.running) - 1}-run_dispatcher.log"
+    assert wait_until(lambda: b"Dispatcher started." in log.read_bytes(), timeout=20)
+    time.sleep(1.5)  # past its first pass: waiting now
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    took = time.monotonic() - began
+    assert b"Dispatcher stopped." in log.read_bytes()
+    assert took < 2, f"took {took:.1f} s"
+
+
 def test_flaky_network_through_real_processes_ends_sent_once_or_failed_with_reason(live, author, tmp_path):
     """30 % of calls fail with 503, 429 + Retry-After or a timeout after sending."""
     ids = due_deliveries(author=author, count=100, config={"dir": str(tmp_path), "fail_rate": 0.3, "seed": 3})

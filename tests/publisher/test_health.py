@@ -220,3 +220,21 @@ def test_heartbeats_of_dispatchers_silent_for_a_day_are_pruned():
     services.dispatcher_heartbeat_record(host="new", pid=2, now=NOW - timedelta(seconds=5))
     services.dispatcher_heartbeat_record(host="new", pid=2, now=NOW)
     assert list(DispatcherHeartbeat.objects.values_list("host", "pid", "seen_at")) == [("new", 2, NOW)]
+
+
+@pytest.mark.django_db
+def test_a_reconnection_warning_counts_from_when_the_flag_was_raised_not_the_last_edit(client, beat):
+    # Flagged 25 h ago, renamed an hour ago: still overdue. Flagged an hour ago on a channel
+    # untouched for days: not yet.
+    edited = ChannelFactory(name="Flagged long ago, edited since")
+    Channel.objects.filter(pk=edited.pk).update(
+        needs_reconnect=True, needs_reconnect_since=NOW - timedelta(hours=25), updated_at=NOW - timedelta(hours=1)
+    )
+    fresh = ChannelFactory(name="Flagged just now")
+    Channel.objects.filter(pk=fresh.pk).update(
+        needs_reconnect=True, needs_reconnect_since=NOW - timedelta(hours=1), updated_at=NOW - timedelta(days=9)
+    )
+    with time_machine.travel(NOW, tick=False):
+        beat(NOW)
+        warnings = _ready(client).json()["warnings"]
+    assert [(w["channel"], w["since"]) for w in warnings] == [(edited.pk, (NOW - timedelta(hours=25)).isoformat())]

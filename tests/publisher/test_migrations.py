@@ -47,3 +47,25 @@ def test_approval_binds_audience_backfills_snapshots_and_authors(roles):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_needs_reconnect_since_starts_at_the_last_update_of_channels_already_flagged():
+    before = _with_accounts_at_leaf(("publisher", "0003_dispatcher_heartbeat"))
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        Channel = executor.loader.project_state(before).apps.get_model("publisher", "Channel")
+        flagged = Channel.objects.create(name="Flagged", kind="outbox", language="fr", needs_reconnect=True)
+        fine = Channel.objects.create(name="Fine", kind="outbox", language="fr")
+        after = _with_accounts_at_leaf(("publisher", "0004_channel_needs_reconnect_since"))
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        Channel = executor.loader.project_state(after).apps.get_model("publisher", "Channel")
+        flagged = Channel.objects.get(pk=flagged.pk)
+        assert flagged.needs_reconnect_since == flagged.updated_at
+        assert Channel.objects.get(pk=fine.pk).needs_reconnect_since is None
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

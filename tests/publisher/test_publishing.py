@@ -134,6 +134,7 @@ def test_auth_error_holds_the_channel_and_tells_its_admins(author, roles):
         channel = Channel.objects.get(deliveries=ids[0])
         assert channel.needs_reconnect
         assert channel.needs_reconnect_reason == "401 The access token expired"
+        assert channel.needs_reconnect_since == NOW
         assert Delivery.objects.get(pk=ids[0]).state == DeliveryState.RETRY_WAIT
         # Held: the dispatcher does not hammer the network.
         assert dispatch.deliveries_claim().handled == 0
