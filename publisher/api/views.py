@@ -87,9 +87,11 @@ def _query_int(request: Request, name: str, *, default: int) -> int:
 
 
 def _query_choice(request: Request, name: str, choices: list[str] | tuple[str, ...]) -> str:
-    """An optional query parameter from a fixed list; a 400 naming it for anything else."""
+    """An optional query parameter from a fixed list; a 400 naming it for anything else,
+    an empty value included (the schema lists the values: a client sending ``?state=`` has a
+    bug worth telling it about)."""
     values = request.query_params.getlist(name)
-    if not values or values == [""]:
+    if not values:
         return ""
     if len(values) > 1 or values[0] not in choices:
         raise exceptions.ValidationError({name: [_("Use one of: %(choices)s.") % {"choices": ", ".join(choices)}]})
