@@ -62,10 +62,10 @@ def main() -> None:
     from django.core.management import call_command
 
     from accounts.services import roles_sync
-    from publisher import services
-    from publisher.checklist import checklist_all_ticked
     from publisher.models import Channel, DeliveryAttempt, Municipality
-    from publisher.reference_data import municipalities_load
+    from publisher.territory.reference_data import municipalities_load
+    from publisher.workflow import services
+    from publisher.workflow.checklist import checklist_all_ticked
     from tests.factories import UserFactory
 
     call_command("migrate", verbosity=0)

@@ -7,9 +7,10 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 
-from publisher import catalogue, scheduling, services
-from publisher.checklist import checklist_all_ticked
+from publisher.delivery import scheduling
 from publisher.models import AuditEvent, Delivery, DeliveryState, Message, MessageState
+from publisher.workflow import catalogue, services
+from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from publisher import dispatch, scheduling
+from publisher.delivery import dispatch, scheduling
 from publisher.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Message, MessageState, Urgency
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.publisher.dispatch_support import due_deliveries
@@ -174,7 +174,7 @@ def test_cancel_stops_queued_deliveries_before_the_task_runs(author, approver):
         dispatch.deliveries_claim()  # on_commit never fires inside the test transaction
     message = Message.objects.get(occurrences__deliveries=ids[0])
     assert scheduling.message_unschedule(message=message, actor=approver) == 2
-    from publisher import publishing
+    from publisher.delivery import publishing
 
     assert publishing.deliveries_publish(delivery_ids=ids) == {}
     assert not FakeAdapter.calls
@@ -248,8 +248,8 @@ def test_a_hand_over_the_broker_refuses_is_logged_and_claimed_again_when_it_is_b
     author, run_on_commit, monkeypatch, caplog
 ):
     ids = due_deliveries(author=author, count=2, due_at=NOW - timedelta(seconds=1))
-    real_enqueue = dispatch.tasks.enqueue_publish
-    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", _broker_down)
+    real_enqueue = dispatch.enqueue.enqueue_publish
+    monkeypatch.setattr(dispatch.enqueue, "enqueue_publish", _broker_down)
     with time_machine.travel(NOW, tick=False):
         # The robust on-commit hook logs the broker's error instead of raising out of the commit.
         assert run_on_commit() == 2
@@ -260,7 +260,7 @@ def test_a_hand_over_the_broker_refuses_is_logged_and_claimed_again_when_it_is_b
     retry_at = NOW + timedelta(seconds=0.5)
     assert {d.lease_expires_at for d in rows} == {retry_at}
     assert dispatch.next_due_at() == retry_at
-    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", real_enqueue)
+    monkeypatch.setattr(dispatch.enqueue, "enqueue_publish", real_enqueue)
     with time_machine.travel(retry_at, tick=False):
         assert run_on_commit() == 2
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {DeliveryState.SENT}
@@ -273,7 +273,7 @@ def test_an_urgent_hand_over_the_broker_refuses_does_not_fail_the_committed_requ
     from tests.publisher.dispatch_support import approved_message, fake_channels
 
     fake_channels()
-    monkeypatch.setattr(dispatch.tasks, "enqueue_publish", _broker_down)
+    monkeypatch.setattr(dispatch.enqueue, "enqueue_publish", _broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         message = approved_message(author=author, approver=approver, urgency=Urgency.URGENT)
     assert "Hand-over of 2 deliveries to the broker failed" in caplog.text
@@ -286,15 +286,15 @@ def test_an_urgent_hand_over_the_broker_refuses_does_not_fail_the_committed_requ
 def test_a_retraction_the_broker_refuses_is_logged_not_raised(
     author, approver, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    from publisher import publishing
+    from publisher.workflow import retraction
     from tests.publisher.dispatch_support import approved_message, fake_channels
 
     fake_channels()
     message = approved_message(author=author, approver=approver)
     Delivery.objects.filter(occurrence__message=message).update(state=DeliveryState.SENT)
-    monkeypatch.setattr("publisher.tasks.enqueue_retract", _broker_down)
+    monkeypatch.setattr("publisher.delivery.enqueue.enqueue_retract", _broker_down)
     with django_capture_on_commit_callbacks(execute=True):
-        publishing.message_retract(message=message, actor=author, reason="Erreur")
+        retraction.message_retract(message=message, actor=author, reason="Erreur")
     assert "retract_enqueue" in caplog.text
     assert Message.objects.get(pk=message.pk).state == MessageState.RETRACTED
 

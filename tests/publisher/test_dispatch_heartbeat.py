@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from publisher import dispatch, selectors, services
+from publisher.delivery import dispatch, heartbeat, selectors
 from publisher.models import DispatcherHeartbeat
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -25,7 +25,7 @@ def test_a_heartbeat_that_cannot_be_written_is_logged_and_ignored(monkeypatch, c
     def fail(**kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(services, "dispatcher_heartbeat_record", fail)
+    monkeypatch.setattr(heartbeat, "dispatcher_heartbeat_record", fail)
     assert dispatch.heartbeat_record() is False
     assert "Could not record the dispatcher heartbeat." in caplog.text
 

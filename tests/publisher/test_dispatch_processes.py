@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from publisher import scheduling
+from publisher.delivery import scheduling
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Urgency
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.publisher.dispatch_support import due_deliveries

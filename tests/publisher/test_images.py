@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from publisher.attachments import attachment_add
-from publisher.images import RenditionSpec, image_ingest, rendition_for
+from publisher.media.images import RenditionSpec, image_ingest, rendition_for
 from publisher.models import Attachment
+from publisher.workflow.attachments import attachment_add
 from tests.factories import make_message
 from tests.fakes.fixtures import make_photo
 
@@ -98,7 +98,7 @@ def test_rgba_pixel_bomb_is_refused_from_its_header_before_decoding(monkeypatch)
 
 
 def test_samples_limit_admits_a_large_photo_and_counts_bands():
-    from publisher.images import ingest_samples, max_image_samples
+    from publisher.media.images import ingest_samples, max_image_samples
 
     assert ingest_samples("RGB", 6000, 4000) <= max_image_samples()  # 24 Mpx camera photo
     assert ingest_samples("L", 10_000, 5_000) <= max_image_samples()  # 50 Mpx greyscale scan
@@ -305,7 +305,7 @@ def test_png_logo_stays_png_where_allowed(tmp_path):
 
 
 def test_remove_deletes_the_file_once_unused(author, settings, django_capture_on_commit_callbacks):
-    from publisher.attachments import attachment_remove
+    from publisher.workflow.attachments import attachment_remove
 
     message = make_message(author=author)
     attachment = attachment_add(message=message, actor=author, file=upload(make_photo()), alt_fr="a", alt_nl="b")
@@ -317,7 +317,7 @@ def test_remove_deletes_the_file_once_unused(author, settings, django_capture_on
 
 
 def test_alt_update_voids_the_content_hash(author):
-    from publisher.attachments import attachment_alt_update
+    from publisher.workflow.attachments import attachment_alt_update
 
     message = make_message(author=author)
     attachment = attachment_add(message=message, actor=author, file=upload(make_photo()), alt_fr="a", alt_nl="b")

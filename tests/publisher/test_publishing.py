@@ -8,7 +8,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import TestCase, override_settings
 
-from publisher import dispatch, posts, publishing
+from publisher.delivery import dispatch, posts, publishing
 from publisher.models import (
     Attachment,
     Channel,
@@ -19,6 +19,7 @@ from publisher.models import (
     MessageState,
     MessageStatus,
 )
+from publisher.workflow import retraction
 from tests.factories import UserFactory
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.publisher.dispatch_support import approved_message, due_deliveries, fake_channels
@@ -206,7 +207,7 @@ def test_retract_deletes_where_possible_and_records_where_not(author, approver):
     ids = list(Delivery.objects.filter(occurrence__message=message).values_list("pk", flat=True))
     with time_machine.travel(NOW, tick=False):
         claim_and_publish(ids)
-    publishing.message_retract(message=message, actor=approver, reason="Erreur de nom")
+    retraction.message_retract(message=message, actor=approver, reason="Erreur de nom")
     # on_commit never fires inside the test transaction: run the task the hook would queue.
     result = publishing.deliveries_retract(delivery_ids=ids)
     assert len(result["retracted"]) == 1

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core import mail
 from django.test import TestCase
 
-from publisher import dispatch, publishing
+from publisher.delivery import dispatch, publishing
 from publisher.models import (
     Attachment,
     Channel,

@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
-from publisher import routing
-from publisher.reference_data import MUNICIPALITIES_CSV
+from publisher.territory import routing
+from publisher.territory.reference_data import MUNICIPALITIES_CSV
 
 
 class Row:

@@ -6,9 +6,10 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import translation
 
-from publisher import catalogue, scheduling, services
-from publisher.checklist import checklist_all_ticked
+from publisher.delivery import scheduling
 from publisher.models import Delivery, DeliveryState, MessageKind, MessageState, Occurrence, Urgency
+from publisher.workflow import catalogue, services
+from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.publisher.dispatch_support import approved_message, fake_channels

@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from publisher import selectors
 from publisher.models import Municipality
+from publisher.territory import selectors
 from tests.factories import ChannelFactory, SegmentFactory, make_message
 
 pytestmark = pytest.mark.django_db

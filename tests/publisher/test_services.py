@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from publisher import services
-from publisher.attachments import attachment_add, attachment_alt_update
-from publisher.checklist import checklist_all_ticked
 from publisher.models import AuditEvent, Delivery, MessageState
+from publisher.workflow import services
+from publisher.workflow.attachments import attachment_add, attachment_alt_update
+from publisher.workflow.checklist import checklist_all_ticked
 from tests.admin.test_compose import png
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 

@@ -7,8 +7,8 @@ import pytest
 import redis
 from django.test import override_settings
 
-from publisher import publishing, supervision
-from publisher.brokers import ResilientRedis
+from publisher.delivery import publishing, supervision
+from publisher.delivery.brokers import ResilientRedis
 from publisher.models import Delivery, DeliveryState
 from tests.fakes.dispatch_adapters import ADAPTERS, FakeAdapter
 from tests.fakes.outages import free_port
@@ -63,7 +63,7 @@ def test_the_pusher_broker_waits_out_a_redis_outage_instead_of_raising(monkeypat
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "REDIS", f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
-    monkeypatch.setattr("publisher.brokers.RETRY_SECONDS", 0.01)
+    monkeypatch.setattr("publisher.delivery.brokers.RETRY_SECONDS", 0.01)
     broker = ResilientRedis(list_key="outage-test")
     assert broker.dequeue() is None
     assert broker.outage

@@ -9,8 +9,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from publisher.feeds import cap_document, cap_message
-from publisher.images import rendition_open
+from publisher.feeds.syndication import cap_document, cap_message
+from publisher.media.images import rendition_open
 
 
 @require_GET

@@ -11,8 +11,8 @@ from django.db import transaction
 from accounts.models import Language as UILanguage
 from accounts.models import Role, User
 from accounts.services import roles_sync, user_ensure
-from publisher import services
 from publisher.models import Channel, Language, Message, Municipality, Segment
+from publisher.workflow import services
 
 # Demo passwords exist only in demo mode (DEBUG on); they are printed by `load_demo`.
 DEMO_USERS = [

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from publisher import feed_views
-from publisher.feeds import CapAtomFeed, LanguageAtomFeed
+from publisher.feeds import views as feed_views
+from publisher.feeds.syndication import CapAtomFeed, LanguageAtomFeed
 
 urlpatterns = [
     path("feeds/cap.xml", CapAtomFeed(), name="feed-cap"),

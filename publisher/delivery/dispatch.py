@@ -38,8 +38,8 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from publisher import publishing, scheduling, services, tasks
 from publisher.channels import registry
+from publisher.delivery import enqueue, heartbeat, hooks, publishing, scheduling
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Message, MessageStatus
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def _enqueue(claim: Claim) -> None:
         if not ids:
             continue
         try:
-            tasks.enqueue_publish(ids, urgent=urgent)
+            enqueue.enqueue_publish(ids, urgent=urgent)
         except Exception as exc:  # noqa: BLE001 - whatever the broker raised, the rows come back
             # No traceback: during an outage this repeats every TANDEM_HAND_OVER_RETRY_SECONDS.
             logger.error(
@@ -413,7 +413,7 @@ def heartbeat_record() -> bool:
     """Tell readiness this dispatcher is alive. A failure is logged and otherwise ignored: a
     dispatcher that cannot write its heartbeat must still dispatch. True if it was written."""
     try:
-        services.dispatcher_heartbeat_record(host=socket.gethostname(), pid=os.getpid())
+        heartbeat.dispatcher_heartbeat_record(host=socket.gethostname(), pid=os.getpid())
     except Exception:  # noqa: BLE001 - the database may be away; the pass will say so itself
         logger.warning("Could not record the dispatcher heartbeat.", exc_info=True)
         _connection_reset()
@@ -448,7 +448,7 @@ def run(
                     scheduling.recurrences_extend()
                 if time.monotonic() - last_expire > EXPIRE_EVERY_SECONDS:
                     last_expire = time.monotonic()
-                    services.messages_expire_unapproved(now=timezone.now())
+                    hooks.unapproved_expire.call(now=timezone.now())
                 upcoming = next_due_at()
             except Exception:
                 logger.exception("Dispatcher pass failed; retrying in %.1f s.", backoff)

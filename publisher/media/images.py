@@ -23,14 +23,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-
-from publisher.channels.base import Limits
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
@@ -281,6 +279,26 @@ def image_ingest(file: Any) -> IngestedImage:
 # --- Renditions -------------------------------------------------------------------------
 
 
+class ImageLimits(Protocol):
+    """The image part of a network's limits (channels.base.Limits has these fields): media sits
+    below channels, so it names the shape it reads instead of importing the adapters' type."""
+
+    @property
+    def image_formats(self) -> tuple[str, ...]: ...
+    @property
+    def image_bytes_max(self) -> int | None: ...
+    @property
+    def image_pixels_max(self) -> int | None: ...
+    @property
+    def image_side_max(self) -> int | None: ...
+    @property
+    def image_sides_sum_max(self) -> int | None: ...
+    @property
+    def image_aspect_min(self) -> float | None: ...
+    @property
+    def image_aspect_max(self) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class RenditionSpec:
     """What one network accepts for an image."""
@@ -294,7 +312,7 @@ class RenditionSpec:
     aspect_max: float | None = None
 
     @classmethod
-    def from_limits(cls, limits: Limits) -> RenditionSpec:
+    def from_limits(cls, limits: ImageLimits) -> RenditionSpec:
         return cls(
             formats=tuple(f for f in limits.image_formats if f in ("JPEG", "PNG", "WEBP")) or ("JPEG",),
             max_bytes=limits.image_bytes_max,

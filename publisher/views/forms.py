@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from publisher import attachments, scheduling, services
-from publisher.checklist import checklist_items
+from publisher.delivery import scheduling
 from publisher.errors import ValidationError
 from publisher.models import (
     Attachment,
@@ -31,6 +30,8 @@ from publisher.models import (
     Segment,
     Urgency,
 )
+from publisher.workflow import attachments, services
+from publisher.workflow.checklist import checklist_items
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 LANGUAGES = [Language.FR, Language.NL, Language.DE]

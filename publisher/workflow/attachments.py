@@ -13,10 +13,10 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from publisher import services
 from publisher.errors import InvalidTransition, ValidationError
-from publisher.images import image_ingest
+from publisher.media.images import image_ingest
 from publisher.models import Attachment, Language, Message, attachment_path
+from publisher.workflow import services
 
 
 def _check_editable(message: Message) -> None:

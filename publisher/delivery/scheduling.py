@@ -36,8 +36,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from publisher import selectors
+from publisher.delivery import hooks
 from publisher.models import Delivery, DeliveryState, Language, Message, MessageState, Occurrence, Urgency
+from publisher.territory import selectors
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -475,10 +476,9 @@ def message_schedule(*, message: Message, actor: User | None) -> list[Delivery]:
     message.save(update_fields=["state", "updated_at"])
     dispatcher_notify()
     if urgent and ids:
-        from publisher import dispatch  # dispatch imports this module
 
         def urgent_hand_over() -> None:
-            dispatch.deliveries_hand_over(delivery_ids=ids, urgent=True)
+            hooks.urgent_hand_over.call(delivery_ids=ids, urgent=True)
 
         transaction.on_commit(urgent_hand_over, robust=True)
     return list(Delivery.objects.filter(occurrence__message=message).order_by("due_at", "pk"))

@@ -17,12 +17,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ApiToken, User
 from accounts.tokens import api_token_area, audience_outside_area
-from publisher import scheduling, services
-from publisher.attachments import attachment_add
+from publisher.delivery import scheduling
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.mail import subject_line
 from publisher.models import Message, MessageKind, MessageState, MessageStatus, Urgency
-from publisher.services import Audience, VariantInput
+from publisher.workflow import services
+from publisher.workflow.attachments import attachment_add
+from publisher.workflow.services import Audience, VariantInput
 
 if TYPE_CHECKING:
     from publisher.models import Delivery

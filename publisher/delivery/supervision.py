@@ -24,12 +24,15 @@ import signal
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from publisher import dispatch
+from publisher.delivery import dispatch
+from publisher.delivery.enqueue import TASK_PUBLISH
 
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
-PUBLISH_TASK = "publisher.tasks.deliveries_publish"
+PUBLISH_TASK = TASK_PUBLISH
+# The same task queued before publisher/ became packages (publisher/tasks.py still runs it).
+PUBLISH_TASK_BEFORE_PACKAGES = "publisher.tasks.deliveries_publish"
 
 _supervisor_pid = 0
 _parent_pid = 0
@@ -70,7 +73,7 @@ def cluster_stopping() -> bool:
 def release_unstarted_publish(sender: Any, func: Any, task: dict[str, Any], **kwargs: Any) -> None:
     """django-q2 ``pre_execute`` receiver (in the worker): while the cluster stops, a publish
     task not started yet gives its deliveries back instead of sending them."""
-    if not cluster_stopping() or task.get("func") != PUBLISH_TASK:
+    if not cluster_stopping() or task.get("func") not in (PUBLISH_TASK, PUBLISH_TASK_BEFORE_PACKAGES):
         return
     ids = list(task.get("args", [[]])[0])
     try:

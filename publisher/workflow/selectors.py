@@ -17,8 +17,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from accounts.models import User
 from accounts.permissions import user_may_read_messages
 from accounts.tokens import calendar_link_user
-from publisher import routing, selectors
 from publisher.channels import checks as channel_checks
+from publisher.channels.registry import get_adapter
 from publisher.models import (
     AuditEvent,
     Channel,
@@ -30,6 +30,7 @@ from publisher.models import (
     Occurrence,
     Variant,
 )
+from publisher.territory import routing, selectors
 
 
 def awaiting_approval(*, user: User) -> QuerySet[Message]:
@@ -62,8 +63,6 @@ def message_channel_problems(message: Message) -> list[str]:
 
 
 def channel_text_max(channel: Channel) -> int | None:
-    from publisher.channels.registry import get_adapter
-
     try:
         return get_adapter(channel).limits.text_max
     except ImproperlyConfigured:

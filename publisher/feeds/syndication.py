@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,9 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils.feedgenerator import Atom1Feed, Enclosure
 
+from publisher.channels.cap import CapAdapter
+from publisher.channels.public import public_host, public_url
+from publisher.media.images import RenditionSpec, rendition_for, rendition_url
 from publisher.models import (
     Attachment,
     Channel,
@@ -40,14 +42,6 @@ CAP_LANGUAGES = {"fr": "fr-BE", "nl": "nl-BE", "de": "de-BE"}
 FEED_LANGUAGES = CAP_LANGUAGES
 BRUSSELS = ZoneInfo("Europe/Brussels")
 FEED_SIZE = 50
-
-
-def public_url(path: str = "") -> str:
-    return settings.TANDEM_PUBLIC_URL.rstrip("/") + path
-
-
-def public_host() -> str:
-    return urlsplit(settings.TANDEM_PUBLIC_URL).hostname or "localhost"
 
 
 def _first_line(text: str, limit: int = 140) -> str:
@@ -225,9 +219,6 @@ def _areas(message: Message, language: str) -> list[tuple[str, list[str]]]:
 
 
 def _resources(attachments: Iterable[Attachment], language: str) -> list[dict[str, Any]]:
-    from publisher.channels.cap import CapAdapter
-    from publisher.images import RenditionSpec, rendition_for, rendition_url
-
     spec = RenditionSpec.from_limits(CapAdapter.limits)
     found = []
     for attachment in attachments:

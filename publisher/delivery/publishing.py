@@ -35,7 +35,7 @@ from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from publisher import posts, scheduling, services
+from publisher.audit import audit_record
 from publisher.channels import registry
 from publisher.channels.base import (
     AuthError,
@@ -48,6 +48,7 @@ from publisher.channels.base import (
     UnknownOutcome,
 )
 from publisher.channels.services import channel_disable
+from publisher.delivery import posts, scheduling
 from publisher.errors import InvalidTransition
 from publisher.mail import mail_send
 from publisher.models import (
@@ -860,7 +861,7 @@ def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
             pk=delivery.occurrence.message_id,
             state__in=[MessageState.FAILED, MessageState.PARTIALLY_FAILED, MessageState.PUBLISHED],
         ).update(state=MessageState.PUBLISHING, updated_at=now)
-        services.audit_record(actor=actor, verb="delivery.retried", obj=delivery, summary={"from": previous})
+        audit_record(actor=actor, verb="delivery.retried", obj=delivery, summary={"from": previous})
         scheduling.dispatcher_notify()
     return delivery
 
@@ -872,39 +873,9 @@ def channel_reconnected(*, channel: Channel, actor: User | None) -> Channel:
             needs_reconnect=False, needs_reconnect_reason="", updated_at=timezone.now()
         )
         channel.refresh_from_db()
-        services.audit_record(actor=actor, verb="channel.reconnected", obj=channel)
+        audit_record(actor=actor, verb="channel.reconnected", obj=channel)
         scheduling.dispatcher_notify()
     return channel
-
-
-def message_retract(*, message: Message, actor: User | None, reason: str) -> Message:
-    """Withdraw a message everywhere: stop what has not gone out and ask each network to
-    delete what was posted (after commit, by a task that records where it could not)."""
-    retractable = DERIVED_STATES | {MessageState.APPROVED}
-    with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message.pk)
-        services.message_require_state(message, retractable)
-        cancelled = scheduling.message_unschedule(message=message, actor=actor)
-        sent_ids = list(
-            Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).values_list("pk", flat=True)
-        )
-        message.state = MessageState.RETRACTED
-        message.state_reason = reason.strip()
-        message.save(update_fields=["state", "state_reason", "updated_at"])
-        services.audit_record(
-            actor=actor,
-            verb="message.retracted",
-            obj=message,
-            summary={"reason": reason.strip(), "cancelled": cancelled, "to_delete": sent_ids},
-        )
-        if sent_ids:
-            from publisher import tasks  # tasks imports this module
-
-            def retract_enqueue() -> None:
-                tasks.enqueue_retract(sent_ids)
-
-            transaction.on_commit(retract_enqueue, robust=True)
-    return message
 
 
 def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
@@ -938,7 +909,7 @@ def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
                 result["retracted"].append(delivery.pk)
     if result["failed"]:
         delivery = Delivery.objects.select_related("occurrence__message").get(pk=result["failed"][0])
-        services.audit_record(
+        audit_record(
             actor=None,
             actor_label="dispatcher",
             verb="message.retract_incomplete",

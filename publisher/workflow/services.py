@@ -7,23 +7,20 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from publisher import notifications, scheduling, selectors
+from publisher.audit import audit_record
 from publisher.channels.checks import message_channel_errors
-from publisher.checklist import checklist_validate
+from publisher.delivery import scheduling
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.mail import CONTROL_CHARACTERS
 from publisher.models import (
-    AuditEvent,
-    DispatcherHeartbeat,
     Language,
     Message,
     MessageState,
@@ -35,7 +32,10 @@ from publisher.models import (
     Urgency,
     Variant,
 )
-from publisher.routing import missing_languages
+from publisher.territory import selectors
+from publisher.territory.routing import missing_languages
+from publisher.workflow import notifications
+from publisher.workflow.checklist import checklist_validate
 
 EDITABLE_STATES = {
     MessageState.DRAFT,
@@ -48,19 +48,6 @@ EDITABLE_STATES = {
 APPROVED_STATES = {MessageState.APPROVED, MessageState.SCHEDULED}
 # A message going out: a recurring one still has occurrences to come from its approval.
 LIVE_STATES = {MessageState.PUBLISHING, MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED}
-
-
-def audit_record(
-    *, actor: User | None, verb: str, obj: Model, summary: Mapping[str, Any] | None = None, actor_label: str = ""
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_label=actor_label or (actor.get_username() if actor else ""),
-        verb=verb,
-        object_type=obj._meta.model_name or "",
-        object_id=str(obj.pk),
-        summary=dict(summary or {}),
-    )
 
 
 @dataclass
@@ -543,16 +530,3 @@ def messages_expire_unapproved(*, now: datetime) -> list[Message]:
             notifications.message_notify_on_commit(message_id=message.pk, event="expired")
             expired.append(message)
     return expired
-
-
-# A dispatcher that has not beaten for this long is gone (its host or pid is not coming back).
-DISPATCHER_HEARTBEAT_KEEP = timedelta(days=1)
-
-
-def dispatcher_heartbeat_record(*, host: str, pid: int, now: datetime | None = None) -> None:
-    """Record that the dispatcher (host, pid) is alive now; forget dispatchers silent for a day.
-
-    Its own short transaction (autocommit): never part of a claim's."""
-    now = now or timezone.now()
-    DispatcherHeartbeat.objects.update_or_create(host=host[:255], pid=pid, defaults={"seen_at": now})
-    DispatcherHeartbeat.objects.filter(seen_at__lt=now - DISPATCHER_HEARTBEAT_KEEP).delete()

@@ -9,9 +9,9 @@ from pathlib import Path
 from django.db import transaction
 
 from publisher.models import Municipality, PoliceZone, Province
-from publisher.search import normalize
+from publisher.territory.search import normalize
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MUNICIPALITIES_CSV = DATA_DIR / "be_municipalities.csv"
 ZONES_CSV = DATA_DIR / "be_police_zones.csv"
 

@@ -10,12 +10,13 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from publisher import selectors, services
 from publisher.channels import netpolicy, registry
 from publisher.channels.secrets import secret_ref_problem
 from publisher.errors import ValidationError
 from publisher.models import Channel, Language, Message, Municipality, Segment
-from publisher.services import audit_record
+from publisher.territory import selectors
+from publisher.workflow import services
+from publisher.workflow.services import audit_record
 
 
 def _municipalities(codes: Iterable[str], field: str) -> list[Municipality]:
