@@ -110,7 +110,7 @@ def main() -> None:
                     title=f"Punctuality {run}.{number}",
                     variants={"fr": services.VariantInput(f"Message {number} {marker}")},
                     audience=services.Audience(municipalities=[NIVELLES]),
-                    publish_at=due_at,
+                    schedule=services.Schedule(publish_at=due_at),
                 )
                 services.message_submit(message=message, actor=author)
                 services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())

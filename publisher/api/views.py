@@ -376,9 +376,7 @@ class MessageViewSet(
             audience=audience,
             urgency=data["urgency"],
             status=data["status"],
-            publish_at=schedule.publish_at,
-            recurrence=schedule.recurrence,
-            recurrence_start=schedule.recurrence_start,
+            schedule=schedule,
         )
         return self.detail_response(message, status.HTTP_201_CREATED)
 

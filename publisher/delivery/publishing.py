@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
@@ -35,6 +35,7 @@ from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.models import Role, User
 from publisher.audit import audit_record
 from publisher.channels import registry
 from publisher.channels.base import (
@@ -60,9 +61,6 @@ from publisher.models import (
     MessageState,
     MessageStatus,
 )
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -814,8 +812,6 @@ def _failure_mail(message: Message, group: list[Delivery], link: str) -> tuple[s
 
 
 def channel_admins() -> list[User]:
-    from accounts.models import Role, User
-
     return list(
         User.objects.filter(Q(groups__name=Role.CHANNEL_ADMIN) | Q(is_superuser=True), is_active=True).distinct()
     )

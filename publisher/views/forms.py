@@ -371,9 +371,11 @@ class ComposeForm(forms.Form):
                         audience=self.audience(),
                         urgency=data["urgency"],
                         status=data["status"],
-                        publish_at=data["publish_at"],
-                        recurrence=data["recurrence"],
-                        recurrence_start=data["recurrence_start"],
+                        schedule=services.Schedule(
+                            publish_at=data["publish_at"],
+                            recurrence=data["recurrence"],
+                            recurrence_start=data["recurrence_start"],
+                        ),
                     )
                 else:
                     message = services.message_update(

@@ -180,24 +180,23 @@ def message_create(
     audience: Audience,
     urgency: str = Urgency.ROUTINE,
     status: str = MessageStatus.ACTUAL,
-    publish_at: datetime | None = None,
-    recurrence: str = "",
-    recurrence_start: datetime | None = None,
+    schedule: Schedule | None = None,
     cap: Mapping[str, Any] | None = None,
 ) -> Message:
-    """Create a draft message with its variants and audience."""
+    """Create a draft message with its variants and audience; no schedule means "when approved"."""
     _validate_title(title)
     _validate_variants(variants)
     resolved = _resolve_audience(audience)
+    schedule = schedule or Schedule()
     with transaction.atomic():
         message = Message.objects.create(
             title=title.strip(),
             author=author,
             urgency=urgency,
             status=status,
-            publish_at=publish_at,
-            recurrence=recurrence,
-            recurrence_start=recurrence_start,
+            publish_at=schedule.publish_at,
+            recurrence=schedule.recurrence,
+            recurrence_start=schedule.recurrence_start,
             cap=dict(cap or {}),
         )
         _apply_audience(message, resolved, audience)

@@ -25,8 +25,8 @@ from publisher.models import Delivery, DeliveryState
 from tests.factories import ChannelFactory, UserFactory
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.fakes.outages import DroppingProxy, ThrowawayRedis
+from tests.publisher.delivery.test_dispatch_processes import Processes, database_url, wait_until
 from tests.publisher.dispatch_support import due_deliveries
-from tests.publisher.test_dispatch_processes import Processes, database_url, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -250,7 +250,7 @@ def test_sigterm_stops_the_cluster_within_its_grace_and_releases_unstarted_work(
     # The calls in progress finished (the busy task may also have taken queued rows while its
     # slow call ran, until the stop began); a task taken but not started gave its rows back;
     # the others are still in the broker for the next cluster. Nothing is left mid-send.
-    # (Which of the last two happens depends on timing; tests/publisher/test_supervision.py
+    # (Which of the last two happens depends on timing; tests/publisher/delivery/test_supervision.py
     # covers the release itself.)
     assert states[DeliveryState.SENT] >= 1
     assert not states[DeliveryState.SENDING]

@@ -255,3 +255,21 @@ def test_a_title_with_a_line_break_or_control_character_is_a_field_error(author,
     assert list(refused.value.message_dict) == ["title"]
     message.refresh_from_db()
     assert message.title == "Test message"
+
+
+def test_create_takes_a_schedule_like_update(author):
+    weekly = services.Schedule(recurrence="FREQ=WEEKLY;BYDAY=MO", recurrence_start=datetime(2031, 3, 3, 8, tzinfo=UTC))
+    message = services.message_create(
+        author=author,
+        title="Weekly",
+        variants={"fr": services.VariantInput("Bonjour"), "nl": services.VariantInput("Hallo")},
+        audience=services.Audience(municipalities=["21004"]),
+        schedule=weekly,
+    )
+    assert (message.publish_at, message.recurrence, message.recurrence_start) == (
+        None,
+        "FREQ=WEEKLY;BYDAY=MO",
+        datetime(2031, 3, 3, 8, tzinfo=UTC),
+    )
+    unscheduled = make_message(author=author)
+    assert (unscheduled.publish_at, unscheduled.recurrence, unscheduled.recurrence_start) == (None, "", None)

@@ -29,7 +29,7 @@ from tests.publisher.dispatch_support import due_deliveries
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
