@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-# The PostgreSQL NOTIFY channel the dispatcher listens on (see publisher.dispatch).
+# The PostgreSQL NOTIFY channel the dispatcher listens on (see publisher.delivery.dispatch).
 NOTIFY_CHANNEL = "tandem_dispatch"
 # Deliveries that have not started and may still be stopped by a cancel.
 NOT_STARTED = [DeliveryState.PENDING, DeliveryState.RETRY_WAIT, DeliveryState.QUEUED]

@@ -1,8 +1,5 @@
-"""Reads for the admin workflow pages (approval queue, message page, calendar, previews).
-
-They follow selectors.py's rules (fixed query counts, no writes) and are kept here so the
-admin branch merges without touching selectors.py; they can move there as they are.
-"""
+"""Reads of the workflow: the approval queue, a message's page (audit trail, routes, channel
+problems), the calendar and the audience preview. Fixed query counts, no writes."""
 
 from __future__ import annotations
 
