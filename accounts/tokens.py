@@ -24,10 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import account_audit
 from accounts.models import ApiScope, ApiToken, User, new_calendar_token
 
 if TYPE_CHECKING:
-    from publisher.services import Audience
+    from publisher.workflow.services import Audience
 
 TOKEN_PREFIX = "tdm_"  # noqa: S105 - a public marker, not a secret
 # Writing last_used_at on every request would add a write to every alert; a minute is precise enough.
@@ -43,10 +44,8 @@ def _audit(*, actor: User | None, verb: str, token: ApiToken, summary: dict[str,
 
 
 def _record(*, actor: User | None, verb: str, obj: ApiToken | User, summary: dict[str, object]) -> None:
-    # Imported here: publisher.services imports accounts.models, and accounts must not import publisher at load.
-    from publisher.services import audit_record
-
-    audit_record(actor=actor, verb=verb, obj=obj, summary=summary)
+    # Through the recorder publisher registers (accounts/audit.py): accounts never imports publisher's trail.
+    account_audit(actor=actor, verb=verb, obj=obj, summary=summary)
 
 
 def api_token_create(

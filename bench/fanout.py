@@ -40,10 +40,10 @@ def main() -> None:
     from django.db import transaction
 
     from accounts.services import roles_sync
-    from publisher import services
-    from publisher.checklist import checklist_all_ticked
     from publisher.models import Channel, Delivery, DeliveryState, Message, Urgency
-    from publisher.reference_data import municipalities_load
+    from publisher.territory.reference_data import municipalities_load
+    from publisher.workflow import services
+    from publisher.workflow.checklist import checklist_all_ticked
     from tests.factories import UserFactory
     from tests.fakes.dispatch_adapters import calls_in
 

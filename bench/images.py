@@ -32,7 +32,7 @@ from django.utils.module_loading import import_string  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from publisher.channels.registry import BUILTIN_ADAPTERS  # noqa: E402
-from publisher.images import (  # noqa: E402
+from publisher.media.images import (  # noqa: E402
     _CACHE,
     RenditionSpec,
     image_ingest,

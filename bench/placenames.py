@@ -57,7 +57,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from publisher.language import placenames
-    from publisher.reference_data import municipalities_load
+    from publisher.territory.reference_data import municipalities_load
 
     municipalities_load()
     placenames.cache_clear()

@@ -62,10 +62,10 @@ def main() -> None:
     from django.core.management import call_command
 
     from accounts.services import roles_sync
-    from publisher import services
-    from publisher.checklist import checklist_all_ticked
     from publisher.models import Channel, DeliveryAttempt, Municipality
-    from publisher.reference_data import municipalities_load
+    from publisher.territory.reference_data import municipalities_load
+    from publisher.workflow import services
+    from publisher.workflow.checklist import checklist_all_ticked
     from tests.factories import UserFactory
 
     call_command("migrate", verbosity=0)
@@ -110,7 +110,7 @@ def main() -> None:
                     title=f"Punctuality {run}.{number}",
                     variants={"fr": services.VariantInput(f"Message {number} {marker}")},
                     audience=services.Audience(municipalities=[NIVELLES]),
-                    publish_at=due_at,
+                    schedule=services.Schedule(publish_at=due_at),
                 )
                 services.message_submit(message=message, actor=author)
                 services.message_approve(message=message, actor=approver, checklist=checklist_all_ticked())

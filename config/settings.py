@@ -197,7 +197,7 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tandem@localhost")
 
 # --- Task queue -------------------------------------------------------------------
-# django-q2 only executes; Tandem's dispatcher decides when (see publisher/dispatch.py).
+# django-q2 only executes; Tandem's dispatcher decides when (see publisher/delivery/dispatch.py).
 # max_attempts=1 because our code decides retries from the network's answer, and
 # retry > timeout so the ORM broker never re-delivers a task that is still running.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -234,8 +234,8 @@ Q_CLUSTER: dict[str, object] = {
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     # django-q2's Redis broker, except that a pusher rides out a Redis outage instead of
-    # exiting and waiting to be respawned (publisher/brokers.py).
-    Q_CLUSTER["broker_class"] = "publisher.brokers.ResilientRedis"
+    # exiting and waiting to be respawned (publisher/delivery/brokers.py).
+    Q_CLUSTER["broker_class"] = "publisher.delivery.brokers.ResilientRedis"
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -294,7 +294,7 @@ SPECTACULAR_SETTINGS = {
 TANDEM_OUTBOX_DIR = env.path("TANDEM_OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
 TANDEM_PUBLIC_URL = env.str("TANDEM_PUBLIC_URL", default="http://127.0.0.1:8000")
 TANDEM_MISSED_GRACE_SECONDS = env.int("TANDEM_MISSED_GRACE_SECONDS", default=3600)
-# Dispatch engine (publisher/dispatch.py, publisher/publishing.py).
+# Dispatch engine (publisher/delivery/dispatch.py, publisher/delivery/publishing.py).
 TANDEM_URGENT_QUEUE = env.str("TANDEM_URGENT_QUEUE", default="urgent")  # "" = the default queue
 TANDEM_DISPATCH_BATCH = env.int("TANDEM_DISPATCH_BATCH", default=1000)  # rows per claim
 TANDEM_TASK_BATCH = env.int("TANDEM_TASK_BATCH", default=500)  # at most this many deliveries per task
@@ -333,7 +333,7 @@ TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 *
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)
 TANDEM_MAX_IMAGE_PIXELS = env.int("TANDEM_MAX_IMAGE_PIXELS", default=50_000_000)
-# Pixels × bands an upload may decode to (publisher/images.py): bounds ingest memory and time.
+# Pixels × bands an upload may decode to (publisher/media/images.py): bounds ingest memory and time.
 TANDEM_MAX_IMAGE_SAMPLES = env.int("TANDEM_MAX_IMAGE_SAMPLES", default=90_000_000)
 # Below this many pixels on the longer side an upload is accepted with a warning.
 TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)

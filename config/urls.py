@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/second-factor/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     # Public feeds (Atom per language, CAP) and the image renditions networks fetch.
-    path("", include("publisher.feed_urls")),
+    path("", include("publisher.feeds.urls")),
     path("api/", include("publisher.api.urls")),
 ]
 

@@ -13,10 +13,10 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from publisher import catalogue, publishing, selectors
 from publisher.channels import registry
 from publisher.channels import services as channel_services
 from publisher.channels.base import ChannelError
+from publisher.delivery import publishing
 from publisher.errors import ValidationError
 from publisher.models import (
     Attachment,
@@ -32,9 +32,11 @@ from publisher.models import (
     Segment,
     Variant,
 )
+from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
 from publisher.views import language, lists, preview
 from publisher.views import messages as message_views
+from publisher.workflow import catalogue
 
 
 class NormalizedSearchMixin:
@@ -209,7 +211,7 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 class MessageAdmin(admin.ModelAdmin):
     """The compose and approve workflow: add and change views are the message page
-    (publisher/views/messages.py); every write goes through publisher.services."""
+    (publisher/views/messages.py); every write goes through the workflow services."""
 
     list_display = ("title", "author", "state", "urgency", "status", "publish_at", "updated_at")
     list_filter = ("state", "urgency", "status", "kind")

@@ -7,11 +7,20 @@ class PublisherConfig(AppConfig):
     verbose_name = _("Publishing")
 
     def ready(self) -> None:
-        # accounts records its events (second factor, lockouts) in publisher's audit trail
-        # through this hook: the lower layer never imports the higher one.
+        # Imported here, not at the top: this module loads before the models can (Django's
+        # app loading), so these are the start-up imports, not a way around a cycle.
         from accounts.audit import audit_recorder_register
-        from publisher.cluster import sentinel_repair_install
-        from publisher.services import audit_record
+        from publisher.audit import audit_record
+        from publisher.delivery import dispatch, hooks
+        from publisher.delivery.cluster import sentinel_repair_install
+        from publisher.workflow import services
 
+        # Lower layers cause effects owned above them through callbacks registered here; they
+        # never import upward (the contracts in pyproject.toml fail the lint if one does).
+        # accounts records its events (second factor, lockouts) in publisher's audit trail.
         audit_recorder_register(audit_record)
+        # The dispatcher's loop expires messages whose time came before an approval.
+        hooks.unapproved_expire_register(services.messages_expire_unapproved)
+        # An urgent message's deliveries are claimed right after the approval commits.
+        hooks.urgent_hand_over_register(dispatch.deliveries_hand_over)
         sentinel_repair_install()

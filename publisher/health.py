@@ -26,7 +26,7 @@ from django.views.decorators.http import require_safe
 
 from accounts.login_locks import client_address
 from accounts.tokens import api_token_authenticate
-from publisher import selectors
+from publisher.delivery import selectors
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from publisher.reference_data import municipalities_load
+from publisher.territory.reference_data import municipalities_load
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@ import factory
 from django.contrib.auth.models import Group
 
 from accounts.models import User
-from publisher import services
 from publisher.models import Channel, Language, Message, Municipality, Segment
+from publisher.workflow import services
 
 
 class UserFactory(factory.django.DjangoModelFactory):

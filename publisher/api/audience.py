@@ -10,10 +10,10 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext_lazy
 
-from publisher import routing
 from publisher.errors import ValidationError
 from publisher.models import Language, LanguageRegion, Municipality
-from publisher.services import Audience, VariantInput
+from publisher.territory import routing
+from publisher.workflow.services import Audience, VariantInput
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -15,10 +15,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from publisher import scheduling
+from publisher.delivery import scheduling
 from publisher.errors import ValidationError
 from publisher.models import Urgency
-from publisher.services import Schedule
+from publisher.workflow.services import Schedule
 
 # A request takes a moment to arrive: "now" sent by a client is not "in the past".
 PAST_TOLERANCE = timedelta(minutes=1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.tokens import TokenArea
-from publisher import selectors
 from publisher.models import Channel, Message, Municipality, Segment
+from publisher.territory import selectors
 
 
 def message_list(*, area: TokenArea, state: str = "", urgency: str = "", kind: str = "") -> QuerySet[Message]:

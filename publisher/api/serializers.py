@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from publisher import routing
 from publisher.channels import cap
 from publisher.models import (
     Channel,
@@ -24,7 +23,8 @@ from publisher.models import (
     Segment,
     Urgency,
 )
-from publisher.services import Audience, VariantInput
+from publisher.territory import routing
+from publisher.workflow.services import Audience, VariantInput
 
 MAX_TEXT = 20_000
 MAX_LIST = 600  # Belgium has 565 municipalities.

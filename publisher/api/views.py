@@ -20,7 +20,6 @@ from rest_framework.response import Response
 
 from accounts.models import ApiScope, ApiToken, User
 from accounts.tokens import TokenArea, api_token_area, audience_outside_area
-from publisher import alerts, catalogue, publishing, selectors, services
 from publisher.api import selectors as api_selectors
 from publisher.api import serializers as s
 from publisher.api.audience import explain_missing_languages
@@ -34,12 +33,15 @@ from publisher.api.permissions import HasScope, check_retract
 from publisher.api.schedule import schedule_fields
 from publisher.api.schema import ScopedAutoSchema
 from publisher.api.throttling import TokenRateThrottle
-from publisher.attachments import attachment_add
+from publisher.delivery import selectors as delivery_selectors
 from publisher.errors import NotAllowed
-from publisher.feeds import cap_document
+from publisher.feeds.syndication import cap_document
 from publisher.mail import subject_line
 from publisher.models import Channel, Message, MessageKind, MessageState, Municipality, Segment, Urgency
-from publisher.services import Audience
+from publisher.territory import selectors
+from publisher.workflow import alerts, catalogue, retraction, services
+from publisher.workflow.attachments import attachment_add
+from publisher.workflow.services import Audience
 
 READ = (ApiScope.READ.value,)
 COMPOSE = (ApiScope.COMPOSE.value,)
@@ -376,9 +378,7 @@ class MessageViewSet(
             audience=audience,
             urgency=data["urgency"],
             status=data["status"],
-            publish_at=schedule.publish_at,
-            recurrence=schedule.recurrence,
-            recurrence_start=schedule.recurrence_start,
+            schedule=schedule,
         )
         return self.detail_response(message, status.HTTP_201_CREATED)
 
@@ -473,7 +473,7 @@ class MessageViewSet(
         message = self.writable_message()
         check_retract(request, message)
         # Remote posts are deleted by a task after commit; the deliveries record where it failed.
-        message = publishing.message_retract(
+        message = retraction.message_retract(
             message=message, actor=self.actor, reason=serializer.validated_data["reason"]
         )
         return self.detail_response(message)
@@ -483,7 +483,7 @@ class MessageViewSet(
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         """Where the message went: one row per channel and occurrence, with state and remote URL."""
         message = self.get_object()
-        page = self.paginate_queryset(selectors.message_deliveries(message))
+        page = self.paginate_queryset(delivery_selectors.message_deliveries(message))
         return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)
 
     @extend_schema(
@@ -543,7 +543,7 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
         message = self.get_queryset().get(pk=message.pk)
         # An alert's audience cannot change after creation: the languages checked before it was stored hold.
         message.languages = languages if languages is not None else api_selectors.message_languages(message)  # type: ignore[attr-defined]
-        message.deliveries = list(selectors.message_deliveries(message))  # type: ignore[attr-defined]
+        message.deliveries = list(delivery_selectors.message_deliveries(message))  # type: ignore[attr-defined]
         return Response(s.AlertSerializer(message, context={"request": self.request}).data, status=code)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

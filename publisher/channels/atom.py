@@ -8,8 +8,8 @@ is the delivery leaving the `sent` state, so the adapter has nothing to call.
 from __future__ import annotations
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
-from publisher.feeds import public_host, public_url
-from publisher.images import RenditionSpec, rendition_for, rendition_url
+from publisher.channels.public import public_host, public_url
+from publisher.media.images import RenditionSpec, rendition_for, rendition_url
 
 
 class AtomAdapter(ChannelAdapter):

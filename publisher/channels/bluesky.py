@@ -34,7 +34,7 @@ from publisher.channels.checking import image_problems, text_length_problem
 from publisher.channels.counting import bluesky_length, compose, urls
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for
+from publisher.media.images import RenditionSpec, rendition_for
 
 COLLECTION = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
-from publisher.feeds import public_url
+from publisher.channels.public import public_url
 
 # CAP 1.2 value lists (OASIS CAP 1.2, §3.2.2), in the standard's order; the API offers the same.
 CATEGORIES = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
-from publisher import selectors
 from publisher.channels.base import Post, PostImage, Problem
 from publisher.channels.registry import get_adapter
 from publisher.models import Channel, Message, MessageStatus
+from publisher.territory import selectors
 
 
 def _posts_by_language(message: Message) -> dict[str, Post]:

@@ -39,8 +39,8 @@ from publisher.channels.counting import compose
 from publisher.channels.http import excerpt
 from publisher.channels.netpolicy import connect
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for
 from publisher.mail import subject_line
+from publisher.media.images import RenditionSpec, rendition_for
 
 
 class PolicySMTP(smtplib.SMTP):

@@ -31,10 +31,10 @@ from publisher.channels.base import (
 )
 from publisher.channels.checking import standard_problems
 from publisher.channels.counting import code_points, compose
-from publisher.channels.facebook import graph_error
+from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for, rendition_url
+from publisher.media.images import RenditionSpec, rendition_for, rendition_url
 
 HASHTAG_RE = re.compile(r"(?<!\w)#\w+")
 MENTION_RE = re.compile(r"(?<!\w)@[\w.]+")

@@ -33,7 +33,7 @@ from publisher.channels.counting import compose, mastodon_length
 from publisher.channels.http import HttpSession, from_response, parse_reset, parse_retry_after
 from publisher.channels.netpolicy import RefusedDestination
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for
+from publisher.media.images import RenditionSpec, rendition_for
 
 _INSTANCE_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
 _INSTANCE_LOCK = threading.Lock()

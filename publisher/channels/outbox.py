@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
-from publisher.images import RenditionSpec, rendition_for
+from publisher.media.images import RenditionSpec, rendition_for
 
 
 class OutboxAdapter(ChannelAdapter):

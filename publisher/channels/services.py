@@ -8,9 +8,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from publisher.audit import audit_record
+from publisher.channels.mastodon import MastodonAdapter
+from publisher.channels.registry import get_adapter
 from publisher.errors import ValidationError
 from publisher.models import Channel
-from publisher.services import audit_record
 
 
 def channel_disable(*, channel: Channel, reason: str, actor: User | None = None) -> Channel:
@@ -41,9 +43,6 @@ def channel_limits_refresh(*, channel: Channel, actor: User | None = None) -> di
     The network call runs first, outside any transaction; then one short transaction stores
     the result. Returns the limits stored ({} for kinds whose server publishes none).
     A disabled channel is refused: it sends nothing, its token included."""
-    from publisher.channels.mastodon import MastodonAdapter
-    from publisher.channels.registry import get_adapter
-
     channel = Channel.objects.get(pk=channel.pk)
     if not channel.enabled:
         raise ValidationError(

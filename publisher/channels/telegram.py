@@ -34,7 +34,7 @@ from publisher.channels.checking import standard_problems
 from publisher.channels.counting import compose, utf16_units
 from publisher.channels.http import HttpSession, error_text, excerpt
 from publisher.channels.secrets import channel_secret, redact
-from publisher.images import RenditionSpec, rendition_for
+from publisher.media.images import RenditionSpec, rendition_for
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024

@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 from publisher.channels.base import ChannelAdapter, Limits, PermanentError, Post, Problem, Receipt
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for, rendition_url
+from publisher.media.images import RenditionSpec, rendition_for, rendition_url
 
 
 class WebhookAdapter(ChannelAdapter):

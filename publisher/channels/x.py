@@ -27,7 +27,7 @@ from publisher.channels.checking import standard_problems
 from publisher.channels.counting import X_MAX, compose, x_weighted_length
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
-from publisher.images import RenditionSpec, rendition_for
+from publisher.media.images import RenditionSpec, rendition_for
 
 
 class XAdapter(ChannelAdapter):

@@ -10,11 +10,11 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from publisher.models import AuditEvent, Message, MessageState
-from publisher.views import queries
+from publisher.workflow import selectors
 
 register = template.Library()
 
-# Every verb the services record (publisher.services.audit_record callers), in words.
+# Every verb the services record (publisher.audit.audit_record callers), in words.
 VERBS = {
     "message.created": gettext_lazy("drafted"),
     "message.edited": gettext_lazy("edited"),
@@ -75,7 +75,7 @@ def awaiting_my_approval(context: dict[str, Any]) -> list[Message]:
     user = context["request"].user
     if not isinstance(user, User) or not user.has_perm("publisher.approve_message"):
         return []
-    return list(queries.awaiting_approval(user=user)[:20])
+    return list(selectors.awaiting_approval(user=user)[:20])
 
 
 @register.filter

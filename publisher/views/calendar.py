@@ -20,12 +20,12 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import user_may_read_messages
 from accounts.tokens import calendar_link_create
-from publisher import scheduling
-from publisher.forms import BRUSSELS
+from publisher.delivery import scheduling
 from publisher.mail import subject_line
 from publisher.models import Channel, Language, Message, MessageState, MessageStatus, PoliceZone
-from publisher.views import queries
+from publisher.views.forms import BRUSSELS
 from publisher.views.messages import post_only
+from publisher.workflow import selectors
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -75,10 +75,10 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
     channel = int(channel_param) if channel_param.isdigit() else None
     zone = request.GET.get("zone", "")
     start, end = _window(view, anchor)
-    entries = queries.calendar_entries(
+    entries = selectors.calendar_entries(
         start=_local_midnight(start), end=_local_midnight(end), language=language, channel=channel, zone=zone
     )
-    by_day: dict[date, list[queries.CalendarEntry]] = {}
+    by_day: dict[date, list[selectors.CalendarEntry]] = {}
     for entry in entries:
         by_day.setdefault(timezone.localtime(entry.occurrence.due_at, BRUSSELS).date(), []).append(entry)
     days = [start + timedelta(days=i) for i in range((end - start).days)]
@@ -142,7 +142,7 @@ def _ical_text(text: str) -> str:
     return _ICAL_CONTROL.sub(" ", text)
 
 
-def ical_feed(entries: list[queries.CalendarEntry], *, host: str, now: datetime) -> bytes:
+def ical_feed(entries: list[selectors.CalendarEntry], *, host: str, now: datetime) -> bytes:
     """The feed, written by the icalendar library: escaping and line folding are its job."""
     feed = icalendar.Calendar()
     feed.add("prodid", "-//Tandem//Publication calendar//EN")
@@ -179,13 +179,13 @@ def ical_view(model_admin: ModelAdmin[Message], request: HttpRequest, token: str
 
     It answers only while its owner may read the message list, and leaves out retracted
     messages: what was retracted everywhere must not live on in people's calendars."""
-    user = queries.calendar_feed_owner(token)
+    user = selectors.calendar_feed_owner(token)
     if user is None:
         raise Http404
     now = timezone.now()
     entries = [
         entry
-        for entry in queries.calendar_entries(
+        for entry in selectors.calendar_entries(
             start=now - timedelta(days=FEED_PAST_DAYS), end=now + timedelta(days=FEED_FUTURE_DAYS)
         )
         if entry.message.state != MessageState.RETRACTED

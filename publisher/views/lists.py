@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import user_may_read_messages
 from publisher.models import Message
-from publisher.views import queries
+from publisher.workflow import selectors
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -23,7 +23,7 @@ def approvals_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Ht
     user: User = request.user  # type: ignore[assignment]
     if not user_may_read_messages(user):
         raise PermissionDenied
-    rows = list(queries.awaiting_approval(user=user))
+    rows = list(selectors.awaiting_approval(user=user))
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": Message._meta,
@@ -43,6 +43,6 @@ def expired_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Http
         **model_admin.admin_site.each_context(request),
         "opts": Message._meta,
         "title": _("Expired approvals"),
-        "rows": list(queries.expired_approvals(user=user if mine_only else None)),
+        "rows": list(selectors.expired_approvals(user=user if mine_only else None)),
     }
     return TemplateResponse(request, "admin/publisher/message/expired.html", context)

@@ -14,9 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from publisher import selectors, services
+from publisher.delivery.selectors import message_deliveries
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
-from publisher.forms import (
+from publisher.models import Language, Message, MessageState
+from publisher.territory.selectors import message_required_languages
+from publisher.views.forms import (
     LANGUAGES,
     ApproveForm,
     CancelForm,
@@ -25,8 +27,8 @@ from publisher.forms import (
     RetractForm,
     occurrences_next,
 )
-from publisher.models import Language, Message, MessageState
-from publisher.views import queries
+from publisher.workflow import selectors, services
+from publisher.workflow.retraction import message_retract
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -62,14 +64,6 @@ def _user(request: HttpRequest) -> User:
 
 def _page_url(message: Message) -> str:
     return reverse("admin:publisher_message_change", args=[message.pk])
-
-
-def _retract_service() -> Any:
-    try:
-        from publisher.publishing import message_retract
-    except ImportError:
-        return None
-    return message_retract
 
 
 def can_edit(user: User, message: Message | None) -> bool:
@@ -136,7 +130,7 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
         "form": form,
         "editable": editable,
         "languages": LANGUAGES,
-        "language_names": queries.language_names(),
+        "language_names": selectors.language_names(),
         "preview_url": reverse("admin:publisher_message_preview_audience"),
         "schedule_url": reverse("admin:publisher_message_preview_schedule"),
         "media": model_admin.media + (form.media if form else ComposeForm().media),
@@ -154,7 +148,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
     problems: list[str] = []
     show_problems = message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}
     if show_problems:
-        problems = services.message_problems(message) + queries.message_channel_problems(message)
+        problems = services.message_problems(message) + selectors.message_channel_problems(message)
     occurrences = occurrences_next(
         publish_at=message.publish_at, recurrence=message.recurrence, recurrence_start=message.recurrence_start
     )
@@ -164,11 +158,11 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "attachments": list(message.attachments.all()),
         "problems": problems,
         "show_problems": show_problems,
-        "routes": queries.message_routes(message),
+        "routes": selectors.message_routes(message),
         "required_languages": [Language(code).label for code in _required(message)],
         "occurrences": occurrences,
-        "deliveries": list(selectors.message_deliveries(message)),
-        "audit_events": list(queries.message_audit_trail(message)),
+        "deliveries": list(message_deliveries(message)),
+        "audit_events": list(selectors.message_audit_trail(message)),
         "can_submit": (
             message.state in {MessageState.DRAFT, MessageState.REJECTED} and user.has_perm("publisher.change_message")
         ),
@@ -180,17 +174,13 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "can_cancel": message.state in CANCELLABLE
         and (user.has_perm("publisher.change_message") or user.has_perm("publisher.approve_message")),
         "cancel_form": CancelForm(prefix="cancel"),
-        "can_retract": message.state in RETRACTABLE
-        and _retract_service() is not None
-        and user.has_perm("publisher.approve_message"),
+        "can_retract": message.state in RETRACTABLE and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
     }
 
 
 def _required(message: Message) -> list[str]:
-    from publisher import selectors
-
-    return selectors.message_required_languages(message)
+    return message_required_languages(message)
 
 
 def _act(request: HttpRequest, message: Message, action: Any, success: str) -> HttpResponse:
@@ -294,9 +284,8 @@ def cancel_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
 def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
     message = _message_or_404(request, object_id)
     user = _user(request)
-    retract = _retract_service()
     # Withdrawing an approved message everywhere takes an approver's authority, as in the API.
-    if retract is None or not user.has_perm("publisher.approve_message"):
+    if not user.has_perm("publisher.approve_message"):
         raise PermissionDenied
     reason = request.POST.get("retract-reason", "").strip()
     if not reason:
@@ -305,6 +294,6 @@ def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     return _act(
         request,
         message,
-        lambda: retract(message=message, actor=user, reason=reason),
+        lambda: message_retract(message=message, actor=user, reason=reason),
         _("Retraction requested: the posts are being deleted where the networks allow it."),
     )

@@ -10,9 +10,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from publisher.errors import ValidationError
-from publisher.forms import BRUSSELS, local_time_parse, occurrences_next, recurrence_build, recurrence_validate
 from publisher.models import Message
-from publisher.views import queries
+from publisher.views.forms import BRUSSELS, local_time_parse, occurrences_next, recurrence_build, recurrence_validate
+from publisher.workflow import selectors
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -28,7 +28,7 @@ def audience_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Jso
         raise PermissionDenied
     segments = [s for s in _ids(request, "segments") if s.isdigit()]
     written = [lang for lang in _ids(request, "written") if lang in {"fr", "nl", "de"}]
-    preview = queries.audience_preview(
+    preview = selectors.audience_preview(
         municipalities=_ids(request, "municipalities"),
         zones=_ids(request, "zones"),
         provinces=_ids(request, "provinces"),
@@ -36,7 +36,7 @@ def audience_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Jso
         everywhere=request.GET.get("all") in {"1", "true", "on"},
         written=written,
     )
-    names = queries.language_names()
+    names = selectors.language_names()
     return JsonResponse(
         {
             "municipality_count": preview.municipality_count,

@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.tokens import calendar_link_create
-from publisher import services
-from publisher.checklist import checklist_all_ticked
 from publisher.models import AuditEvent, Message, MessageState, MessageStatus, Variant
+from publisher.workflow import services
+from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import UserFactory, make_message
 
 
@@ -73,7 +73,7 @@ def test_month_view(author_client, scheduled):
 
 
 def test_calendar_query_count_is_fixed(author_client, scheduled, django_assert_max_num_queries):
-    from publisher.views import queries
+    from publisher.workflow import selectors as queries
 
     with django_assert_max_num_queries(4):
         entries = queries.calendar_entries(

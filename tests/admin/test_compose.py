@@ -57,7 +57,7 @@ def test_compose_creates_message_through_services(author_client, author, channel
     attachment = Attachment.objects.get(message=message)
     assert (attachment.alt_fr, attachment.alt_nl) == ("Un vélo", "Een fiets")
     # The hash covers the image: the service computed it after the attachment was added.
-    from publisher.services import message_content_hash
+    from publisher.workflow.services import message_content_hash
 
     assert message.content_hash == message_content_hash(message)
     assert AuditEvent.objects.filter(verb="message.created", object_id=str(message.pk)).exists()
@@ -131,8 +131,8 @@ def test_problems_are_shown_and_block_submission(author_client, author, channels
 
 
 def test_edit_after_approval_returns_to_draft_and_says_so(author_client, author, approver, channels):
-    from publisher import services
-    from publisher.checklist import checklist_all_ticked
+    from publisher.workflow import services
+    from publisher.workflow.checklist import checklist_all_ticked
 
     message = make_message(author=author)
     services.message_submit(message=message, actor=author)

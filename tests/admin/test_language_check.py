@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from publisher import services
 from publisher.language import placenames
 from publisher.views.language import MAX_TEXT_CHARS
+from publisher.workflow import services
 from tests.factories import UserFactory, make_message
 
 URL = reverse("admin:publisher_message_preview_language")

@@ -3,9 +3,9 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from publisher import services
-from publisher.checklist import checklist_all_ticked, checklist_validate
 from publisher.models import AuditEvent, Message, MessageState
+from publisher.workflow import services
+from publisher.workflow.checklist import checklist_all_ticked, checklist_validate
 from tests.admin.test_compose import compose_data
 from tests.factories import UserFactory, make_message
 
@@ -52,7 +52,7 @@ def test_queue_lists_others_messages_only(approver_client, approver, submitted, 
 
 
 def test_queue_query_count_does_not_grow(approver, author, channels, django_assert_max_num_queries):
-    from publisher.views import queries
+    from publisher.workflow import selectors as queries
 
     for _ in range(5):
         services.message_submit(message=make_message(author=author), actor=author)

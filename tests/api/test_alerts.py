@@ -168,8 +168,8 @@ def test_alert_with_an_image(alert_client, brussels_channels):
 def test_alert_service_rolls_back_when_a_language_is_missing(api_user):
     from django.core.exceptions import ValidationError
 
-    from publisher import alerts
-    from publisher.services import Audience, VariantInput
+    from publisher.workflow import alerts
+    from publisher.workflow.services import Audience, VariantInput
 
     with pytest.raises(ValidationError):
         alerts.alert_create(
@@ -201,12 +201,12 @@ def test_alert_is_accepted_and_delivered_later_while_the_cache_and_broker_are_do
     import time_machine
     from django.utils import timezone
 
-    from publisher import dispatch, tasks
     from publisher.api.throttling import TokenRateThrottle
+    from publisher.delivery import dispatch, enqueue
 
     monkeypatch.setattr(TokenRateThrottle, "cache", _UnreachableCache())
-    real_enqueue = tasks.enqueue_publish
-    monkeypatch.setattr(tasks, "enqueue_publish", _UnreachableCache().get)
+    real_enqueue = enqueue.enqueue_publish
+    monkeypatch.setattr(enqueue, "enqueue_publish", _UnreachableCache().get)
     with django_capture_on_commit_callbacks(execute=True):
         response = alert_client.post("/api/v1/alerts/", alert_body(), format="json")
     assert response.status_code == 201, response.content
@@ -217,7 +217,7 @@ def test_alert_is_accepted_and_delivered_later_while_the_cache_and_broker_are_do
     assert {d.state for d in deliveries} == {"queued"}
 
     # The broker is back: the dispatcher's next claim, a second later, hands them over.
-    monkeypatch.setattr(tasks, "enqueue_publish", real_enqueue)
+    monkeypatch.setattr(enqueue, "enqueue_publish", real_enqueue)
     with time_machine.travel(timezone.now() + timedelta(seconds=1.5)):
         with django_capture_on_commit_callbacks(execute=True):
             assert dispatch.dispatch_once() == 2

@@ -9,10 +9,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tokens import api_token_revoke, calendar_link_create
-from publisher import alerts, services
-from publisher.checklist import checklist_all_ticked
 from publisher.models import Delivery, Message
-from publisher.services import Audience, VariantInput
+from publisher.workflow import alerts, services
+from publisher.workflow.checklist import checklist_all_ticked
+from publisher.workflow.services import Audience, VariantInput
 from tests.api.conftest import alert_body, message_body
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory, make_message
 

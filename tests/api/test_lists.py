@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from publisher import alerts
-from publisher.services import Audience, VariantInput
+from publisher.workflow import alerts
+from publisher.workflow.services import Audience, VariantInput
 from tests.factories import ChannelFactory, SegmentFactory, make_message
 
 pytestmark = pytest.mark.django_db

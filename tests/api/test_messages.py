@@ -3,8 +3,8 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from publisher.checklist import checklist_all_ticked, checklist_validate
 from publisher.models import AuditEvent, Channel, Delivery, Message, Segment
+from publisher.workflow.checklist import checklist_all_ticked, checklist_validate
 from tests.api.conftest import alert_body, message_body
 from tests.factories import ChannelFactory, UserFactory
 

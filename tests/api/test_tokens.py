@@ -17,7 +17,7 @@ from accounts.tokens import (
     audience_outside_area,
 )
 from publisher.models import AuditEvent, Municipality
-from publisher.services import Audience
+from publisher.workflow.services import Audience
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

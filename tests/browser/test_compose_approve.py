@@ -122,7 +122,7 @@ def _outbox_receives_both_variants(message, due):
     """The dispatcher's pass at the due time writes both variants to the outbox (Q_CLUSTER sync in tests)."""
     import time_machine
 
-    from publisher import dispatch
+    from publisher.delivery import dispatch
 
     with time_machine.travel(due + timedelta(seconds=5), tick=False):
         dispatch.dispatch_once()
@@ -132,7 +132,7 @@ def _outbox_receives_both_variants(message, due):
 
 
 def test_approver_cannot_approve_own_message(login, roles_and_both, brussels_channels):
-    from publisher import services
+    from publisher.workflow import services
 
     both = roles_and_both
     message = services.message_create(
@@ -178,7 +178,7 @@ def english_source_strings():
 
 
 def test_dutch_interface_shows_no_english(login, people, brussels_channels):
-    from publisher import services
+    from publisher.workflow import services
 
     author = people["redacteur"]
     message = services.message_create(

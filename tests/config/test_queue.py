@@ -11,7 +11,7 @@ def test_broker_follows_redis_url():
     from django_q.brokers.redis_broker import Redis
 
     broker = get_broker()
-    # On Redis, publisher.brokers.ResilientRedis: django-q2's Redis broker riding out outages.
+    # On Redis, publisher.delivery.brokers.ResilientRedis: django-q2's Redis broker riding out outages.
     assert isinstance(broker, Redis if settings.REDIS_URL else ORM)
 
 

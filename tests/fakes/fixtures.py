@@ -18,7 +18,7 @@ from django.conf import settings
 from PIL import Image
 
 from publisher.channels.base import PostImage
-from publisher.images import image_ingest
+from publisher.media.images import image_ingest
 from tests.fakes.base import FakeServer
 
 _env_names = itertools.count(1)

@@ -8,9 +8,9 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import User
-from publisher import services
-from publisher.checklist import checklist_all_ticked
 from publisher.models import Channel, Delivery, Message, MessageState, Occurrence, Urgency, Variant
+from publisher.workflow import services
+from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import ChannelFactory, make_message
 
 

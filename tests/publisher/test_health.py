@@ -8,7 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
 from accounts.tokens import api_token_create
-from publisher import health, services
+from publisher import health
+from publisher.delivery import heartbeat
 from publisher.models import Channel
 from tests.factories import ChannelFactory, UserFactory
 
@@ -24,7 +25,7 @@ def _migrations_not_memoised(monkeypatch):
 @pytest.fixture
 def beat():
     def make(at: datetime) -> None:
-        services.dispatcher_heartbeat_record(host="worker-1", pid=4242, now=at)
+        heartbeat.dispatcher_heartbeat_record(host="worker-1", pid=4242, now=at)
 
     return make
 
@@ -216,9 +217,9 @@ def test_no_secret_appears_in_the_answer(client, beat, monkeypatch):
 def test_heartbeats_of_dispatchers_silent_for_a_day_are_pruned():
     from publisher.models import DispatcherHeartbeat
 
-    services.dispatcher_heartbeat_record(host="old", pid=1, now=NOW - timedelta(days=1, seconds=1))
-    services.dispatcher_heartbeat_record(host="new", pid=2, now=NOW - timedelta(seconds=5))
-    services.dispatcher_heartbeat_record(host="new", pid=2, now=NOW)
+    heartbeat.dispatcher_heartbeat_record(host="old", pid=1, now=NOW - timedelta(days=1, seconds=1))
+    heartbeat.dispatcher_heartbeat_record(host="new", pid=2, now=NOW - timedelta(seconds=5))
+    heartbeat.dispatcher_heartbeat_record(host="new", pid=2, now=NOW)
     assert list(DispatcherHeartbeat.objects.values_list("host", "pid", "seen_at")) == [("new", 2, NOW)]
 
 

@@ -3,9 +3,10 @@
 import pytest
 from django.core import mail
 
-from publisher import notifications, publishing
+from publisher.delivery import publishing
 from publisher.mail import subject_line
 from publisher.models import Delivery, DeliveryState, Message
+from publisher.workflow import notifications
 from tests.factories import UserFactory, make_message
 from tests.publisher.dispatch_support import due_deliveries
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from publisher.demo import demo_load
+from publisher.management.demo import demo_load
 
 
 class Command(BaseCommand):

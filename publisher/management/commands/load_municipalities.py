@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from publisher.reference_data import municipalities_load
+from publisher.territory.reference_data import municipalities_load
 
 
 class Command(BaseCommand):

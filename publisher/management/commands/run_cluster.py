@@ -1,6 +1,6 @@
 """``manage.py run_cluster``: django-q2's qcluster under a supervisor that stops cleanly.
 
-See publisher/supervision.py. Use it instead of ``qcluster`` (the Procfile does); the
+See publisher/delivery/supervision.py. Use it instead of ``qcluster`` (the Procfile does); the
 cluster is chosen the same way (``Q_CLUSTER_NAME=urgent``).
 """
 
@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand
 from django_q.cluster import Cluster, get_mp_context
 from django_q.signals import pre_execute
 
-from publisher import supervision
 from publisher.channels import http, registry
+from publisher.delivery import supervision
 
 # A sentinel that died or could not start (e.g. Redis down) is started again after this
 # long, doubling up to the cap.

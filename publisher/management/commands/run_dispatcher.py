@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from publisher import dispatch
+from publisher.delivery import dispatch
 
 
 class Command(BaseCommand):

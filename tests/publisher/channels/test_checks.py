@@ -3,9 +3,9 @@
 import pytest
 from django.utils import translation
 
-from publisher import services
-from publisher.attachments import attachment_add
 from publisher.channels.checks import message_channel_problems
+from publisher.workflow import services
+from publisher.workflow.attachments import attachment_add
 from tests.factories import ChannelFactory, make_message
 from tests.fakes.fixtures import make_photo
 

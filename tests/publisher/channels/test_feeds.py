@@ -11,7 +11,7 @@ import xmlschema
 
 from publisher.channels.atom import AtomAdapter
 from publisher.channels.base import Post
-from publisher.feeds import cap_document, cap_time
+from publisher.feeds.syndication import cap_document, cap_time
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageStatus, Occurrence, PoliceZone
 from tests.factories import ChannelFactory, SegmentFactory, make_message
 

@@ -72,7 +72,7 @@ def test_expired_token(instagram, stored_image):
 
 def test_renditions_are_jpeg_within_bounds(instagram, stored_image):
     _fake, adapter = instagram
-    from publisher.images import RenditionSpec, rendition_for
+    from publisher.media.images import RenditionSpec, rendition_for
 
     rendition = rendition_for(stored_image(400, 2000).path, RenditionSpec.from_limits(adapter.limits), kind="instagram")
     with Image.open(rendition.path) as img:

@@ -199,7 +199,7 @@ def test_dns_rebinding_between_check_and_connect_never_reaches_the_refused_addre
 def test_dns_rebinding_after_the_channel_was_saved_is_refused_at_send(
     two_receivers, settings, fake_dns, make_channel, monkeypatch
 ):
-    from publisher import catalogue
+    from publisher.workflow import catalogue
     from tests.factories import UserFactory
 
     allowed, refused = two_receivers
@@ -258,7 +258,7 @@ def test_smtp_connects_to_the_checked_address(smtp_server, make_channel, fake_dn
 def test_a_channel_stored_before_the_policy_fails_its_delivery_permanently_with_the_reason(
     author, fake_webhook, no_allowed_networks, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from publisher import dispatch, publishing
+    from publisher.delivery import dispatch, publishing
     from publisher.models import Channel, Delivery, DeliveryState
     from tests.publisher.dispatch_support import due_deliveries
 

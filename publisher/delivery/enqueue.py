@@ -1,0 +1,38 @@
+"""Hand delivery ids over to django-q2: the only place (with the broker and the cluster
+modules) that talks to django_q. The tasks are named by dotted path; the workers import
+publisher.delivery.tasks by that path."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from django.conf import settings
+from django_q.brokers import get_broker
+from django_q.tasks import async_task
+
+TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
+TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
+
+
+def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def enqueue_publish(delivery_ids: Sequence[int], *, urgent: bool) -> None:
+    """Hand claimed ids to the workers in batches: one task per batch, calls run concurrently
+    inside it, so the per-task overhead of the queue is paid once per batch, not per post."""
+    queue = settings.TANDEM_URGENT_QUEUE if urgent and settings.TANDEM_URGENT_QUEUE else None
+    # One broker connection for the whole hand-over instead of one per task.
+    options: dict[str, object] = {"broker": get_broker(queue)}
+    if queue:
+        options["cluster"] = queue
+    # Spread a burst over the workers in a few large tasks: the work per delivery is small
+    # and a task's fixed costs (queue hop, lock, thread pool, result) are paid per task.
+    size = min(settings.TANDEM_TASK_BATCH, max(25, math.ceil(len(delivery_ids) / settings.TANDEM_TASK_FANOUT)))
+    for chunk in _chunks(delivery_ids, size):
+        async_task(TASK_PUBLISH, chunk, q_options=options)
+
+
+def enqueue_retract(delivery_ids: Sequence[int]) -> None:
+    async_task(TASK_RETRACT, list(delivery_ids), q_options={})

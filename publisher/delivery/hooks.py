@@ -1,0 +1,59 @@
+"""What the delivery layer asks of code it must not import: callbacks registered at start-up.
+
+Imports point down (interfaces → workflow → delivery → channels → media / territory /
+language → models; see the import-linter contracts in pyproject.toml). When delivery must
+cause something owned higher up, the higher module registers a callback here from
+``PublisherConfig.ready`` (publisher/apps.py), and delivery calls the slot:
+
+- ``unapproved_expire``: the dispatcher's loop expires messages whose time came before an
+  approval (the workflow owns message decisions; ``workflow.services.messages_expire_unapproved``);
+- ``urgent_hand_over``: scheduling hands an urgent message's deliveries to the dispatcher
+  right after the commit (``dispatch.deliveries_hand_over``; dispatch imports scheduling).
+
+A slot nobody filled raises ImproperlyConfigured: a missed registration must not silently
+stop expiring messages or slow urgent alerts down to the dispatcher's next pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Hook(Generic[F]):
+    """One callback slot; the last registration wins (ready() may run again in tests)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._callback: F | None = None
+
+    def register(self, callback: F) -> None:
+        self._callback = callback
+
+    @property
+    def registered(self) -> bool:
+        return self._callback is not None
+
+    @property
+    def call(self) -> F:
+        if self._callback is None:
+            raise ImproperlyConfigured(f"Nothing is registered for the delivery hook {self.name!r} (see apps.py).")
+        return self._callback
+
+
+unapproved_expire: Hook[Callable[..., Sequence[Any]]] = Hook("unapproved_expire")
+urgent_hand_over: Hook[Callable[..., Any]] = Hook("urgent_hand_over")
+
+
+def unapproved_expire_register(callback: Callable[..., Sequence[Any]]) -> None:
+    """callback(*, now: datetime) expires what is past its time unapproved."""
+    unapproved_expire.register(callback)
+
+
+def urgent_hand_over_register(callback: Callable[..., Any]) -> None:
+    """callback(*, delivery_ids: Sequence[int], urgent: bool) claims the deliveries now if due."""
+    urgent_hand_over.register(callback)

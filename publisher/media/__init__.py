@@ -1,0 +1,1 @@
+"""Images: ingest, sanitise, and the renditions each network accepts. Reads models only."""
