@@ -49,6 +49,15 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
 
 
 @pytest.mark.django_db
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_probes_over_plain_http_are_answered_while_pages_are_redirected_to_https(client, beat):
+    assert client.get("/healthz").status_code == 200
+    # Answered (ready or not, depending on this test database), not redirected.
+    assert client.get("/readyz")["Content-Type"] == "application/json"
+    assert client.get("/admin/login/").status_code == 301
+
+
+@pytest.mark.django_db
 def test_healthz_is_not_redirected_for_a_user_who_owes_a_second_factor(client, roles):
     user = UserFactory(roles=["author"])
     client.force_login(user)
