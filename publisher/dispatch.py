@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from publisher import publishing, scheduling, services, tasks
+from publisher import metrics, publishing, scheduling, services, tasks
 from publisher.channels import registry
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Message, MessageStatus
 
@@ -129,6 +130,7 @@ def deliveries_claim(
                 key = (message_id, channel_id)
                 latest[key] = max(due_at, latest.get(key, due_at))
         requeue: list[int] = []
+        lost: list[str] = []  # the networks of attempts whose worker vanished
         for pk, state, urgent, due_at, attempts, channel_id, kind, enabled, message_id, status in rows:
             if state in WAITING and not enabled:
                 claim.disabled.append(pk)
@@ -142,6 +144,7 @@ def deliveries_claim(
             if state == DeliveryState.SENDING:
                 # The worker vanished during the network call: the post may be online.
                 exercise = status == MessageStatus.EXERCISE
+                lost.append(kind)
                 if not exercise and not (_idempotent(kind) and attempts < settings.TANDEM_MAX_ATTEMPTS):
                     claim.unconfirmed.append(pk)
                     continue
@@ -157,6 +160,7 @@ def deliveries_claim(
             DeliveryAttempt.objects.filter(
                 delivery_id__in=requeue + claim.unconfirmed, finished_at__isnull=True
             ).update(finished_at=now, outcome="lost", error=_("The worker stopped during the network call."))
+            transaction.on_commit(partial(metrics.attempts_lost, networks=lost), robust=True)
         if claim.settled:
             _settle(claim, now, grace)
 

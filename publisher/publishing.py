@@ -35,7 +35,7 @@ from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from publisher import posts, scheduling, services
+from publisher import metrics, posts, scheduling, services
 from publisher.channels import registry
 from publisher.channels.base import (
     AuthError,
@@ -625,6 +625,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
             scheduling.dispatcher_notify()
         if failed_notices:
             transaction.on_commit(_failure_notify_hook(failed_notices))
+    metrics.deliveries_recorded(calls, recorded=deliveries)
 
 
 def _decide(call: _Call, now: datetime) -> tuple[str, dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from publisher import routing
 from publisher.models import Channel, Delivery, DispatcherHeartbeat, Message, Municipality
@@ -126,4 +126,14 @@ def channels_reconnect_overdue(*, since: datetime) -> list[Channel]:
         Channel.objects.filter(enabled=True, needs_reconnect=True, updated_at__lt=since)
         .only("pk", "name", "kind", "language", "updated_at")
         .order_by("updated_at", "pk")
+    )
+
+
+def deliveries_count_by_state_and_kind() -> list[tuple[str, str, int]]:
+    """(state, channel kind, count) of every delivery: one grouped query (each /metrics scrape)."""
+    return list(
+        Delivery.objects.order_by()
+        .values_list("state", "channel__kind")
+        .annotate(n=Count("pk"))
+        .values_list("state", "channel__kind", "n")
     )
