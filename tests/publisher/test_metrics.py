@@ -180,7 +180,6 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.django_db(transaction=False)
 def test_what_another_process_counted_is_in_this_process_scrape(client):
     """Multiprocess mode: a worker process observes, the web process serves the sum."""
     urgent = {"network": "webhook", "priority": "urgent"}
