@@ -34,6 +34,8 @@ setup: messages
 
 run: setup
 	@$(BIN)/python scripts/port_free.py $(HOST) $(PORT)
+	@# The counters of the previous run go: every process of this one writes its own.
+	@DEBUG=1 $(MANAGE) metrics_reset -v 0
 	@echo ""
 	@echo "Tandem is starting: web on http://$(HOST):$(PORT)/admin/ (log in with a demo account above),"
 	@echo "API docs on /api/docs/; two django-q2 clusters (routine, urgent) and the dispatcher."

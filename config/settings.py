@@ -365,7 +365,9 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 try:
     Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 except OSError as exc:
-    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR ({PROMETHEUS_MULTIPROC_DIR}) cannot be created: {exc}") from exc
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR ({PROMETHEUS_MULTIPROC_DIR}) cannot be created: {exc}"
+    ) from exc
 
 # "plain": one human line per event; "json": one JSON object per line, for a log shipper.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()

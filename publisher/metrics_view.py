@@ -21,8 +21,8 @@ from django.views.decorators.http import require_safe
 from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis as RedisBroker
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from publisher import metrics, selectors

@@ -108,8 +108,9 @@ CHILD = textwrap.dedent(
     Client().get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_HOST="127.0.0.1")
     mark("delivery")
     now = datetime.now(UTC)
+    message = Message(pk=9, created_at=now)
     delivery = Delivery(
-        pk=90, channel=Channel(pk=7, kind="webhook"), occurrence=Occurrence(pk=8, message=Message(pk=9, created_at=now)),
+        pk=90, channel=Channel(pk=7, kind="webhook"), occurrence=Occurrence(pk=8, message=message),
         state="sent", lateness_ms=12, sent_at=now,
     )
     call = SimpleNamespace(delivery=delivery, outcome="sent", http_status=200, started_at=now, finished_at=now)

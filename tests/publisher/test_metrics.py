@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.test import TestCase, override_settings
 
 from publisher import dispatch, metrics, publishing
@@ -216,11 +217,13 @@ def test_the_session_folder_is_the_multiprocess_folder_and_not_in_the_repository
     assert metrics.DELIVERY_ATTEMPTS.labels(network="x", outcome="sent", status="none")._value._multiprocess
 
 
-def test_reset_empties_the_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"x")
-    (tmp_path / "metrics" / "histogram_2.db").write_bytes(b"x")
-    (tmp_path / "metrics" / "README").write_text("kept")
-    assert metrics.multiprocess_dir_reset() == 2
-    assert [p.name for p in (tmp_path / "metrics").iterdir()] == ["README"]
+def test_metrics_reset_empties_the_folder_of_value_files_only(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "metrics"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    folder.mkdir()
+    (folder / "counter_1.db").write_bytes(b"x")
+    (folder / "histogram_2.db").write_bytes(b"x")
+    (folder / "README").write_text("kept")
+    call_command("metrics_reset")
+    assert [p.name for p in folder.iterdir()] == ["README"]
+    assert f"Removed 2 metrics files from {folder}" in capsys.readouterr().out
