@@ -18,6 +18,7 @@ the publish path calls its functions (no decision here, only recording).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable
@@ -49,12 +50,21 @@ DELIVERY_LATENESS = Histogram(
     buckets=LATENESS_BUCKETS,
     registry=REGISTRY,
 )
-ALERT_POST_TO_SENT = Histogram(
-    "tandem_alert_post_to_sent_seconds",
-    "From an urgent alert's acceptance (its POST) to each of its deliveries sent.",
-    buckets=POST_TO_SENT_BUCKETS,
-    registry=REGISTRY,
-)
+
+
+@functools.cache
+def alert_post_to_sent() -> Histogram:
+    """Made at its first observation: a metric without labels writes its file as soon as it
+    exists, and every process importing this module (each manage.py command) would leave one
+    for the scrapes to read until the next service start."""
+    return Histogram(
+        "tandem_alert_post_to_sent_seconds",
+        "From an urgent alert's acceptance (its POST) to each of its deliveries sent.",
+        buckets=POST_TO_SENT_BUCKETS,
+        registry=REGISTRY,
+    )
+
+
 DELIVERY_ATTEMPTS = Counter(
     "tandem_delivery_attempts",
     "Network calls made for deliveries, by outcome (sent, transient = retried, permanent, auth, "
@@ -108,7 +118,7 @@ def deliveries_recorded(calls: Iterable[Settled], *, recorded: Iterable[Delivery
             DELIVERY_LATENESS.labels(network=network, priority=priority).observe(delivery.lateness_ms / 1000)
         message = delivery.occurrence.message
         if sent and message.approved_by_policy and delivery.sent_at is not None:
-            ALERT_POST_TO_SENT.observe(max(0.0, (delivery.sent_at - message.created_at).total_seconds()))
+            alert_post_to_sent().observe(max(0.0, (delivery.sent_at - message.created_at).total_seconds()))
         duration_ms = None
         if call.started_at and call.finished_at:
             duration_ms = int((call.finished_at - call.started_at).total_seconds() * 1000)
@@ -158,7 +168,7 @@ def collectors_register(registry: CollectorRegistry) -> None:
     if path:
         MultiProcessCollector(registry, path=path)
     else:
-        for collector in (DELIVERY_LATENESS, ALERT_POST_TO_SENT, DELIVERY_ATTEMPTS, TOKEN_REFRESH_FAILURES):
+        for collector in (DELIVERY_LATENESS, alert_post_to_sent(), DELIVERY_ATTEMPTS, TOKEN_REFRESH_FAILURES):
             registry.register(collector)
 
 

@@ -227,3 +227,18 @@ def test_metrics_reset_empties_the_folder_of_value_files_only(tmp_path, monkeypa
     call_command("metrics_reset")
     assert [p.name for p in folder.iterdir()] == ["README"]
     assert f"Removed 2 metrics files from {folder}" in capsys.readouterr().out
+
+
+def test_a_process_that_observes_nothing_leaves_no_file(tmp_path):
+    """Only what a process counted is written: a manage.py command leaves the folder alone."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); import publisher.metrics, publisher.publishing"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "TANDEM_TEST_METRICS_DIR": str(folder)},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert list(folder.iterdir()) == []

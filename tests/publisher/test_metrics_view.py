@@ -13,7 +13,7 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import api_token_create
-from publisher import metrics_view, selectors, services
+from publisher import metrics, metrics_view, selectors, services
 from publisher.models import Delivery, DeliveryState
 from tests.factories import UserFactory
 from tests.fakes.outages import free_port
@@ -166,9 +166,10 @@ def test_an_unreachable_database_leaves_its_series_out_and_the_scrape_answers(cl
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr(selectors, "deliveries_count_by_state_and_kind", refuse)
+    metrics.token_refresh_failed(network="bluesky")
     found = samples(client.get("/metrics"))
     assert sample(found, "tandem_metrics_source_up", source="database") == 0
     assert not [key for key in found if key[0] == "tandem_deliveries_total"]
     assert sample(found, "tandem_metrics_source_up", source="broker") == 1
     # The event-time series come from the files, not the database.
-    assert any(key[0] == "tandem_alert_post_to_sent_seconds_count" for key in found)
+    assert sample(found, "tandem_token_refresh_failures_total", network="bluesky") >= 1
