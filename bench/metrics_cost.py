@@ -42,7 +42,8 @@ def calls(count: int) -> list[SimpleNamespace]:
             lateness_ms=i % 5000,
             sent_at=now,
         )
-        made.append(SimpleNamespace(delivery=delivery, outcome="sent", http_status=200, started_at=now, finished_at=now))
+        call = SimpleNamespace(delivery=delivery, outcome="sent", http_status=200, started_at=now, finished_at=now)
+        made.append(call)
     return made
 
 
@@ -71,7 +72,8 @@ def main() -> None:
     try:
         batch = calls(args.deliveries)
         delivery_log = logging.getLogger("publisher.deliveries")
-        for label, level in (("log line not written (LOG_LEVEL=WARNING)", logging.WARNING), ("with its log line", logging.INFO)):
+        levels = (("log line not written (LOG_LEVEL=WARNING)", logging.WARNING), ("with its log line", logging.INFO))
+        for label, level in levels:
             delivery_log.setLevel(level)
             root = logging.getLogger()
             handlers, root.handlers = root.handlers, [logging.StreamHandler(io.StringIO())]
