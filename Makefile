@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 HOST := 127.0.0.1
 PORT := 8000
 PUBLIC_URL := $(or $(TANDEM_PUBLIC_URL),http://$(HOST):$(PORT))
+# Each `make run` counts into a folder of its own (two on two ports must not wipe each other's).
+METRICS_DIR := $(or $(PROMETHEUS_MULTIPROC_DIR),$(CURDIR)/var/metrics/$(PORT))
 
 .PHONY: run test lint format setup venv messages clean
 
@@ -35,13 +37,13 @@ setup: messages
 run: setup
 	@$(BIN)/python scripts/port_free.py $(HOST) $(PORT)
 	@# The counters of the previous run go: every process of this one writes its own.
-	@DEBUG=1 $(MANAGE) metrics_reset -v 0
+	@PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DEBUG=1 $(MANAGE) metrics_reset -v 0
 	@echo ""
 	@echo "Tandem is starting: web on http://$(HOST):$(PORT)/admin/ (log in with a demo account above),"
 	@echo "API docs on /api/docs/; two django-q2 clusters (routine, urgent) and the dispatcher."
 	@echo "Outbox posts land in var/outbox/. Ctrl-C stops them all."
 	@echo ""
-	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" \
+	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" \
 		PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
 test: messages
