@@ -17,6 +17,8 @@ SERVE_PORT := $(or $(PORT),8000)
 HOST := 127.0.0.1
 PORT := 8000
 PUBLIC_URL := $(or $(TANDEM_PUBLIC_URL),http://$(HOST):$(PORT))
+# Each `make run` counts into a folder of its own (two on two ports must not wipe each other's).
+METRICS_DIR := $(or $(PROMETHEUS_MULTIPROC_DIR),$(CURDIR)/var/metrics/$(PORT))
 
 .PHONY: run serve test lint format setup venv messages clean
 
@@ -45,12 +47,14 @@ setup: messages
 
 run: setup
 	@$(BIN)/python scripts/port_free.py $(HOST) $(PORT)
+	@# The counters of the previous run go: every process of this one writes its own.
+	@PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" DEBUG=1 $(MANAGE) metrics_reset -v 0
 	@echo ""
 	@echo "Tandem is starting: web on http://$(HOST):$(PORT)/admin/ (log in with a demo account above),"
 	@echo "API docs on /api/docs/; two django-q2 clusters (routine, urgent) and the dispatcher."
 	@echo "Outbox posts land in var/outbox/. Ctrl-C stops them all."
 	@echo ""
-	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" \
+	@DEBUG=1 TANDEM_WEB_BIND="$(HOST):$(PORT)" TANDEM_PUBLIC_URL="$(PUBLIC_URL)" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" \
 		PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start
 
 # Production: gunicorn, WhiteNoise, both clusters and the dispatcher (scripts/serve says what it

@@ -3,10 +3,13 @@ subprocesses (dispatcher, django-q2 clusters) and percentiles. Prints, never ass
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +24,11 @@ def django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["TANDEM_CHANNEL_ADAPTERS"] = ADAPTERS
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The benchmark's processes count into a folder of their own, not into the one of a
+        # `make run` going on beside it; removed at the end.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tandem-bench-metrics-")
+        atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     sys.path.insert(0, str(ROOT))
     import django
 

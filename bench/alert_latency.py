@@ -221,6 +221,7 @@ def run_setup(label: str, env_overrides: dict[str, str], args: argparse.Namespac
             "TANDEM_DEMO": "0",
             "LOG_LEVEL": "WARNING",
             "TANDEM_OUTBOX_DIR": str(workdir / "outbox"),
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),  # not the folder of a `make run`
             "MEDIA_ROOT": str(workdir / "media"),
             "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,
             "TANDEM_API_RATE": "100000/minute",

@@ -50,6 +50,7 @@ def main() -> None:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
             "TANDEM_OUTBOX_DIR": str(work / "outbox"),
+            "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),  # not the folder of a `make run`
             "MEDIA_ROOT": str(work / "media"),
             "TANDEM_DISPATCH_WAKE_DIR": str(work / "wake"),
             "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,

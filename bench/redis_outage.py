@@ -88,6 +88,7 @@ def main() -> None:
             "DATABASE_URL": args.pg_url,
             "REDIS_URL": redis.url,
             "TANDEM_OUTBOX_DIR": str(workdir / "outbox"),
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics"),  # not the folder of a `make run`
             "MEDIA_ROOT": str(workdir / "media"),
             "TANDEM_SECRET_BENCH_WEBHOOK": WEBHOOK_SECRET,
         }

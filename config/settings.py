@@ -5,6 +5,7 @@ At scale: DATABASE_URL (PostgreSQL), REDIS_URL (django-q2 Redis broker), SECRET_
 """
 
 import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -380,14 +381,45 @@ TANDEM_API_RATE = env.str("TANDEM_API_RATE", default="1200/minute")
 # Failed bearer-token attempts allowed per client address; past it, 429 until the window ends.
 TANDEM_API_TOKEN_FAILURE_RATE = env.str("TANDEM_API_TOKEN_FAILURE_RATE", default="30/minute")
 
+# --- Metrics and logs -------------------------------------------------------------------
+# Counters and histograms are written by every process (web workers, the clusters' forked
+# workers, the dispatcher) to its own file here and summed by /metrics (publisher/metrics.py).
+# prometheus-client reads the variable when the first metric is made, after these settings
+# load: it is put in the environment so that every process, and the ones it starts, agree.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="") or str(VAR_DIR / "metrics")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+try:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR ({PROMETHEUS_MULTIPROC_DIR}) cannot be created: {exc}"
+    ) from exc
+
+# "plain": one human line per event; "json": one JSON object per line, for a log shipper.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    # A refused request (4xx) is one line: Django attaches the exception's traceback to
+    # PermissionDenied and SuspiciousOperation (a bad Host header) warnings.
+    "filters": {"client_errors_brief": {"()": "config.logs.ClientErrorsBrief"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["client_errors_brief"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # httpx logs every request URL at INFO, and Telegram's URL contains the bot token.
     "loggers": {
+        # Django's own defaults print django.* records a second time in debug (its console
+        # handler) on top of ours: one handler, one line. The level follows LOG_LEVEL.
+        "django": {"handlers": [], "level": "NOTSET"},
+        "django.server": {"handlers": ["console"], "level": "NOTSET", "propagate": False},
+        # httpx logs every request URL at INFO, and Telegram's URL contains the bot token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
     },

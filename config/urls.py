@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from publisher import health
+from publisher import health, metrics_view
 
 urlpatterns = [
-    # Probes: no login, no redirect (see publisher/health.py).
+    # Probes and metrics: no login, no redirect (see publisher/health.py, publisher/metrics_view.py).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics_view, name="metrics"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     # Before the admin's own URLs: the second-factor pages sit inside the admin's path.
     path("admin/second-factor/", include("accounts.urls")),

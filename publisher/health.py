@@ -123,7 +123,9 @@ def _warnings(now: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _details_allowed(request: HttpRequest) -> bool:
+def details_allowed(request: HttpRequest) -> bool:
+    """A valid API token (any scope) or a client in TANDEM_READY_ALLOWED_NETWORKS: readiness
+    details and /metrics (publisher/metrics_view.py) are shown to them only."""
     address = client_address(request)
     if address is not None:
         ip = ipaddress.ip_address(address)
@@ -155,7 +157,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     ready = all(value == OK for value in checks.values())
     status = 200 if ready else 503
     body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
-    if _details_allowed(request):
+    if details_allowed(request):
         body["checks"] = checks
         body["dispatcher_heartbeat_age_seconds"] = age
         body["warnings"] = _warnings(now) if database == OK else []

@@ -1,9 +1,18 @@
 """Test settings: the real settings, made fast and hermetic."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("DEBUG", "1")
+# A test session's metric files (prometheus-client multiprocess mode) live in a folder of its
+# own, removed when it ends; the processes its tests start inherit it through the environment
+# (and do not make another), so a test can read what a worker process counted.
+if not os.environ.get("TANDEM_TEST_METRICS_DIR"):
+    os.environ["TANDEM_TEST_METRICS_DIR"] = tempfile.mkdtemp(prefix="tandem-metrics-")
+    atexit.register(shutil.rmtree, os.environ["TANDEM_TEST_METRICS_DIR"], ignore_errors=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["TANDEM_TEST_METRICS_DIR"]
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import Q_CLUSTER, STORAGES  # noqa: E402

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from publisher import metrics
 from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
@@ -145,13 +146,18 @@ class BlueskyAdapter(ChannelAdapter):
         }
 
     def _refresh_session(self, http: HttpSession, session: dict[str, str], password: str) -> dict[str, str]:
-        response = http.request(
-            "POST",
-            f"{self.pds}/xrpc/com.atproto.server.refreshSession",
-            headers={"Authorization": f"Bearer {session['refresh']}"},
-            check=False,
-        )
+        try:
+            response = http.request(
+                "POST",
+                f"{self.pds}/xrpc/com.atproto.server.refreshSession",
+                headers={"Authorization": f"Bearer {session['refresh']}"},
+                check=False,
+            )
+        except ChannelError:
+            metrics.token_refresh_failed(network=self.kind)
+            raise
         if not response.is_success:
+            metrics.token_refresh_failed(network=self.kind)
             return self._create_session(http, password)  # the refresh token expired too
         body = response.json()
         return {**session, "access": body["accessJwt"], "refresh": body["refreshJwt"]}

@@ -38,6 +38,7 @@ from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from publisher import metrics
 from publisher.channels import registry
 from publisher.delivery import enqueue, heartbeat, hooks, publishing, scheduling
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Message, MessageStatus
@@ -168,6 +169,7 @@ def deliveries_claim(
                 key = (message_id, channel_id)
                 latest[key] = max(due_at, latest.get(key, due_at))
         requeue: list[int] = []
+        lost: list[str] = []  # the networks of attempts whose worker vanished
         for pk, state, urgent, due_at, attempts, channel_id, kind, enabled, message_id, status in rows:
             if state in WAITING and not enabled:
                 claim.disabled.append(pk)
@@ -181,6 +183,7 @@ def deliveries_claim(
             if state == DeliveryState.SENDING:
                 # The worker vanished during the network call: the post may be online.
                 exercise = status == MessageStatus.EXERCISE
+                lost.append(kind)
                 if not exercise and not (_idempotent(kind) and attempts < settings.TANDEM_MAX_ATTEMPTS):
                     claim.unconfirmed.append(pk)
                     continue
@@ -196,6 +199,12 @@ def deliveries_claim(
             DeliveryAttempt.objects.filter(
                 delivery_id__in=requeue + claim.unconfirmed, finished_at__isnull=True
             ).update(finished_at=now, outcome="lost", error=_("The worker stopped during the network call."))
+
+            # A named function, not a partial: a robust hook that fails is logged by its name.
+            def lost_count() -> None:
+                metrics.attempts_lost(networks=lost)
+
+            transaction.on_commit(lost_count, robust=True)
         if claim.settled:
             _settle(claim, now, grace)
 

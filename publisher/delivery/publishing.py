@@ -36,6 +36,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
+from publisher import metrics
 from publisher.audit import audit_record
 from publisher.channels import registry
 from publisher.channels.base import (
@@ -707,6 +708,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
             scheduling.dispatcher_notify()
         if failed_notices:
             transaction.on_commit(_failure_notify_hook(failed_notices))
+    metrics.deliveries_recorded(calls, recorded=deliveries)
 
 
 def _decide(call: _Call, now: datetime) -> tuple[str, dict[str, Any]]:

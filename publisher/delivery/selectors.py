@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import Coalesce
 
 from publisher.models import Channel, Delivery, DispatcherHeartbeat, Message
@@ -35,4 +35,14 @@ def channels_reconnect_overdue(*, since: datetime) -> list[Channel]:
         .filter(flagged_at__lt=since)
         .only("pk", "name", "kind", "language", "needs_reconnect_since", "updated_at")
         .order_by("flagged_at", "pk")
+    )
+
+
+def deliveries_count_by_state_and_kind() -> list[tuple[str, str, int]]:
+    """(state, channel kind, count) of every delivery: one grouped query (each /metrics scrape)."""
+    return list(
+        Delivery.objects.order_by()
+        .values_list("state", "channel__kind")
+        .annotate(n=Count("pk"))
+        .values_list("state", "channel__kind", "n")
     )

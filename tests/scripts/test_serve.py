@@ -8,7 +8,6 @@ with the test environment's interpreter, which has the same packages and more.""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import secrets
@@ -322,13 +321,6 @@ def test_production_start_serves_signs_in_publishes_an_alert_and_stops_on_sigter
         print(f"make serve: everything stopped {took:.1f} s after SIGTERM")  # noqa: T201 - the figure
 
 
-def _metrics_installed() -> bool:
-    try:
-        return importlib.util.find_spec("publisher.metrics") is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
     found = []
     for line in text.splitlines():
@@ -341,7 +333,6 @@ def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.skipif(not _metrics_installed(), reason="/metrics (publisher/metrics.py) is not on this branch yet")
 def test_production_metrics_count_the_alert_deliveries_and_their_lateness(tmp_path):
     with production(tmp_path) as app:
         _publish_an_alert(app)

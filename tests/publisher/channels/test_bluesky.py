@@ -2,6 +2,7 @@ import pytest
 
 from publisher.channels.base import AuthError, PermanentError, Post, RateLimited
 from publisher.channels.bluesky import BlueskyAdapter, link_facets, tid_for
+from tests.publisher.metrics_support import Delta
 
 HANDLE = "politie-zone.bsky.social"
 PASSWORD = "app-pass-abcd-efgh"
@@ -135,3 +136,17 @@ def test_revoked_app_password_is_an_auth_error(bluesky):
     fake.expire_token()
     with pytest.raises(AuthError):
         adapter.publish(Post(text="après", language="fr"), "k2")
+
+
+def test_a_failed_token_refresh_is_counted_and_a_successful_one_is_not(bluesky):
+    fake, adapter = bluesky
+    adapter.publish(Post(text="avant", language="fr"), "k1")
+    with Delta("tandem_token_refresh_failures_total", network="bluesky") as refreshed:
+        fake.expire_sessions()
+        adapter.publish(Post(text="rafraîchi", language="fr"), "k2")
+    assert refreshed.value == 0
+    with Delta("tandem_token_refresh_failures_total", network="bluesky") as revoked:
+        fake.expire_token()  # the refresh token goes too: refreshing fails, then logging in
+        with pytest.raises(AuthError):
+            adapter.publish(Post(text="après", language="fr"), "k3")
+    assert revoked.value == 1
