@@ -9,6 +9,7 @@ from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -33,7 +34,7 @@ from publisher.models import (
     Variant,
 )
 from publisher.views import calendar as calendar_views
-from publisher.views import lists, preview
+from publisher.views import home, lists, preview
 from publisher.views import messages as message_views
 
 
@@ -251,6 +252,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
             # Calendar clients cannot log in: the feed's secret token is its credential.
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
+            path(
+                "home/deliveries/<int:delivery_id>/<str:decision>/",
+                wrap(home.delivery_decision_view),
+                name=f"{info}_delivery_decision",
+            ),
             path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),
             path("preview/schedule/", wrap(preview.schedule_view), name=f"{info}_preview_schedule"),
             path("<path:object_id>/submit/", wrap(message_views.submit_view), name=f"{info}_submit"),
@@ -258,6 +264,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
+            path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             *super().get_urls(),
         ]
 
@@ -272,12 +279,35 @@ class DeliveryAttemptInline(admin.TabularInline):
     readonly_fields = ("started_at", "finished_at", "outcome", "http_status", "error", "duration_ms")
 
 
+class AdministratorsOnlyInIndex:
+    """Technical models: listed in the index and navigation for administrators only (their
+    pages still answer whoever holds the view permission, e.g. from a link)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "channel", "language", "state", "due_at", "attempts", "sent_at", "remote_url")
+    list_display = ("id", "message_title", "channel", "language", "state", "due_at", "attempts", "sent_at", "post")
+    list_display_links = ("id",)
     list_filter = ("state", "language", "channel")
-    list_select_related = ("channel",)
+    list_select_related = ("channel", "occurrence__message")
+    search_fields = ("occurrence__message__title", "channel__name")
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description=_("message"), ordering="occurrence__message__title")
+    def message_title(self, obj: Delivery) -> str:
+        return obj.occurrence.message.title
+
+    @admin.display(description=_("post"))
+    def post(self, obj: Delivery) -> str:
+        # The full address made the list wider than the page: a short link, the address on hover.
+        if not obj.remote_url:
+            return "—"
+        return format_html(
+            '<a href="{}" title="{}" rel="noopener noreferrer">{}</a>', obj.remote_url, obj.remote_url, _("open")
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -317,7 +347,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variant)
-class VariantAdmin(ReadOnlyAdmin):
+class VariantAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("message", "language", "short_text", "link")
     list_filter = ("language",)
     list_select_related = ("message",)
@@ -337,7 +367,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Occurrence)
-class OccurrenceAdmin(ReadOnlyAdmin):
+class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("message", "due_at", "created_at")
     list_filter = ("message__state",)
     list_select_related = ("message",)
@@ -346,11 +376,24 @@ class OccurrenceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyAdmin):
+class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("delivery", "started_at", "outcome", "http_status", "duration_ms")
     list_filter = ("outcome",)
     search_fields = ("error", "delivery__channel__name")
 
+
+def _technical_admins_for_administrators() -> None:
+    """django-q2's task lists are for administrators: out of everyone else's index."""
+    from django_q import models as q_models
+
+    for model in (q_models.Success, q_models.Failure, q_models.Schedule, q_models.OrmQ):
+        if admin.site.is_registered(model):
+            current = type(admin.site.get_model_admin(model))
+            admin.site.unregister(model)
+            admin.site.register(model, type(current.__name__, (AdministratorsOnlyInIndex, current), {}))
+
+
+_technical_admins_for_administrators()
 
 admin.site.site_header = _("Tandem — bilingual publishing")
 admin.site.site_title = _("Tandem")

@@ -12,18 +12,19 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from publisher import selectors, services
+from publisher import newsroom, selectors, services
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.forms import (
+    BRUSSELS,
     LANGUAGES,
     ApproveForm,
     CancelForm,
     ComposeForm,
     RejectForm,
     RetractForm,
-    occurrences_next,
 )
 from publisher.models import Language, Message, MessageState
 from publisher.views import queries
@@ -155,9 +156,8 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
     show_problems = message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}
     if show_problems:
         problems = services.message_problems(message) + queries.message_channel_problems(message)
-    occurrences = occurrences_next(
-        publish_at=message.publish_at, recurrence=message.recurrence, recurrence_start=message.recurrence_start
-    )
+    # Only what is still to come: never a published or withdrawn message's past times.
+    occurrences = [timezone.localtime(t, BRUSSELS) for t in newsroom.next_publications(message)]
     is_author = message.author_id == user.pk
     return {
         "variants": [(lang, Language(lang).label, variants.get(lang)) for lang in LANGUAGES if lang in variants],
@@ -167,6 +167,9 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "routes": queries.message_routes(message),
         "required_languages": [Language(code).label for code in _required(message)],
         "occurrences": occurrences,
+        "occurrences_empty": (
+            _("as soon as it is approved") if message.state in newsroom.NOT_YET_APPROVED else _("nothing more to come")
+        ),
         "deliveries": list(selectors.message_deliveries(message)),
         "audit_events": list(queries.message_audit_trail(message)),
         "can_submit": (
