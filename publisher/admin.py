@@ -9,6 +9,8 @@ from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -208,11 +210,17 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
             publishing.channel_reconnected(channel=channel, actor=_staff(request))
 
 
+def _short_time(moment: Any) -> str:
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "—"
+
+
 class MessageAdmin(admin.ModelAdmin):
     """The compose and approve workflow: add and change views are the message page
     (publisher/views/messages.py); every write goes through publisher.services."""
 
-    list_display = ("title", "author", "state", "urgency", "status", "publish_at", "updated_at")
+    # Fits beside the navigation and the filters at 1,280 px (short Brussels times; the
+    # exercise status is a filter).
+    list_display = ("title", "author", "state", "urgency", "publish", "updated")
     list_filter = ("state", "urgency", "status", "kind")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
@@ -222,6 +230,14 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a message is cancelled or retracted, never deleted: the audit trail needs it
+
+    @admin.display(description=_("publish at"), ordering="publish_at")
+    def publish(self, obj: Message) -> str:
+        return _short_time(obj.publish_at)
+
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj: Message) -> str:
+        return _short_time(obj.updated_at)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         return message_views.compose_view(self, request, None)
@@ -289,8 +305,10 @@ class AdministratorsOnlyInIndex:
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "message_title", "channel", "language", "state", "due_at", "attempts", "sent_at", "post")
-    list_display_links = ("id",)
+    # Fits beside the navigation and the filters at 1,280 px: the channel names its language,
+    # times are short (Brussels), the sending time links to the post; attempts are on the
+    # delivery's own page.
+    list_display = ("message_title", "channel", "state", "due", "sent")
     list_filter = ("state", "language", "channel")
     list_select_related = ("channel", "occurrence__message")
     search_fields = ("occurrence__message__title", "channel__name")
@@ -300,13 +318,20 @@ class DeliveryAdmin(admin.ModelAdmin):
     def message_title(self, obj: Delivery) -> str:
         return obj.occurrence.message.title
 
-    @admin.display(description=_("post"))
-    def post(self, obj: Delivery) -> str:
-        # The full address made the list wider than the page: a short link, the address on hover.
-        if not obj.remote_url:
+    @admin.display(description=_("due at"), ordering="due_at")
+    def due(self, obj: Delivery) -> str:
+        return _short_time(obj.due_at)
+
+    @admin.display(description=_("sent at"), ordering="sent_at")
+    def sent(self, obj: Delivery) -> str:
+        if not obj.sent_at:
             return "—"
+        when = _short_time(obj.sent_at)
+        if not obj.remote_url:
+            return when
+        # The address itself made the list wider than the page: it shows on hover.
         return format_html(
-            '<a href="{}" title="{}" rel="noopener noreferrer">{}</a>', obj.remote_url, obj.remote_url, _("open")
+            '<a href="{}" title="{}" rel="noopener noreferrer">{}</a>', obj.remote_url, obj.remote_url, when
         )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from publisher import services
-from publisher.models import AuditEvent, Channel, DeliveryState, MessageState
+from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, MessageState
 from tests.factories import ChannelFactory, UserFactory, make_message
 from tests.publisher.newsroom_support import message_with_deliveries
 
@@ -211,6 +211,7 @@ def test_every_page_has_the_favicon(author_client):
 
 
 def test_the_deliveries_list_has_a_message_column_and_short_post_links(approver_client, newsroom_rows):
+    Delivery.objects.filter(state="sent").update(sent_at=timezone.now())
     html = approver_client.get(reverse("admin:publisher_delivery_changelist")).content.decode()
     assert "column-message_title" in html
     assert "Vols de vélos" in html
