@@ -106,13 +106,22 @@ def test_technical_models_are_listed_for_administrators_only(author_client, role
         assert reverse(f"admin:publisher_{name}_changelist") not in html
     assert reverse("admin:publisher_message_changelist") in html
     assert reverse("admin:publisher_delivery_changelist") in html
+    # Even with the permission to see them, only administrators find the task lists in the index.
+    from django.contrib.auth.models import Permission
+
+    operator = UserFactory(username="operator", roles=["approver"], preferred_language="en")
+    operator.user_permissions.add(Permission.objects.get(content_type__app_label="django_q", codename="view_success"))
+    operator_client = Client()
+    operator_client.force_login(operator)
+    assert operator_client.get(reverse("admin:django_q_success_changelist")).status_code == 200
+    assert reverse("admin:django_q_success_changelist") not in operator_client.get(HOME).content.decode()
     admin = get_user_model().objects.create_superuser("root", "root@example.test", "pw-for-tests")
     client = Client()
     client.force_login(admin)
     html = client.get(HOME).content.decode()
     for name in ("occurrence", "variant", "deliveryattempt"):
         assert reverse(f"admin:publisher_{name}_changelist") in html
-    assert reverse("admin:django_q_ormq_changelist") in html
+    assert reverse("admin:django_q_success_changelist") in html
     # The page itself still answers who holds the permission (a link from a delivery).
     assert author_client.get(reverse("admin:publisher_variant_changelist")).status_code == 200
 
