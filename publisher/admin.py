@@ -9,8 +9,12 @@ from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_q import models as q_models
 
 from accounts.models import User
 from publisher.channels import registry
@@ -34,7 +38,7 @@ from publisher.models import (
 )
 from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
-from publisher.views import language, lists, preview
+from publisher.views import home, language, lists, preview
 from publisher.views import messages as message_views
 from publisher.workflow import catalogue
 
@@ -209,11 +213,17 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
             publishing.channel_reconnected(channel=channel, actor=_staff(request))
 
 
+def _short_time(moment: Any) -> str:
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT") if moment else "—"
+
+
 class MessageAdmin(admin.ModelAdmin):
     """The compose and approve workflow: add and change views are the message page
     (publisher/views/messages.py); every write goes through the workflow services."""
 
-    list_display = ("title", "author", "state", "urgency", "status", "publish_at", "updated_at")
+    # Fits beside the navigation and the filters at 1,280 px (short Brussels times; the
+    # exercise status is a filter).
+    list_display = ("title", "author", "state", "urgency", "publish", "updated")
     list_filter = ("state", "urgency", "status", "kind")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
@@ -223,6 +233,14 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a message is cancelled or retracted, never deleted: the audit trail needs it
+
+    @admin.display(description=_("publish at"), ordering="publish_at")
+    def publish(self, obj: Message) -> str:
+        return _short_time(obj.publish_at)
+
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj: Message) -> str:
+        return _short_time(obj.updated_at)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         return message_views.compose_view(self, request, None)
@@ -253,6 +271,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
             # Calendar clients cannot log in: the feed's secret token is its credential.
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
+            path(
+                "home/deliveries/<int:delivery_id>/<str:decision>/",
+                wrap(home.delivery_decision_view),
+                name=f"{info}_delivery_decision",
+            ),
             path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),
             path("preview/schedule/", wrap(preview.schedule_view), name=f"{info}_preview_schedule"),
             path("preview/language/", wrap(language.findings_view), name=f"{info}_preview_language"),
@@ -261,6 +284,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
+            path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             *super().get_urls(),
         ]
 
@@ -275,12 +299,44 @@ class DeliveryAttemptInline(admin.TabularInline):
     readonly_fields = ("started_at", "finished_at", "outcome", "http_status", "error", "duration_ms")
 
 
+class AdministratorsOnlyInIndex:
+    """Technical models: listed in the index and navigation for administrators only (their
+    pages still answer whoever holds the view permission, e.g. from a link)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "channel", "language", "state", "due_at", "attempts", "sent_at", "remote_url")
+    # Fits beside the navigation and the filters at 1,280 px: the channel names its language,
+    # times are short (Brussels), the sending time links to the post; attempts are on the
+    # delivery's own page.
+    list_display = ("message_title", "channel", "state", "due", "sent")
     list_filter = ("state", "language", "channel")
-    list_select_related = ("channel",)
+    list_select_related = ("channel", "occurrence__message")
+    search_fields = ("occurrence__message__title", "channel__name")
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description=_("message"), ordering="occurrence__message__title")
+    def message_title(self, obj: Delivery) -> str:
+        return obj.occurrence.message.title
+
+    @admin.display(description=_("due at"), ordering="due_at")
+    def due(self, obj: Delivery) -> str:
+        return _short_time(obj.due_at)
+
+    @admin.display(description=_("sent at"), ordering="sent_at")
+    def sent(self, obj: Delivery) -> str:
+        if not obj.sent_at:
+            return "—"
+        when = _short_time(obj.sent_at)
+        if not obj.remote_url:
+            return when
+        # The address itself made the list wider than the page: it shows on hover.
+        return format_html(
+            '<a href="{}" title="{}" rel="noopener noreferrer">{}</a>', obj.remote_url, obj.remote_url, when
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -320,7 +376,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variant)
-class VariantAdmin(ReadOnlyAdmin):
+class VariantAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("message", "language", "short_text", "link")
     list_filter = ("language",)
     list_select_related = ("message",)
@@ -340,7 +396,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Occurrence)
-class OccurrenceAdmin(ReadOnlyAdmin):
+class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("message", "due_at", "created_at")
     list_filter = ("message__state",)
     list_select_related = ("message",)
@@ -349,11 +405,22 @@ class OccurrenceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyAdmin):
+class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = ("delivery", "started_at", "outcome", "http_status", "duration_ms")
     list_filter = ("outcome",)
     search_fields = ("error", "delivery__channel__name")
 
+
+def _technical_admins_for_administrators() -> None:
+    """django-q2's task lists are for administrators: out of everyone else's index."""
+    for model in (q_models.Success, q_models.Failure, q_models.Schedule, q_models.OrmQ):
+        if admin.site.is_registered(model):
+            current = type(admin.site.get_model_admin(model))
+            admin.site.unregister(model)
+            admin.site.register(model, type(current.__name__, (AdministratorsOnlyInIndex, current), {}))
+
+
+_technical_admins_for_administrators()
 
 admin.site.site_header = _("Tandem — bilingual publishing")
 admin.site.site_title = _("Tandem")

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 180
+# Shown unless a state is chosen: cancelled and retracted too (marked as such), not what was
+# refused or expired before it was ever approved.
+CALENDAR_STATES = [s for s in MessageState.values if s not in {MessageState.EXPIRED, MessageState.REJECTED}]
 
 
 def _local_midnight(day: date) -> datetime:
@@ -74,9 +77,16 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
     channel_param = request.GET.get("channel", "")
     channel = int(channel_param) if channel_param.isdigit() else None
     zone = request.GET.get("zone", "")
+    state = request.GET.get("state", "")
+    state = state if state in MessageState.values else ""
     start, end = _window(view, anchor)
     entries = selectors.calendar_entries(
-        start=_local_midnight(start), end=_local_midnight(end), language=language, channel=channel, zone=zone
+        start=_local_midnight(start),
+        end=_local_midnight(end),
+        language=language,
+        channel=channel,
+        zone=zone,
+        states=[state] if state else CALENDAR_STATES,
     )
     by_day: dict[date, list[selectors.CalendarEntry]] = {}
     for entry in entries:
@@ -105,7 +115,8 @@ def calendar_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> Htt
         "previous": previous.isoformat(),
         "following": following.isoformat(),
         "today": timezone.localdate().isoformat(),
-        "filters": {"language": language, "channel": channel, "zone": zone},
+        "filters": {"language": language, "channel": channel, "zone": zone, "state": state},
+        "state_choices": MessageState.choices,
         "language_choices": Language.choices,
         "channel_choices": list(Channel.objects.order_by("language", "name").values_list("pk", "name")),
         "zone_choices": list(PoliceZone.objects.order_by("code").values_list("code", "label")),

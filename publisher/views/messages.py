@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from publisher.delivery.selectors import message_deliveries
@@ -19,15 +20,15 @@ from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import Language, Message, MessageState
 from publisher.territory.selectors import message_required_languages
 from publisher.views.forms import (
+    BRUSSELS,
     LANGUAGES,
     ApproveForm,
     CancelForm,
     ComposeForm,
     RejectForm,
     RetractForm,
-    occurrences_next,
 )
-from publisher.workflow import selectors, services
+from publisher.workflow import newsroom, selectors, services
 from publisher.workflow.retraction import message_retract
 
 if TYPE_CHECKING:
@@ -149,9 +150,8 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
     show_problems = message.state in {MessageState.DRAFT, MessageState.REJECTED, MessageState.SUBMITTED}
     if show_problems:
         problems = services.message_problems(message) + selectors.message_channel_problems(message)
-    occurrences = occurrences_next(
-        publish_at=message.publish_at, recurrence=message.recurrence, recurrence_start=message.recurrence_start
-    )
+    # Only what is still to come: never a published or withdrawn message's past times.
+    occurrences = [timezone.localtime(t, BRUSSELS) for t in newsroom.next_publications(message)]
     is_author = message.author_id == user.pk
     return {
         "variants": [(lang, Language(lang).label, variants.get(lang)) for lang in LANGUAGES if lang in variants],
@@ -161,6 +161,9 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "routes": selectors.message_routes(message),
         "required_languages": [Language(code).label for code in _required(message)],
         "occurrences": occurrences,
+        "occurrences_empty": (
+            _("as soon as it is approved") if message.state in newsroom.NOT_YET_APPROVED else _("nothing more to come")
+        ),
         "deliveries": list(message_deliveries(message)),
         "audit_events": list(selectors.message_audit_trail(message)),
         "can_submit": (

@@ -149,12 +149,23 @@ class CalendarEntry:
 
 
 def calendar_entries(
-    *, start: datetime, end: datetime, language: str = "", channel: int | None = None, zone: str = ""
+    *,
+    start: datetime,
+    end: datetime,
+    language: str = "",
+    channel: int | None = None,
+    zone: str = "",
+    states: Iterable[str] | None = None,
 ) -> list[CalendarEntry]:
-    """Occurrences due in [start, end) with their deliveries, filtered by language, channel, zone."""
-    occurrences = Occurrence.objects.filter(due_at__gte=start, due_at__lt=end).exclude(
-        message__state__in=[MessageState.CANCELLED, MessageState.EXPIRED, MessageState.REJECTED]
-    )
+    """Occurrences due in [start, end) with their deliveries, filtered by language, channel,
+    zone and the message's state (by default: all but cancelled, expired and rejected)."""
+    occurrences = Occurrence.objects.filter(due_at__gte=start, due_at__lt=end)
+    if states is None:
+        occurrences = occurrences.exclude(
+            message__state__in=[MessageState.CANCELLED, MessageState.EXPIRED, MessageState.REJECTED]
+        )
+    else:
+        occurrences = occurrences.filter(message__state__in=list(states))
     delivery_filter = Q()
     if language:
         delivery_filter &= Q(language=language)
