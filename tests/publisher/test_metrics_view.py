@@ -13,7 +13,8 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import api_token_create
-from publisher import metrics, metrics_view, selectors, services
+from publisher import metrics, metrics_view
+from publisher.delivery import heartbeat
 from publisher.models import Delivery, DeliveryState
 from tests.factories import UserFactory
 from tests.fakes.outages import free_port
@@ -106,7 +107,7 @@ def test_a_scrape_costs_the_same_queries_for_1_or_40_deliveries(client, author, 
 
 
 def test_dispatcher_heartbeat_age(client):
-    services.dispatcher_heartbeat_record(host="worker-1", pid=4242, now=NOW - timedelta(seconds=12))
+    heartbeat.dispatcher_heartbeat_record(host="worker-1", pid=4242, now=NOW - timedelta(seconds=12))
     with time_machine.travel(NOW, tick=False):
         found = samples(client.get("/metrics"))
     assert sample(found, "tandem_dispatcher_heartbeat_age_seconds") == 12
