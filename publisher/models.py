@@ -332,7 +332,7 @@ class Occurrence(models.Model):
         constraints = [models.UniqueConstraint(fields=["message", "due_at"], name="occurrence_unique_time")]
 
     def __str__(self) -> str:
-        return f"{self.message_id}@{self.due_at.isoformat()}"
+        return f"#{self.message_id} · {self.due_at.isoformat(timespec='minutes')}"
 
 
 class DeliveryState(models.TextChoices):
@@ -384,7 +384,12 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.channel_id} {self.language} {self.state}"
+        # Shown in admin titles and lists: words in the reader's language, no extra query.
+        return _("Delivery #%(id)s (%(language)s, %(state)s)") % {
+            "id": self.pk,
+            "language": self.language.upper(),
+            "state": self.get_state_display(),
+        }
 
 
 class DeliveryAttempt(models.Model):
@@ -402,7 +407,16 @@ class DeliveryAttempt(models.Model):
         verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} {self.outcome}"
+        return _("Attempt #%(id)s (%(outcome)s)") % {"id": self.pk, "outcome": self.outcome_label}
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome in words: an outcome is a delivery state, or a state with "-stale"."""
+        state, _dash, stale = self.outcome.partition("-")
+        if state not in DeliveryState.values:
+            return self.outcome
+        label = str(DeliveryState(state).label)
+        return _("%(state)s (too late, ignored)") % {"state": label} if stale else label
 
 
 class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
@@ -440,7 +454,10 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb} {self.object_type}#{self.object_id}"
+        # The verbs in words live with the audit pages' helpers (publisher.templatetags).
+        from publisher.templatetags.tandem_admin import audit_object, audit_verb
+
+        return f"{self.created_at:%Y-%m-%d %H:%M} {audit_verb(self.verb)} — {audit_object(self)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

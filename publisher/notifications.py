@@ -22,7 +22,7 @@ from publisher.models import Message
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("submitted", "approved", "rejected", "expired", "audience_changed")
+EVENTS = ("submitted", "approved", "rejected", "expired", "audience_changed", "published")
 
 
 def message_url(message: Message) -> str:

@@ -35,7 +35,7 @@ from django.db.models import Count, F, Field, Model, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from publisher import posts, scheduling, services
+from publisher import notifications, posts, scheduling, services
 from publisher.channels import registry
 from publisher.channels.base import (
     AuthError,
@@ -711,6 +711,9 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
         state = message.state
     if state != message.state or reason != message.state_reason:
         Message.objects.filter(pk=message_id).update(state=state, state_reason=reason, updated_at=now)
+    if state == MessageState.PUBLISHED and message.state != MessageState.PUBLISHED:
+        # Failures have their own mail (deliveries_failure_notify); this one says all went out.
+        notifications.message_notify_on_commit(message_id=message_id, event="published")
     return state
 
 

@@ -8,8 +8,9 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import User
-from publisher.models import AuditEvent, Message, MessageState
+from accounts.models import ApiToken, User
+from publisher.checklist import checklist_items
+from publisher.models import AuditEvent, Channel, Delivery, Message, MessageKind, MessageState, Segment
 from publisher.views import queries
 
 register = template.Library()
@@ -67,6 +68,33 @@ DETAIL_LABELS = {
     "added": gettext_lazy("municipalities added"),
     "removed": gettext_lazy("municipalities removed"),
     "audience": gettext_lazy("municipalities in the approved audience"),
+    "cancelled": gettext_lazy("posts stopped before going out"),
+    "to_delete": gettext_lazy("posts to delete"),
+    "retracted": gettext_lazy("posts deleted"),
+    "failed": gettext_lazy("posts not deleted"),
+    "token": gettext_lazy("API token"),
+    "prefix": gettext_lazy("API token"),
+    "user": gettext_lazy("user"),
+    "kind": gettext_lazy("kind"),
+    "scopes": gettext_lazy("scopes"),
+    "municipalities": gettext_lazy("municipalities"),
+    "zones": gettext_lazy("police zones"),
+    "replaced": gettext_lazy("replaces the previous one"),
+    "covers_all": gettext_lazy("covers all of Belgium"),
+    "coverage": gettext_lazy("coverage"),
+    "changed": gettext_lazy("changed"),
+    "limits": gettext_lazy("limits"),
+}
+# Delivery ids in a detail are shown as deliveries, not bare numbers.
+DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}
+# What an audit event is about (AuditEvent.object_type is a model name).
+OBJECT_MODELS = {
+    "message": Message,
+    "delivery": Delivery,
+    "channel": Channel,
+    "segment": Segment,
+    "apitoken": ApiToken,
+    "user": User,
 }
 
 
@@ -83,7 +111,18 @@ def audit_verb(verb: str) -> str:
     return str(VERBS.get(verb, verb))
 
 
-def _value(value: Any) -> str:
+@register.filter
+def audit_object(event: AuditEvent) -> str:
+    model = OBJECT_MODELS.get(event.object_type)
+    kind = str(model._meta.verbose_name) if model else event.object_type
+    return f"{kind} #{event.object_id}"
+
+
+def _value(value: Any, key: str = "") -> str:
+    if key in DELIVERY_LISTS and isinstance(value, list):
+        return ", ".join(f"#{v}" for v in value) if value else _("none")
+    if key == "kind" and value in MessageKind.values:
+        return str(MessageKind(value).label)
     if value is True:
         return _("yes")
     if value is False:
@@ -100,14 +139,16 @@ def audit_details(event: AuditEvent) -> list[tuple[str, str]]:
     """Readable lines: the checklist ticks and consent reference, comments, reasons."""
     lines: list[tuple[str, str]] = []
     for key, value in (event.summary or {}).items():
-        if key in HIDDEN_DETAILS or value in ("", None, {}, []):
+        if key in HIDDEN_DETAILS or value in ("", None, {}) or (value == [] and key not in DELIVERY_LISTS):
             continue
         if key == "checklist" and isinstance(value, dict):
-            for entry in value.values():
-                text = "✓ " + str(entry.get("label", ""))
+            labels = {item.key: item.label for item in checklist_items()}
+            for item_key, entry in value.items():
+                # The label stored is the one of the approver's language: show today's, in the reader's.
+                text = "✓ " + str(labels.get(item_key) or entry.get("label", ""))
                 if entry.get("applies"):
                     text += " — " + _("reference: %(reference)s") % {"reference": entry.get("reference", "")}
                 lines.append((_("checklist"), text))
             continue
-        lines.append((str(DETAIL_LABELS.get(key, key)), _value(value)))
+        lines.append((str(DETAIL_LABELS.get(key, key)), _value(value, key)))
     return lines
