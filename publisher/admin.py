@@ -11,7 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_q import models as q_models
@@ -36,6 +37,7 @@ from publisher.models import (
     Segment,
     Variant,
 )
+from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
 from publisher.views import home, language, lists, preview
@@ -292,11 +294,48 @@ class MessageAdmin(admin.ModelAdmin):
 admin.site.register(Message, MessageAdmin)
 
 
+@admin.display(description=_("message"), ordering="message")
+def message_label(obj: Any) -> str:
+    return str(obj.message)
+
+
+@admin.display(description=_("occurrence"), ordering="occurrence")
+def occurrence_label(obj: Any) -> str:
+    return str(obj.occurrence)
+
+
+@admin.display(description=_("delivery"), ordering="delivery")
+def delivery_label(obj: Any) -> str:
+    return str(obj.delivery)
+
+
+class ForeignKeyLabelsMixin:
+    """These foreign keys have no verbose_name, so Django labels them with the bare field name,
+    in English ("Message"); show them under their model's translated name."""
+
+    LABELS: dict[str, Any] = {"message": message_label, "occurrence": occurrence_label, "delivery": delivery_label}
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # These admins are view-only: Django shows every field read-only, callables included.
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        return list(dict.fromkeys(self.LABELS.get(f, f) if isinstance(f, str) else f for f in fields))
+
+
+@admin.display(description=_("outcome"), ordering="outcome")
+def outcome_label(obj: DeliveryAttempt) -> str:
+    return obj.outcome_label
+
+
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ("started_at", "finished_at", "outcome", "http_status", "error", "duration_ms")
+    fields = ("started_at", "finished_at", "outcome_in_words", "http_status", "error", "duration_ms")
+    readonly_fields = fields
+
+    @admin.display(description=_("outcome"))
+    def outcome_in_words(self, obj: DeliveryAttempt) -> str:
+        return obj.outcome_label
 
 
 class AdministratorsOnlyInIndex:
@@ -308,7 +347,7 @@ class AdministratorsOnlyInIndex:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ForeignKeyLabelsMixin, admin.ModelAdmin):
     # Fits beside the navigation and the filters at 1,280 px: the channel names its language,
     # times are short (Brussels), the sending time links to the post; attempts are on the
     # delivery's own page.
@@ -347,10 +386,26 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_label", "verb", "object_type", "object_id")
+    # Verbs, object types and detail keys are codes: shown in words, in the reader's language.
+    list_display = ("created_at", "actor", "actor_label", "verb_label", "object_label")
+    list_select_related = ("actor",)
     list_filter = ("verb", "object_type")
     search_fields = ("object_id", "actor_label", "verb")
     date_hierarchy = "created_at"
+    fields = ("created_at", "actor", "actor_label", "verb_label", "object_label", "details")
+    readonly_fields = fields
+
+    @admin.display(description=_("action"), ordering="verb")
+    def verb_label(self, obj: AuditEvent) -> str:
+        return tandem_admin.audit_verb(obj.verb)
+
+    @admin.display(description=_("object"))
+    def object_label(self, obj: AuditEvent) -> str:
+        return tandem_admin.audit_object(obj)
+
+    @admin.display(description=_("details"))
+    def details(self, obj: AuditEvent) -> str:
+        return format_html_join(mark_safe("<br>"), "<em>{}</em>: {}", tandem_admin.audit_details(obj)) or "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -362,7 +417,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ForeignKeyLabelsMixin, admin.ModelAdmin):
     """Written only through the message page's services: shown here for lookup and audit."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -377,7 +432,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Variant)
 class VariantAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
-    list_display = ("message", "language", "short_text", "link")
+    list_display = (message_label, "language", "short_text", "link")
     list_filter = ("language",)
     list_select_related = ("message",)
     search_fields = ("text", "message__title")
@@ -389,7 +444,7 @@ class VariantAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
 
 @admin.register(Attachment)
 class AttachmentAdmin(ReadOnlyAdmin):
-    list_display = ("message", "language", "format", "width", "height", "alt_fr", "alt_nl", "created_at")
+    list_display = (message_label, "language", "format", "width", "height", "alt_fr", "alt_nl", "created_at")
     list_filter = ("language", "format")
     list_select_related = ("message",)
     search_fields = ("message__title", "alt_fr", "alt_nl", "alt_de", "sha256")
@@ -397,7 +452,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
 @admin.register(Occurrence)
 class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
-    list_display = ("message", "due_at", "created_at")
+    list_display = (message_label, "due_at", "created_at")
     list_filter = ("message__state",)
     list_select_related = ("message",)
     search_fields = ("message__title",)
@@ -406,7 +461,8 @@ class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
-    list_display = ("delivery", "started_at", "outcome", "http_status", "duration_ms")
+    list_display = (delivery_label, "started_at", outcome_label, "http_status", "duration_ms")
+    list_select_related = ("delivery",)
     list_filter = ("outcome",)
     search_fields = ("error", "delivery__channel__name")
 

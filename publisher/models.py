@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -335,7 +336,7 @@ class Occurrence(models.Model):
         constraints = [models.UniqueConstraint(fields=["message", "due_at"], name="occurrence_unique_time")]
 
     def __str__(self) -> str:
-        return f"{self.message_id}@{self.due_at.isoformat()}"
+        return f"#{self.message_id} · {self.due_at.isoformat(timespec='minutes')}"
 
 
 class DeliveryState(models.TextChoices):
@@ -387,7 +388,12 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.channel_id} {self.language} {self.state}"
+        # Shown in admin titles and lists: words in the reader's language, no extra query.
+        return _("Delivery #%(id)s (%(language)s, %(state)s)") % {
+            "id": self.pk,
+            "language": self.language.upper(),
+            "state": self.get_state_display(),
+        }
 
 
 class DeliveryAttempt(models.Model):
@@ -405,7 +411,64 @@ class DeliveryAttempt(models.Model):
         verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"{self.delivery_id} {self.outcome}"
+        return _("Attempt #%(id)s (%(outcome)s)") % {"id": self.pk, "outcome": self.outcome_label}
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome in words: an outcome is a delivery state, or a state with "-stale"."""
+        state, _dash, stale = self.outcome.partition("-")
+        if state not in DeliveryState.values:
+            return self.outcome
+        label = str(DeliveryState(state).label)
+        return _("%(state)s (too late, ignored)") % {"state": label} if stale else label
+
+
+# What each audit verb says, in words (the audit pages, an event's title).
+AUDIT_VERBS = {
+    "message.created": _("drafted"),
+    "message.edited": _("edited"),
+    "message.submitted": _("submitted for approval"),
+    "message.approved": _("approved"),
+    "message.approved_by_policy": _("approved by the urgent-alert policy"),
+    "message.rejected": _("rejected"),
+    "message.cancelled": _("cancelled"),
+    "message.expired": _("approval expired"),
+    "message.retracted": _("retracted"),
+    "message.retract_incomplete": _("retraction incomplete"),
+    "message.audience_changed": _("audience changed by a segment"),
+    "attachment.added": _("image added"),
+    "attachment.alt_changed": _("alt text changed"),
+    "attachment.removed": _("image removed"),
+    "delivery.retried": _("delivery retried"),
+    "delivery.given_up": _("delivery given up"),
+    "delivery.marked_posted": _("delivery recorded as posted by hand"),
+    "message.policy_reviewed": _("alert sent by policy reviewed"),
+    "channel.created": _("channel created"),
+    "channel.updated": _("channel changed"),
+    "channel.disabled": _("channel disabled"),
+    "channel.reconnected": _("channel reconnected"),
+    "channel.limits_refreshed": _("channel limits read from the server"),
+    "segment.created": _("segment created"),
+    "segment.updated": _("segment changed"),
+    "api_token.created": _("API token created"),
+    "api_token.revoked": _("API token revoked"),
+    "second_factor.enrolled": _("second factor set up"),
+    "second_factor.recovery_codes_regenerated": _("new recovery codes created"),
+    "second_factor.removed": _("second factor removed"),
+    "second_factor.reset": _("second factor reset by an administrator"),
+    "sign_in_lock.released": _("sign-in unlocked"),
+    "calendar_link.created": _("calendar link created"),
+    "calendar_link.revoked": _("calendar link revoked"),
+}
+# What an audit event is about: AuditEvent.object_type names a model.
+AUDIT_OBJECT_MODELS = {
+    "message": "publisher.Message",
+    "delivery": "publisher.Delivery",
+    "channel": "publisher.Channel",
+    "segment": "publisher.Segment",
+    "apitoken": "accounts.ApiToken",
+    "user": "accounts.User",
+}
 
 
 class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
@@ -443,7 +506,7 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb} {self.object_type}#{self.object_id}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.verb_label} — {self.object_label}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -452,6 +515,16 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Audit events are append-only.")
+
+    @property
+    def verb_label(self) -> str:
+        return str(AUDIT_VERBS.get(self.verb, self.verb))
+
+    @property
+    def object_label(self) -> str:
+        label = AUDIT_OBJECT_MODELS.get(self.object_type)
+        kind = str(apps.get_model(label)._meta.verbose_name) if label else self.object_type
+        return f"{kind} #{self.object_id}"
 
 
 class DispatcherHeartbeat(models.Model):

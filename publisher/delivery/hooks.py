@@ -7,6 +7,8 @@ cause something owned higher up, the higher module registers a callback here fro
 
 - ``unapproved_expire``: the dispatcher's loop expires messages whose time came before an
   approval (the workflow owns message decisions; ``workflow.services.messages_expire_unapproved``);
+- ``message_published``: a message whose last delivery went out tells its author (the
+  workflow's notifications mail people; ``workflow.notifications.message_published_notify``);
 - ``urgent_hand_over``: scheduling hands an urgent message's deliveries to the dispatcher
   right after the commit (``dispatch.deliveries_hand_over``; dispatch imports scheduling).
 
@@ -47,6 +49,7 @@ class Hook(Generic[F]):
 
 unapproved_expire: Hook[Callable[..., Sequence[Any]]] = Hook("unapproved_expire")
 urgent_hand_over: Hook[Callable[..., Any]] = Hook("urgent_hand_over")
+message_published: Hook[Callable[..., Any]] = Hook("message_published")
 
 
 def unapproved_expire_register(callback: Callable[..., Sequence[Any]]) -> None:
@@ -57,3 +60,9 @@ def unapproved_expire_register(callback: Callable[..., Sequence[Any]]) -> None:
 def urgent_hand_over_register(callback: Callable[..., Any]) -> None:
     """callback(*, delivery_ids: Sequence[int], urgent: bool) claims the deliveries now if due."""
     urgent_hand_over.register(callback)
+
+
+def message_published_register(callback: Callable[..., Any]) -> None:
+    """callback(*, message_id: int), inside the transaction that recorded the state: what it
+    sends, it sends after the commit."""
+    message_published.register(callback)

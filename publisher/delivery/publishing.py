@@ -50,7 +50,7 @@ from publisher.channels.base import (
     UnknownOutcome,
 )
 from publisher.channels.services import channel_disable
-from publisher.delivery import posts, scheduling
+from publisher.delivery import hooks, posts, scheduling
 from publisher.errors import InvalidTransition
 from publisher.mail import mail_send
 from publisher.models import (
@@ -795,6 +795,9 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
         state = message.state
     if state != message.state or reason != message.state_reason:
         Message.objects.filter(pk=message_id).update(state=state, state_reason=reason, updated_at=now)
+    if state == MessageState.PUBLISHED and message.state != MessageState.PUBLISHED:
+        # Failures have their own mail (deliveries_failure_notify); this one says all went out.
+        hooks.message_published.call(message_id=message_id)
     return state
 
 

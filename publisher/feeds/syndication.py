@@ -19,7 +19,9 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed, Enclosure
+from django.utils.translation import gettext as _
 
 from publisher.channels.cap import CapAdapter
 from publisher.channels.public import public_host, public_url
@@ -204,7 +206,15 @@ def _areas(message: Message, language: str) -> list[tuple[str, list[str]]]:
     for municipality in message.audience_municipalities.all():
         areas.append((name(municipality), [municipality.nis_code]))
     for zone in message.audience_zones.all():
-        areas.append((zone.label, list(zone.municipalities.values_list("nis_code", flat=True))))
+        # A zone's official label is in one language ("PZ Brussel HOOFDSTAD Elsene"): name it
+        # by its municipalities, in the info's language.
+        members = list(zone.municipalities.order_by("nis_code"))
+        with translation.override(language if language in ("fr", "nl") else "fr"):
+            description = _("Police zone %(code)s: %(municipalities)s") % {
+                "code": zone.code,
+                "municipalities": ", ".join(name(m) for m in members),
+            }
+        areas.append((description, [m.nis_code for m in members]))
     for province in message.audience_provinces.all():
         codes = list(Municipality.objects.filter(province=province).values_list("nis_code", flat=True))
         areas.append((name(province), codes))
@@ -312,11 +322,19 @@ def cap_feed_messages() -> QuerySet[Message]:
 
 
 class CapAtomFeed(Feed):
-    """`/feeds/cap.xml`: an Atom index of the CAP alerts, each linking to its CAP document."""
+    """`/feeds/cap.xml`: an Atom index of the CAP alerts, each linking to its CAP document.
+
+    Bilingual (each entry names the alert in French and Dutch): it claims no single language,
+    rather than the request's (Django's default, "en" for a feed reader)."""
 
     feed_type = Atom1Feed
     title = "Tandem — CAP"
-    description = "CAP 1.2 alerts"
+    description = "Alertes CAP 1.2 / CAP 1.2-waarschuwingen"
+
+    def get_feed(self, obj: Any, request: HttpRequest) -> Any:
+        feed = super().get_feed(obj, request)
+        feed.feed["language"] = None
+        return feed
 
     def link(self) -> str:
         return public_url("/feeds/cap.xml")

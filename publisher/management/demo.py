@@ -1,4 +1,4 @@
-"""Idempotent demo data for `make run`: demo users, outbox channels, a segment, a message."""
+"""Idempotent demo data for `make run`: demo users, outbox, Atom and CAP channels, a segment, a message."""
 
 from __future__ import annotations
 
@@ -74,6 +74,16 @@ def demo_load() -> list[DemoLogin]:
         )
         if created and not covers_all:
             channel.municipalities.set([m for m in brussels if m.police_zone_id == "5339"])
+    # Tandem's own feeds, so /feeds/fr.atom, /feeds/nl.atom and /feeds/cap.xml fill as soon as
+    # a message is published (one CAP channel: its documents hold every language).
+    for name, kind, channel_language in (
+        ("Flux public (Atom FR)", "atom", Language.FR),
+        ("Publieke feed (Atom NL)", "atom", Language.NL),
+        ("Alertes CAP-waarschuwingen (CAP)", "cap", Language.FR),
+    ):
+        Channel.objects.get_or_create(
+            name=name, defaults={"kind": kind, "language": channel_language, "covers_all": True}
+        )
 
     segment, created = Segment.objects.get_or_create(
         name_fr="Région de Bruxelles-Capitale", defaults={"name_nl": "Brussels Hoofdstedelijk Gewest"}

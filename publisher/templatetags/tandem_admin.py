@@ -9,48 +9,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from publisher.models import AuditEvent, Message, MessageState
+from publisher.models import AUDIT_VERBS, AuditEvent, Message, MessageKind, MessageState
 from publisher.workflow import selectors
+from publisher.workflow.checklist import checklist_items
 
 register = template.Library()
 
 # Every verb the services record (publisher.audit.audit_record callers), in words.
-VERBS = {
-    "message.created": gettext_lazy("drafted"),
-    "message.edited": gettext_lazy("edited"),
-    "message.submitted": gettext_lazy("submitted for approval"),
-    "message.approved": gettext_lazy("approved"),
-    "message.approved_by_policy": gettext_lazy("approved by the urgent-alert policy"),
-    "message.rejected": gettext_lazy("rejected"),
-    "message.cancelled": gettext_lazy("cancelled"),
-    "message.expired": gettext_lazy("approval expired"),
-    "message.retracted": gettext_lazy("retracted"),
-    "message.retract_incomplete": gettext_lazy("retraction incomplete"),
-    "message.audience_changed": gettext_lazy("audience changed by a segment"),
-    "attachment.added": gettext_lazy("image added"),
-    "attachment.alt_changed": gettext_lazy("alt text changed"),
-    "attachment.removed": gettext_lazy("image removed"),
-    "delivery.retried": gettext_lazy("delivery retried"),
-    "delivery.given_up": gettext_lazy("delivery given up"),
-    "delivery.marked_posted": gettext_lazy("delivery recorded as posted by hand"),
-    "message.policy_reviewed": gettext_lazy("alert sent by policy reviewed"),
-    "channel.created": gettext_lazy("channel created"),
-    "channel.updated": gettext_lazy("channel changed"),
-    "channel.disabled": gettext_lazy("channel disabled"),
-    "channel.reconnected": gettext_lazy("channel reconnected"),
-    "channel.limits_refreshed": gettext_lazy("channel limits read from the server"),
-    "segment.created": gettext_lazy("segment created"),
-    "segment.updated": gettext_lazy("segment changed"),
-    "api_token.created": gettext_lazy("API token created"),
-    "api_token.revoked": gettext_lazy("API token revoked"),
-    "second_factor.enrolled": gettext_lazy("second factor set up"),
-    "second_factor.recovery_codes_regenerated": gettext_lazy("new recovery codes created"),
-    "second_factor.removed": gettext_lazy("second factor removed"),
-    "second_factor.reset": gettext_lazy("second factor reset by an administrator"),
-    "sign_in_lock.released": gettext_lazy("sign-in unlocked"),
-    "calendar_link.created": gettext_lazy("calendar link created"),
-    "calendar_link.revoked": gettext_lazy("calendar link revoked"),
-}
+VERBS = AUDIT_VERBS
 # Technical details kept in the audit row for operators, not shown on the message page.
 HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
 
@@ -70,7 +36,25 @@ DETAIL_LABELS = {
     "added": gettext_lazy("municipalities added"),
     "removed": gettext_lazy("municipalities removed"),
     "audience": gettext_lazy("municipalities in the approved audience"),
+    "cancelled": gettext_lazy("posts stopped before going out"),
+    "to_delete": gettext_lazy("posts to delete"),
+    "retracted": gettext_lazy("posts deleted"),
+    "failed": gettext_lazy("posts not deleted"),
+    "token": gettext_lazy("API token"),
+    "prefix": gettext_lazy("API token"),
+    "user": gettext_lazy("user"),
+    "kind": gettext_lazy("kind"),
+    "scopes": gettext_lazy("scopes"),
+    "municipalities": gettext_lazy("municipalities"),
+    "zones": gettext_lazy("police zones"),
+    "replaced": gettext_lazy("replaces the previous one"),
+    "covers_all": gettext_lazy("covers all of Belgium"),
+    "coverage": gettext_lazy("coverage"),
+    "changed": gettext_lazy("changed"),
+    "limits": gettext_lazy("limits"),
 }
+# Delivery ids in a detail are shown as deliveries, not bare numbers.
+DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}
 
 
 @register.simple_tag(takes_context=True)
@@ -83,10 +67,19 @@ def awaiting_my_approval(context: dict[str, Any]) -> list[Message]:
 
 @register.filter
 def audit_verb(verb: str) -> str:
-    return str(VERBS.get(verb, verb))
+    return str(AUDIT_VERBS.get(verb, verb))
 
 
-def _value(value: Any) -> str:
+@register.filter
+def audit_object(event: AuditEvent) -> str:
+    return event.object_label
+
+
+def _value(value: Any, key: str = "") -> str:
+    if key in DELIVERY_LISTS and isinstance(value, list):
+        return ", ".join(f"#{v}" for v in value) if value else _("none")
+    if key == "kind" and value in MessageKind.values:
+        return str(MessageKind(value).label)
     if value is True:
         return _("yes")
     if value is False:
@@ -103,14 +96,16 @@ def audit_details(event: AuditEvent) -> list[tuple[str, str]]:
     """Readable lines: the checklist ticks and consent reference, comments, reasons."""
     lines: list[tuple[str, str]] = []
     for key, value in (event.summary or {}).items():
-        if key in HIDDEN_DETAILS or value in ("", None, {}, []):
+        if key in HIDDEN_DETAILS or value in ("", None, {}) or (value == [] and key not in DELIVERY_LISTS):
             continue
         if key == "checklist" and isinstance(value, dict):
-            for entry in value.values():
-                text = "✓ " + str(entry.get("label", ""))
+            labels = {item.key: item.label for item in checklist_items()}
+            for item_key, entry in value.items():
+                # The label stored is the one of the approver's language: show today's, in the reader's.
+                text = "✓ " + str(labels.get(item_key) or entry.get("label", ""))
                 if entry.get("applies"):
                     text += " — " + _("reference: %(reference)s") % {"reference": entry.get("reference", "")}
                 lines.append((_("checklist"), text))
             continue
-        lines.append((str(DETAIL_LABELS.get(key, key)), _value(value)))
+        lines.append((str(DETAIL_LABELS.get(key, key)), _value(value, key)))
     return lines

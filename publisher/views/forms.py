@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.contrib.admin.widgets import AutocompleteSelectMultiple, get_select2_language
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -140,8 +140,24 @@ def recurrence_preset_of(rule: str) -> tuple[str, list[str], str]:
     return RecurrencePreset.CUSTOM, [], rule
 
 
+class LocalizedAutocompleteSelectMultiple(AutocompleteSelectMultiple):
+    """Django picks select2's language when the widget is built; this form's widgets are built
+    once at import, in English, so select2 said "No results found" to every reader. Pick it
+    when the page is rendered, in the reader's language."""
+
+    @property
+    def i18n_name(self) -> str | None:
+        return get_select2_language()
+
+    @i18n_name.setter
+    def i18n_name(self, value: str | None) -> None:
+        return None  # set by Django's __init__ at import time: ignored
+
+
 def _autocomplete(field_name: str) -> AutocompleteSelectMultiple:
-    return AutocompleteSelectMultiple(Message._meta.get_field(field_name), admin.site, attrs={"style": "width: 100%"})
+    return LocalizedAutocompleteSelectMultiple(
+        Message._meta.get_field(field_name), admin.site, attrs={"style": "width: 100%"}
+    )
 
 
 class ComposeForm(forms.Form):

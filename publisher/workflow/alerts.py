@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import ApiToken, User
@@ -62,6 +62,16 @@ def _title(cap: Mapping[str, Any], variants: Mapping[str, VariantInput], prefix:
     return f"{prefix}: {label}"[:200] if label else prefix
 
 
+def _alert_prefix(variants: Mapping[str, VariantInput]) -> str:
+    """The title is read by French and Dutch speakers alike, whatever language the API client
+    asked for: "Alerte / Alarm", in the alert's own languages."""
+    words = []
+    for language in (lang for lang in ("fr", "nl") if lang in variants):
+        with translation.override(language):
+            words.append(_("Alert"))
+    return " / ".join(words) or _("Alert")
+
+
 def _approve_by_policy(*, message: Message, actor: User, token: ApiToken | None) -> list[Delivery]:
     """Inside the caller's transaction: refuse an incomplete alert, approve it by policy and schedule it now."""
     # Includes the per-channel limits once the channel checks are installed (publisher.channels.checks).
@@ -109,7 +119,7 @@ def alert_create(
     with transaction.atomic():
         message = services.message_create(
             author=actor,
-            title=title or _title(cap, variants, _("Alert")),
+            title=title or _title(cap, variants, _alert_prefix(variants)),
             variants=variants,
             audience=audience,
             urgency=Urgency.URGENT,

@@ -22,7 +22,7 @@ from publisher.models import Message
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("submitted", "approved", "rejected", "expired", "audience_changed")
+EVENTS = ("submitted", "approved", "rejected", "expired", "audience_changed", "published")
 
 
 def message_url(message: Message) -> str:
@@ -79,3 +79,8 @@ def message_notify_on_commit(*, message_id: int, event: str, comment: str = "") 
             logger.exception("Could not send the %s notification for message %s", event, message_id)
 
     transaction.on_commit(send)
+
+
+def message_published_notify(*, message_id: int) -> None:
+    """The author hears that every post of their message went out (after the commit)."""
+    message_notify_on_commit(message_id=message_id, event="published")

@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from publisher.templatetags.tandem_admin import VERBS
+from publisher.models import AUDIT_VERBS as VERBS
 
 ROOT = Path(__file__).resolve().parents[2]
 

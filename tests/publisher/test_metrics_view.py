@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.tokens import api_token_create
 from publisher import metrics, metrics_view
-from publisher.delivery import heartbeat
+from publisher.delivery import heartbeat, selectors
 from publisher.models import Delivery, DeliveryState
 from tests.factories import UserFactory
 from tests.fakes.outages import free_port

@@ -175,8 +175,14 @@ def test_cap_zone_audience_and_german(author):
     root = ET.fromstring(document)
     languages = [i.findtext(f"{CAP}language") for i in root.findall(f"{CAP}info")]
     assert languages == ["fr-BE", "de-BE"]
-    areas = {a.findtext(f"{CAP}areaDesc"): a for a in root.find(f"{CAP}info").findall(f"{CAP}area")}
-    assert len(areas[zone.label].findall(f"{CAP}geocode")) == zone.municipalities.count() > 1
+    infos = root.findall(f"{CAP}info")
+    # The zone's label is in one language; each block names it by its municipalities, in its own.
+    french = next(a for a in infos[0].findall(f"{CAP}area") if "Zone de police" in a.findtext(f"{CAP}areaDesc"))
+    german = infos[1].findall(f"{CAP}area")[-1]
+    members = list(zone.municipalities.order_by("nis_code"))
+    assert french.findtext(f"{CAP}areaDesc") == f"Zone de police {zone.code} : " + ", ".join(m.name_fr for m in members)
+    assert german.findtext(f"{CAP}areaDesc").endswith(", ".join(m.name_de or m.name_fr for m in members))
+    assert len(french.findall(f"{CAP}geocode")) == len(members) > 1
 
 
 def test_cap_area_of_a_segment_stays_the_approved_audience(author):
