@@ -309,7 +309,13 @@ def test_every_admin_page_reads_in_the_users_language(world, language):
     # Not vacuous: the walk reached the model pages, the message pages and the calendar.
     assert pages >= 60, (pages, skipped)
     assert select2_pages >= 3
-    assert set(skipped) <= {"admin:view_on_site", "admin:password_reset_confirm"}, skipped
+    # Skipped: pages needing what no fixture has, and the home page's decisions (POST only,
+    # answered by a redirect to the home page, which is walked).
+    assert set(skipped) <= {
+        "admin:view_on_site",
+        "admin:password_reset_confirm",
+        "admin:publisher_message_delivery_decision",
+    }, skipped
     _report(findings)
     left = _split_known(findings)
     assert not left, "\n".join(map(str, left))
