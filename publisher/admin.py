@@ -212,10 +212,13 @@ class MessageAdmin(admin.ModelAdmin):
     (publisher/views/messages.py); every write goes through publisher.services."""
 
     list_display = ("title", "author", "state", "urgency", "status", "publish_at", "updated_at")
-    list_filter = ("state", "urgency", "status", "kind")
+    # A date filter rather than a date hierarchy: the hierarchy lists the years (then months)
+    # present by scanning every message on each page view, which a year of history makes slow.
+    list_filter = ("state", "urgency", "status", "kind", "created_at")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
-    date_hierarchy = "created_at"
+    # One COUNT per page (the paginator's), not a second one for "N total".
+    show_full_result_count = False
     # The related admins' search backs the audience pickers' autocomplete.
     autocomplete_fields = ("audience_municipalities", "audience_zones", "audience_provinces", "audience_segments")
 

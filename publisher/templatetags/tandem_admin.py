@@ -47,6 +47,7 @@ VERBS = {
     "sign_in_lock.released": gettext_lazy("sign-in unlocked"),
     "calendar_link.created": gettext_lazy("calendar link created"),
     "calendar_link.revoked": gettext_lazy("calendar link revoked"),
+    "history.pruned": gettext_lazy("delivery history pruned"),
 }
 # Technical details kept in the audit row for operators, not shown on the message page.
 HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
