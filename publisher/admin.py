@@ -32,6 +32,7 @@ from publisher.models import (
     Segment,
     Variant,
 )
+from publisher.pagination import EstimatedCountPaginator
 from publisher.views import calendar as calendar_views
 from publisher.views import lists, preview
 from publisher.views import messages as message_views
@@ -217,8 +218,10 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("state", "urgency", "status", "kind", "created_at")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
-    # One COUNT per page (the paginator's), not a second one for "N total".
+    # One COUNT per page at most (the paginator's, estimated on a big unfiltered table), not a
+    # second one for "N total": the history makes counting every message slow.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # The related admins' search backs the audience pickers' autocomplete.
     autocomplete_fields = ("audience_municipalities", "audience_zones", "audience_provinces", "audience_segments")
 
@@ -268,6 +271,42 @@ class MessageAdmin(admin.ModelAdmin):
 admin.site.register(Message, MessageAdmin)
 
 
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter on a text column offering a fixed list: the default lists the values present
+    with SELECT DISTINCT over the whole table, on every view, which a year of history makes slow."""
+
+    field = ""
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return self.choices_list()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class AttemptOutcomeFilter(FixedChoicesFilter):
+    title = _("outcome")
+    parameter_name = field = "outcome"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        # The outcomes publishing records (an attempt overtaken by a newer one adds "-stale").
+        codes = ["sending", "sent", "exercise", "transient", "permanent", "auth", "gone", "unknown", "lost"]
+        return [(code, code) for code in codes]
+
+
+class AuditVerbFilter(FixedChoicesFilter):
+    title = _("action")
+    parameter_name = field = "verb"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        from publisher.templatetags.tandem_admin import VERBS
+
+        return [(verb, f"{verb} ({label})") for verb, label in VERBS.items()]
+
+
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
@@ -280,6 +319,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "channel", "language", "state", "due_at", "attempts", "sent_at", "remote_url")
     list_filter = ("state", "language", "channel")
     list_select_related = ("channel",)
+    # Newest first from the primary key: ordering a year of deliveries by due time sorts them all.
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [DeliveryAttemptInline]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -292,9 +335,12 @@ class DeliveryAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "actor_label", "verb", "object_type", "object_id")
-    list_filter = ("verb", "object_type")
+    # Fixed verbs and a date filter: the defaults (the verbs and object types present, a date
+    # hierarchy) scan every event on each view. The verb names the object type ("message.…").
+    list_filter = (AuditVerbFilter, "created_at")
     search_fields = ("object_id", "actor_label", "verb")
-    date_hierarchy = "created_at"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -342,17 +388,21 @@ class AttachmentAdmin(ReadOnlyAdmin):
 @admin.register(Occurrence)
 class OccurrenceAdmin(ReadOnlyAdmin):
     list_display = ("message", "due_at", "created_at")
-    list_filter = ("message__state",)
+    list_filter = ("message__state", "due_at")
     list_select_related = ("message",)
     search_fields = ("message__title",)
-    date_hierarchy = "due_at"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdmin):
     list_display = ("delivery", "started_at", "outcome", "http_status", "duration_ms")
-    list_filter = ("outcome",)
+    list_filter = (AttemptOutcomeFilter,)
     search_fields = ("error", "delivery__channel__name")
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 admin.site.site_header = _("Tandem — bilingual publishing")
