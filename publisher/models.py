@@ -385,9 +385,7 @@ class Delivery(models.Model):
             models.Index(fields=["state", "lease_expires_at"], name="delivery_lease_idx"),
             # The feeds show the newest sent deliveries; only sent rows are in it, so it costs the
             # dispatcher nothing until a delivery is sent.
-            models.Index(
-                fields=["-sent_at", "-id"], condition=models.Q(state="sent"), name="delivery_sent_idx"
-            ),
+            models.Index(fields=["-sent_at", "-id"], condition=models.Q(state="sent"), name="delivery_sent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
@@ -91,7 +92,7 @@ def retention_cutoff(*, days: int, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def _kept_messages() -> QuerySet[Message]:
+def _kept_messages() -> QuerySet[Message, Any]:
     """Messages whose deliveries all stay, whatever their age."""
     unfinished = Delivery.objects.filter(state__in=UNFINISHED).values("occurrence__message_id")
     return Message.objects.filter(
@@ -106,7 +107,9 @@ def feed_delivery_ids() -> set[int]:
     """Deliveries the feeds show now: the same queries the feeds run, so nothing they list goes."""
     shown: set[int] = set()
     for language in feeds.FEED_LANGUAGES:
-        shown.update(feeds.feed_deliveries(kind="atom", language=language).values_list("pk", flat=True)[: feeds.FEED_SIZE])
+        shown.update(
+            feeds.feed_deliveries(kind="atom", language=language).values_list("pk", flat=True)[: feeds.FEED_SIZE]
+        )
     for channel in Channel.objects.filter(kind="atom"):
         rows = feeds.feed_deliveries(kind="atom", channel=channel, language=channel.language)
         shown.update(rows.values_list("pk", flat=True)[: feeds.FEED_SIZE])
@@ -169,9 +172,7 @@ def history_prune(
             )
             if not ids:
                 break
-            occurrence_ids = set(
-                Delivery.objects.filter(pk__in=ids).values_list("occurrence_id", flat=True).distinct()
-            )
+            occurrence_ids = set(Delivery.objects.filter(pk__in=ids).values_list("occurrence_id", flat=True).distinct())
             result.attempts += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
             result.deliveries += Delivery.objects.filter(pk__in=ids).delete()[0]
             emptied = Occurrence.objects.filter(pk__in=sorted(occurrence_ids), due_at__lt=cutoff).exclude(

@@ -63,7 +63,9 @@ def test_the_query_count_does_not_grow_with_the_history(admin_client, author, pa
 def test_the_message_list_filters_by_date_without_a_hierarchy(admin_client, author):
     """The date hierarchy scanned every message for its years on each view; the filter does not."""
     Message.objects.create(title="Today", author=author)
-    response = admin_client.get(reverse("admin:publisher_message_changelist") + "?created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00")
+    response = admin_client.get(
+        reverse("admin:publisher_message_changelist") + "?created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00"
+    )
     assert response.status_code == 200
     assert b"Today" in response.content
     assert response.context["cl"].date_hierarchy is None
