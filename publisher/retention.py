@@ -20,19 +20,19 @@ What stays, whatever its age:
 - a delivery named by an audit event (a manual retry): the message page's audit trail finds
   delivery events through the message's deliveries.
 
-It deletes in batches, each in its own short transaction with its rows locked, so the
-dispatcher and the workers are never held up by one huge DELETE; a run stopped half-way is
-simply run again (idempotent).
+It deletes in batches (a range of ids at a time, so each batch's query reads a bounded
+number of rows however large the ledger), each in its own short transaction with its rows
+locked, so the dispatcher and the workers are never held up by one huge DELETE; a run
+stopped half-way is simply run again (idempotent).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -92,24 +92,32 @@ def retention_cutoff(*, days: int, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def _kept_messages() -> QuerySet[Message, Any]:
-    """Messages whose deliveries all stay, whatever their age."""
-    unfinished = Delivery.objects.filter(state__in=UNFINISHED).values("occurrence__message_id")
-    return Message.objects.filter(
-        Q(state__in=IN_PROGRESS)
-        | (~Q(recurrence="") & Q(state__in=RECURRING_LIVE))
-        | Q(urgency=Urgency.URGENT, kind=MessageKind.ALERT, state__in=FOLLOWABLE_STATES)
-        | Q(pk__in=unfinished)
-    ).values("pk")
+def _kept_among(message_ids: set[int]) -> set[int]:
+    """Which of these messages keep all their deliveries, whatever their age."""
+    if not message_ids:
+        return set()
+    ids = sorted(message_ids)
+    unfinished = Delivery.objects.filter(occurrence__message_id__in=ids, state__in=UNFINISHED).values(
+        "occurrence__message_id"
+    )
+    return set(
+        Message.objects.filter(pk__in=ids)
+        .filter(
+            Q(state__in=IN_PROGRESS)
+            | (~Q(recurrence="") & Q(state__in=RECURRING_LIVE))
+            | Q(urgency=Urgency.URGENT, kind=MessageKind.ALERT, state__in=FOLLOWABLE_STATES)
+            | Q(pk__in=unfinished)
+        )
+        .values_list("pk", flat=True)
+    )
 
 
 def feed_delivery_ids() -> set[int]:
     """Deliveries the feeds show now: the same queries the feeds run, so nothing they list goes."""
     shown: set[int] = set()
     for language in feeds.FEED_LANGUAGES:
-        shown.update(
-            feeds.feed_deliveries(kind="atom", language=language).values_list("pk", flat=True)[: feeds.FEED_SIZE]
-        )
+        rows = feeds.feed_deliveries(kind="atom", language=language)
+        shown.update(rows.values_list("pk", flat=True)[: feeds.FEED_SIZE])
     for channel in Channel.objects.filter(kind="atom"):
         rows = feeds.feed_deliveries(kind="atom", channel=channel, language=channel.language)
         shown.update(rows.values_list("pk", flat=True)[: feeds.FEED_SIZE])
@@ -122,20 +130,29 @@ def feed_delivery_ids() -> set[int]:
     return shown
 
 
-def prunable_deliveries(*, cutoff: datetime, keep: set[int] | None = None) -> QuerySet[Delivery]:
-    """Deliveries the retention may delete now (see the module's docstring for what stays)."""
-    keep = feed_delivery_ids() if keep is None else keep
+def _old_finished(*, cutoff: datetime, keep: set[int]) -> QuerySet[Delivery]:
+    """Finished deliveries past the cut-off that no reply, audit event or feed needs."""
     replied = Delivery.objects.filter(reply_to=OuterRef("pk"))
     audited = AuditEvent.objects.filter(
         object_type="delivery", object_id=Cast(OuterRef("pk"), output_field=CharField())
     )
     return (
         Delivery.objects.filter(state__in=FINISHED, due_at__lt=cutoff, updated_at__lt=cutoff)
-        .exclude(occurrence__message_id__in=_kept_messages())
         .exclude(Exists(replied))
         .exclude(Exists(audited))
         .exclude(pk__in=sorted(keep))
     )
+
+
+def _batch(*, low: int, high: int, cutoff: datetime, keep: set[int], lock: bool) -> list[int]:
+    """The deliveries with ids in [low, high) that may go now (call inside a transaction to lock)."""
+    rows = _old_finished(cutoff=cutoff, keep=keep).filter(pk__gte=low, pk__lt=high)
+    if lock:
+        # Checked again under the lock: a delivery retried or replied to since is not taken.
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    found = list(rows.values_list("pk", "occurrence__message_id"))
+    kept = _kept_among({message_id for _pk, message_id in found})
+    return [pk for pk, message_id in found if message_id not in kept]
 
 
 def history_prune(
@@ -148,39 +165,35 @@ def history_prune(
 ) -> PruneResult:
     """Delete finished deliveries older than ``days`` days, their attempts and emptied occurrences.
 
-    Batch after batch, each in its own transaction, until none is left; records one audit
-    event for the run when it deleted anything. ``dry_run`` only counts."""
+    Walks the deliveries by id, ``batch_size`` ids at a time, newest first (a reply is always
+    newer than what it replies to, so a reply goes before its parent is looked at), each batch
+    in its own transaction. Records one audit event for the run when it deleted anything.
+    ``dry_run`` only counts."""
     if days < 1:
         raise ValueError("days must be at least 1")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     cutoff = retention_cutoff(days=days, now=now)
     result = PruneResult(cutoff=cutoff, dry_run=dry_run)
     keep = feed_delivery_ids()
-    if dry_run:
-        candidates = prunable_deliveries(cutoff=cutoff, keep=keep)
-        result.deliveries = candidates.count()
-        result.attempts = DeliveryAttempt.objects.filter(delivery__in=candidates.values("pk")).count()
+    # Deliveries written from now on are younger than the cut-off: the walk ends at today's last id.
+    bounds = Delivery.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
         return result
-    while True:
-        with transaction.atomic():
-            # Locked, and checked again under the lock: a delivery retried or replied to since
-            # the batch was chosen is no longer a candidate.
-            ids = list(
-                prunable_deliveries(cutoff=cutoff, keep=keep)
-                .select_for_update(skip_locked=True, of=("self",))
-                .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            occurrence_ids = set(Delivery.objects.filter(pk__in=ids).values_list("occurrence_id", flat=True).distinct())
-            result.attempts += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
-            result.deliveries += Delivery.objects.filter(pk__in=ids).delete()[0]
-            emptied = Occurrence.objects.filter(pk__in=sorted(occurrence_ids), due_at__lt=cutoff).exclude(
-                Exists(Delivery.objects.filter(occurrence=OuterRef("pk")))
-            )
-            result.occurrences += emptied.delete()[0]
-            result.batches += 1
-    if result.deliveries:
+    high = bounds["high"] + 1
+    while high > bounds["low"]:
+        low = max(high - batch_size, bounds["low"])
+        if dry_run:
+            ids = _batch(low=low, high=high, cutoff=cutoff, keep=keep, lock=False)
+            result.deliveries += len(ids)
+            result.attempts += DeliveryAttempt.objects.filter(delivery_id__in=ids).count()
+        else:
+            with transaction.atomic():
+                ids = _batch(low=low, high=high, cutoff=cutoff, keep=keep, lock=True)
+                if ids:
+                    _delete(ids, cutoff, result)
+        high = low
+    if result.deliveries and not dry_run:
         AuditEvent.objects.create(
             actor=actor,
             actor_label=actor.get_username() if actor else ACTOR_LABEL,
@@ -196,3 +209,14 @@ def history_prune(
             },
         )
     return result
+
+
+def _delete(ids: list[int], cutoff: datetime, result: PruneResult) -> None:
+    occurrence_ids = sorted(set(Delivery.objects.filter(pk__in=ids).values_list("occurrence_id", flat=True)))
+    result.attempts += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
+    result.deliveries += Delivery.objects.filter(pk__in=ids).delete()[0]
+    emptied = Occurrence.objects.filter(pk__in=occurrence_ids, due_at__lt=cutoff).exclude(
+        Exists(Delivery.objects.filter(occurrence=OuterRef("pk")))
+    )
+    result.occurrences += emptied.delete()[0]
+    result.batches += 1
