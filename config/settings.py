@@ -334,6 +334,8 @@ TANDEM_RETRY_BASE_SECONDS = env.float("TANDEM_RETRY_BASE_SECONDS", default=10.0)
 TANDEM_RETRY_MAX_SECONDS = env.float("TANDEM_RETRY_MAX_SECONDS", default=900.0)
 TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", default=35)
 TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
+# Days of delivery history `manage.py prune_history` keeps when run without --days; 0 = no retention.
+TANDEM_RETENTION_DAYS = env.int("TANDEM_RETENTION_DAYS", default=0)
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)

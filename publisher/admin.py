@@ -24,6 +24,7 @@ from publisher.channels.base import ChannelError
 from publisher.delivery import publishing
 from publisher.errors import ValidationError
 from publisher.models import (
+    AUDIT_VERBS,
     Attachment,
     AuditEvent,
     Channel,
@@ -39,6 +40,7 @@ from publisher.models import (
 )
 from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
+from publisher.pagination import EstimatedCountPaginator
 from publisher.views import calendar as calendar_views
 from publisher.views import home, language, lists, preview
 from publisher.views import messages as message_views
@@ -226,10 +228,15 @@ class MessageAdmin(admin.ModelAdmin):
     # Fits beside the navigation and the filters at 1,280 px (short Brussels times; the
     # exercise status is a filter).
     list_display = ("title", "author", "state", "urgency", "publish", "updated")
-    list_filter = ("state", "urgency", "status", "kind")
+    # A date filter rather than a date hierarchy: the hierarchy lists the years (then months)
+    # present by scanning every message on each page view, which a year of history makes slow.
+    list_filter = ("state", "urgency", "status", "kind", "created_at")
     list_select_related = ("author",)
     search_fields = ("title", "variants__text")
-    date_hierarchy = "created_at"
+    # One COUNT per page at most (the paginator's, estimated on a big unfiltered table), not a
+    # second one for "N total": the history makes counting every message slow.
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # The related admins' search backs the audience pickers' autocomplete.
     autocomplete_fields = ("audience_municipalities", "audience_zones", "audience_provinces", "audience_segments")
 
@@ -326,6 +333,40 @@ def outcome_label(obj: DeliveryAttempt) -> str:
     return obj.outcome_label
 
 
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter on a text column offering a fixed list: the default lists the values present
+    with SELECT DISTINCT over the whole table, on every view, which a year of history makes slow."""
+
+    field = ""
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return self.choices_list()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+class AttemptOutcomeFilter(FixedChoicesFilter):
+    title = _("outcome")
+    parameter_name = field = "outcome"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        # The outcomes publishing records (an attempt overtaken by a newer one adds "-stale").
+        codes = ["sending", "sent", "exercise", "transient", "permanent", "auth", "gone", "unknown", "lost"]
+        return [(code, code) for code in codes]
+
+
+class AuditVerbFilter(FixedChoicesFilter):
+    title = _("action")
+    parameter_name = field = "verb"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        return [(verb, str(label)) for verb, label in AUDIT_VERBS.items()]
+
+
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
@@ -355,6 +396,10 @@ class DeliveryAdmin(ForeignKeyLabelsMixin, admin.ModelAdmin):
     list_filter = ("state", "language", "channel")
     list_select_related = ("channel", "occurrence__message")
     search_fields = ("occurrence__message__title", "channel__name")
+    # Newest first from the primary key: ordering a year of deliveries by due time sorts them all.
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [DeliveryAttemptInline]
 
     @admin.display(description=_("message"), ordering="occurrence__message__title")
@@ -389,9 +434,12 @@ class AuditEventAdmin(admin.ModelAdmin):
     # Verbs, object types and detail keys are codes: shown in words, in the reader's language.
     list_display = ("created_at", "actor", "actor_label", "verb_label", "object_label")
     list_select_related = ("actor",)
-    list_filter = ("verb", "object_type")
+    # Fixed verbs and a date filter: the defaults (the verbs and object types present, a date
+    # hierarchy) scan every event on each view. The verb names the object type ("message.…").
+    list_filter = (AuditVerbFilter, "created_at")
     search_fields = ("object_id", "actor_label", "verb")
-    date_hierarchy = "created_at"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = ("created_at", "actor", "actor_label", "verb_label", "object_label", "details")
     readonly_fields = fields
 
@@ -453,18 +501,22 @@ class AttachmentAdmin(ReadOnlyAdmin):
 @admin.register(Occurrence)
 class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = (message_label, "due_at", "created_at")
-    list_filter = ("message__state",)
+    list_filter = ("message__state", "due_at")
     list_select_related = ("message",)
     search_fields = ("message__title",)
-    date_hierarchy = "due_at"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     list_display = (delivery_label, "started_at", outcome_label, "http_status", "duration_ms")
     list_select_related = ("delivery",)
-    list_filter = ("outcome",)
+    list_filter = (AttemptOutcomeFilter,)
     search_fields = ("error", "delivery__channel__name")
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 def _technical_admins_for_administrators() -> None:
