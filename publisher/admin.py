@@ -38,9 +38,9 @@ from publisher.models import (
     Segment,
     Variant,
 )
+from publisher.pagination import EstimatedCountPaginator
 from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
-from publisher.pagination import EstimatedCountPaginator
 from publisher.views import calendar as calendar_views
 from publisher.views import home, language, lists, preview
 from publisher.views import messages as message_views

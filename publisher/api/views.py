@@ -39,11 +39,11 @@ from publisher.errors import NotAllowed
 from publisher.feeds.syndication import cap_document
 from publisher.mail import subject_line
 from publisher.models import Channel, Message, MessageKind, MessageState, Municipality, Segment, Urgency
+from publisher.pagination import ESTIMATE_FROM_ROWS, table_count
 from publisher.territory import selectors
 from publisher.workflow import alerts, catalogue, retraction, services
 from publisher.workflow.attachments import attachment_add
 from publisher.workflow.services import Audience
-from publisher.pagination import ESTIMATE_FROM_ROWS, table_count
 
 READ = (ApiScope.READ.value,)
 COMPOSE = (ApiScope.COMPOSE.value,)

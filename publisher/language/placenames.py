@@ -39,6 +39,7 @@ from threading import Lock
 from django.utils.translation import gettext as _
 
 from publisher.language.findings import TextFinding
+from publisher.models import Municipality, Province
 
 LANGUAGES = ("fr", "nl", "de")
 CACHE_SECONDS = 600.0
@@ -121,8 +122,6 @@ def cache_clear() -> None:
 
 
 def _places() -> list[dict[str, str]]:
-    from publisher.models import Municipality, Province
-
     rows: list[dict[str, str]] = [
         {"fr": fr, "nl": nl, "de": de}
         for fr, nl, de in Municipality.objects.order_by("nis_code").values_list("name_fr", "name_nl", "name_de")

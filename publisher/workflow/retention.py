@@ -38,7 +38,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from publisher.feeds import syndication as feeds
-from publisher.alerts import FOLLOWABLE_STATES
 from publisher.models import (
     AuditEvent,
     Channel,
@@ -51,6 +50,7 @@ from publisher.models import (
     Occurrence,
     Urgency,
 )
+from publisher.workflow.alerts import FOLLOWABLE_STATES
 
 FINISHED = [
     DeliveryState.SENT,

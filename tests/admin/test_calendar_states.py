@@ -80,7 +80,7 @@ def test_the_state_filter_is_translated(client, roles, week):
 
 
 def test_the_ical_feed_still_leaves_out_cancelled_and_retracted(week):
-    from publisher.views import queries
+    from publisher.workflow import selectors
 
-    shown = queries.calendar_entries(start=datetime(2026, 12, 1, tzinfo=UTC), end=datetime(2026, 12, 3, tzinfo=UTC))
+    shown = selectors.calendar_entries(start=datetime(2026, 12, 1, tzinfo=UTC), end=datetime(2026, 12, 3, tzinfo=UTC))
     assert {e.message.title for e in shown} == {"Live alert", "Withdrawn", "Coming"}

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from publisher.workflow import retention
 from publisher.models import (
     AuditEvent,
     Delivery,
@@ -21,6 +20,7 @@ from publisher.models import (
     Urgency,
     Variant,
 )
+from publisher.workflow import retention
 from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
