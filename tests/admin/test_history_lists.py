@@ -43,7 +43,8 @@ PAGES = {
     "occurrence list": (reverse("admin:publisher_occurrence_changelist"), 5),
     "audit list": (reverse("admin:publisher_auditevent_changelist"), 5),
     "calendar month": (reverse("admin:publisher_message_calendar") + "?view=month&date=2026-06-15", 8),
-    "home": (reverse("admin:index"), 5),
+    # + the newsroom's sections: decisions, reconnections, policy alerts, awaiting approval
+    "home": (reverse("admin:index"), 9),
 }
 
 
