@@ -33,6 +33,7 @@ from publisher.models import (
     Variant,
 )
 from publisher.views import calendar as calendar_views
+from publisher.views import language as language_views
 from publisher.views import lists, preview
 from publisher.views import messages as message_views
 
@@ -258,6 +259,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
+            path(
+                "<path:object_id>/language-confirm/",
+                wrap(language_views.language_confirm_view),
+                name=f"{info}_language_confirm",
+            ),
             *super().get_urls(),
         ]
 

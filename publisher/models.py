@@ -466,3 +466,7 @@ class DispatcherHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+# Defined with the language guard; imported here so Django registers it with the app.
+from publisher.language.models import LanguageConfirmation  # noqa: E402, F401

@@ -17,6 +17,7 @@ from publisher.models import (
     Channel,
     Delivery,
     Language,
+    LanguageConfirmation,
     Message,
     MessageKind,
     MessageStatus,
@@ -413,3 +414,23 @@ class AlertSerializer(MessageDetailSerializer):
         path = reverse("api:alert-cap", args=[obj.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class LanguageConfirmSerializer(serializers.Serializer[Any]):
+    """Confirm a wrong-language error as deliberate: a variant's text, or with `attachment` an
+    image's alt text in that language."""
+
+    language = serializers.ChoiceField(choices=["fr", "nl", "de"])
+    reason = serializers.CharField(max_length=1000)
+    attachment = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+
+
+class LanguageConfirmationSerializer(serializers.ModelSerializer[LanguageConfirmation]):
+    confirmed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = LanguageConfirmation
+        fields = ["id", "field", "language", "text_hash", "reason", "confirmed_by", "confirmed_at"]
+        read_only_fields = fields

@@ -37,6 +37,7 @@ from publisher.api.throttling import TokenRateThrottle
 from publisher.attachments import attachment_add
 from publisher.errors import NotAllowed
 from publisher.feeds import cap_document
+from publisher.language.confirmations import attachment_language_confirm, variant_language_confirm
 from publisher.mail import subject_line
 from publisher.models import Channel, Message, MessageKind, MessageState, Municipality, Segment, Urgency
 from publisher.services import Audience
@@ -323,6 +324,7 @@ class MessageViewSet(
         "partial_update": COMPOSE,
         "submit": COMPOSE,
         "attachments": COMPOSE,
+        "language_confirmations": COMPOSE,
         "cancel": (*COMPOSE, *APPROVE),
         "approve": APPROVE,
         "reject": APPROVE,
@@ -506,6 +508,32 @@ class MessageViewSet(
             language=data["language"],
         )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.LanguageConfirmSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.LanguageConfirmationSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="language-confirmations")
+    def language_confirmations(self, request: Request, pk: str | None = None) -> Response:
+        """Confirm a wrong-language error as a deliberate exception (a quote, a bilingual slogan),
+        with a reason; it holds until the text changes. Draft or rejected messages only."""
+        message = self.writable_message()
+        serializer = s.LanguageConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["attachment"] is None:
+            confirmation = variant_language_confirm(
+                message=message, language=data["language"], reason=data["reason"], actor=self.actor
+            )
+        else:
+            attachment = message.attachments.filter(pk=data["attachment"]).first()
+            if attachment is None:
+                raise exceptions.ValidationError({"attachment": [_("This message has no such image.")]})
+            confirmation = attachment_language_confirm(
+                attachment=attachment, language=data["language"], reason=data["reason"], actor=self.actor
+            )
+        return Response(s.LanguageConfirmationSerializer(confirmation).data, status=status.HTTP_201_CREATED)
 
 
 # --- Alerts ----------------------------------------------------------------------------------

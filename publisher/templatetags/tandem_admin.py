@@ -47,9 +47,10 @@ VERBS = {
     "sign_in_lock.released": gettext_lazy("sign-in unlocked"),
     "calendar_link.created": gettext_lazy("calendar link created"),
     "calendar_link.revoked": gettext_lazy("calendar link revoked"),
+    "message.language_confirmed": gettext_lazy("language exception confirmed"),
 }
 # Technical details kept in the audit row for operators, not shown on the message page.
-HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
+HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings", "text_hash", "codes"}
 
 DETAIL_LABELS = {
     "title": gettext_lazy("title"),
@@ -67,6 +68,8 @@ DETAIL_LABELS = {
     "added": gettext_lazy("municipalities added"),
     "removed": gettext_lazy("municipalities removed"),
     "audience": gettext_lazy("municipalities in the approved audience"),
+    "field": gettext_lazy("text"),
+    "findings": gettext_lazy("language check"),
 }
 
 

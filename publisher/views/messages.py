@@ -184,7 +184,14 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         and _retract_service() is not None
         and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
+        **_language_context(user, message),
     }
+
+
+def _language_context(user: User, message: Message) -> dict[str, Any]:
+    from publisher.views.language import language_context
+
+    return language_context(user, message)
 
 
 def _required(message: Message) -> list[str]:
@@ -242,6 +249,11 @@ def approve_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     except InvalidTransition as exc:
         flash.error(request, " ".join(exc.messages))
     except ValidationError as exc:
+        if hasattr(exc, "error_dict") and not set(exc.error_dict) & set(form.fields):
+            # Not the checklist: a text in the wrong language (the message goes back to its author).
+            for text in exc.messages:
+                flash.error(request, text)
+            return HttpResponseRedirect(_page_url(message))
         # Show the checklist again with each missing tick marked at its line.
         if hasattr(exc, "error_dict"):
             for key, errors in exc.error_dict.items():

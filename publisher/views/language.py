@@ -1,0 +1,48 @@
+"""The language guard on the message page: confirmed exceptions for the approver, and the
+author's form to confirm one (the live check beside the text is the compose page's script)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from publisher.language.confirmations import CONFIRMABLE_STATES, language_confirm
+from publisher.language.problems import message_language_findings
+from publisher.models import Message
+from publisher.views.messages import _act, _message_or_404, _user, post_only
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    from accounts.models import User
+
+
+def language_context(user: User, message: Message) -> dict[str, Any]:
+    findings = message_language_findings(message)
+    may_confirm = message.state in CONFIRMABLE_STATES and user.has_perm("publisher.change_message")
+    return {
+        # Shown to everyone, the approver above all: four eyes on the exception too.
+        "language_confirmed": [f for f in findings if f.confirmation is not None],
+        "language_confirmable": [f for f in findings if f.blocking] if may_confirm else [],
+    }
+
+
+@post_only
+def language_confirm_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    if not user.has_perm("publisher.change_message"):
+        raise PermissionDenied
+
+    def action() -> None:
+        language_confirm(
+            message=message,
+            field=request.POST.get("field", ""),
+            reason=request.POST.get("reason", ""),
+            actor=user,
+        )
+
+    return _act(request, message, action, _("Exception confirmed: this text no longer blocks submission."))
