@@ -249,7 +249,7 @@ def approve_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     except InvalidTransition as exc:
         flash.error(request, " ".join(exc.messages))
     except ValidationError as exc:
-        if hasattr(exc, "error_dict") and not set(exc.error_dict) & set(form.fields):
+        if hasattr(exc, "error_dict") and all(k.startswith(("variants.", "attachments.")) for k in exc.error_dict):
             # Not the checklist: a text in the wrong language (the message goes back to its author).
             for text in exc.messages:
                 flash.error(request, text)

@@ -73,3 +73,21 @@ def test_only_post_and_only_editors(client, author, approver, channels):
     response = confirm(client, message, field="variants.fr", reason="x")
     assert response.status_code == 403
     assert not LanguageConfirmation.objects.exists()
+
+
+def test_approval_on_the_page_says_which_text_is_in_the_wrong_language(client, author, approver, channels):
+    from tests.admin.test_workflow import all_ticks, approve_url
+
+    message = make_message(author=author, variants={"fr": FR[9], "nl": FR[9]})
+    client.force_login(author)
+    confirm(client, message, field="variants.nl", reason="Citation")
+    services.message_submit(message=message, actor=author)
+    LanguageConfirmation.objects.all().delete()  # e.g. removed by an administrator since
+
+    client.force_login(approver)
+    response = client.post(approve_url(message), all_ticks())
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages[-1] == "Le texte en néerlandais semble être en français (certitude 0,99)."
+    message.refresh_from_db()
+    assert message.state == MessageState.SUBMITTED
