@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from publisher import routing
 from publisher.channels import cap
+from publisher.language.problems import message_language_findings
 from publisher.models import (
     Channel,
     Delivery,
@@ -270,14 +271,49 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         }
 
 
+class LanguageConfirmationSerializer(serializers.ModelSerializer[LanguageConfirmation]):
+    confirmed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = LanguageConfirmation
+        fields = ["id", "field", "language", "text_hash", "reason", "confirmed_by", "confirmed_at"]
+        read_only_fields = fields
+
+
+class LanguageFindingSerializer(serializers.Serializer[Any]):
+    """What the language guard says about one text; an `error` blocks submission unless `confirmed`."""
+
+    field = serializers.CharField(help_text='"variants.nl" or "attachments.<id>.alt_nl".')
+    code = serializers.CharField(help_text="wrong_language, mixed_language, place_name, ...")
+    severity = serializers.ChoiceField(choices=["error", "warning"])
+    message = serializers.CharField()
+    language = serializers.CharField()
+    excerpt = serializers.CharField(help_text="The sentence or word concerned; empty for the whole text.")
+    start = serializers.IntegerField(help_text="Offset of the excerpt in the text; -1 for the whole text.")
+    end = serializers.IntegerField()
+    replacement = serializers.CharField()
+    confirmed = LanguageConfirmationSerializer(allow_null=True, help_text="The author's deliberate exception.")
+
+
 class MessageDetailSerializer(MessageSerializer):
     languages = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="The variants the audience requires."
     )
+    language_findings = serializers.SerializerMethodField()
 
     class Meta(MessageSerializer.Meta):
-        fields = [*MessageSerializer.Meta.fields, "languages"]
+        fields = [*MessageSerializer.Meta.fields, "languages", "language_findings"]
         read_only_fields = fields
+
+    @extend_schema_field(LanguageFindingSerializer(many=True))
+    def get_language_findings(self, message: Message) -> list[dict[str, Any]]:
+        items = [
+            {**item.finding.as_dict(), "field": item.field, "confirmed": item.confirmation}
+            for item in message_language_findings(message)
+        ]
+        return list(LanguageFindingSerializer(items, many=True).data)
 
 
 class DeliverySerializer(serializers.ModelSerializer[Delivery]):
@@ -423,14 +459,3 @@ class LanguageConfirmSerializer(serializers.Serializer[Any]):
     language = serializers.ChoiceField(choices=["fr", "nl", "de"])
     reason = serializers.CharField(max_length=1000)
     attachment = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-
-
-class LanguageConfirmationSerializer(serializers.ModelSerializer[LanguageConfirmation]):
-    confirmed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-
-    class Meta:
-        model = LanguageConfirmation
-        fields = ["id", "field", "language", "text_hash", "reason", "confirmed_by", "confirmed_at"]
-        read_only_fields = fields

@@ -103,3 +103,25 @@ def test_confirming_needs_the_compose_scope(make_client, author, brussels_channe
         f"/api/v1/messages/{message['id']}/language-confirmations/", {"language": "fr", "reason": "x"}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_the_message_detail_lists_findings_and_confirmations(author_client, brussels_channels):
+    mixed = f"{FR[2]} Wees voorzichtig met onbekende bellers die om je bankgegevens vragen."
+    variants = {"fr": {"text": mixed}, "nl": {"text": FR[4]}}
+    message = author_client.post("/api/v1/messages/", message_body(variants=variants), format="json").json()
+    assert [(f["field"], f["code"], f["severity"], f["confirmed"]) for f in message["language_findings"]] == [
+        ("variants.fr", "mixed_language", "warning", None),
+        ("variants.nl", "wrong_language", "error", None),
+    ]
+    warning = message["language_findings"][0]
+    assert mixed[warning["start"] : warning["end"]] == warning["excerpt"]
+
+    author_client.post(
+        f"/api/v1/messages/{message['id']}/language-confirmations/",
+        {"language": "nl", "reason": "Citation"},
+        format="json",
+    )
+    detail = author_client.get(f"/api/v1/messages/{message['id']}/").json()
+    confirmed = detail["language_findings"][1]["confirmed"]
+    assert confirmed["reason"] == "Citation"
+    assert confirmed["confirmed_by"] == "author"
