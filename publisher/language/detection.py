@@ -116,8 +116,11 @@ _DIGITS = re.compile(r"\w*\d\w*")
 
 
 def _is_noise(ch: str) -> bool:
-    # Emoji and other symbols (So, Sk, Cs, Co) and the joiners and selectors that glue emoji.
-    return unicodedata.category(ch) in {"So", "Sk", "Cs", "Co", "Cf", "Mn"} and not ch.isalpha()
+    # Emoji and other symbols (So, Sk, Cs, Co), the joiners (Cf) and variation selectors that
+    # glue emoji; other combining marks stay: they are the accents of a decomposed "é".
+    if "\ufe00" <= ch <= "\ufe0f":
+        return True
+    return unicodedata.category(ch) in {"So", "Sk", "Cs", "Co", "Cf"}
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import unicodedata
 
 import pytest
 from django.utils import translation
@@ -134,3 +135,11 @@ def test_the_detector_is_built_once_even_under_concurrent_first_use(monkeypatch)
         t.join()
     assert len(seen) == 8
     assert len({id(d) for d in seen}) == 1
+
+
+def test_emoji_sequences_go_but_decomposed_accents_stay():
+    text = "Alerte 👨‍👩‍👧 ⚠️ 👍🏽 : prudence, café"
+    decomposed = unicodedata.normalize("NFD", text)
+    assert clean(text).split() == ["Alerte", ":", "prudence,", "café"]
+    assert clean(decomposed).split() == unicodedata.normalize("NFD", "Alerte : prudence, café").split()
+    assert errors("fr", unicodedata.normalize("NFD", FR[12])) == []
