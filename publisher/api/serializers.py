@@ -287,7 +287,8 @@ class LanguageFindingSerializer(serializers.Serializer[Any]):
 
     field = serializers.CharField(help_text='"variants.nl" or "attachments.<id>.alt_nl".')
     code = serializers.CharField(help_text="wrong_language, mixed_language, place_name, ...")
-    severity = serializers.ChoiceField(choices=["error", "warning"])
+    # A plain string, not an enum: "severity" already names the CAP enum in the schema.
+    severity = serializers.CharField(help_text="error (blocks unless confirmed) or warning.")
     message = serializers.CharField()
     language = serializers.CharField()
     excerpt = serializers.CharField(help_text="The sentence or word concerned; empty for the whole text.")
