@@ -42,7 +42,7 @@ from publisher.pagination import EstimatedCountPaginator
 from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
-from publisher.views import home, language, lists, preview
+from publisher.views import home, language, language_guard, lists, preview
 from publisher.views import messages as message_views
 from publisher.workflow import catalogue
 
@@ -294,6 +294,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
+            path(
+                "<path:object_id>/language-confirm/",
+                wrap(language_guard.language_confirm_view),
+                name=f"{info}_language_confirm",
+            ),
             *super().get_urls(),
         ]
 

@@ -2,7 +2,9 @@
 
 Shape: {"type", "title", "status", "detail", "instance", "errors": {field: [messages]}}.
 `errors` keys are request fields ("audience", "variants.nl", "publish_at"); errors that
-belong to no single field are under "non_field_errors".
+belong to no single field are under "non_field_errors". When the service named its errors
+(e.g. "wrong_language"), "codes" has the same keys with the codes in the same order, "invalid"
+for an error without one: clients branch on codes, never on the translated messages.
 """
 
 from __future__ import annotations
@@ -74,6 +76,16 @@ def _django_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": list(exc.messages)}
 
 
+def _django_codes(exc: DjangoValidationError) -> dict[str, list[str]] | None:
+    if hasattr(exc, "error_dict"):
+        by_field = {("non_field_errors" if k == "__all__" else k): v for k, v in exc.error_dict.items()}
+    else:
+        by_field = {"non_field_errors": exc.error_list}
+    codes = {field: [e.code or "invalid" for e in errors] for field, errors in by_field.items()}
+    named = any(e.code for errors in by_field.values() for e in errors)
+    return codes if named else None
+
+
 def problem_body(*, status_code: int, detail: str, instance: str | None = None) -> dict[str, Any]:
     slug, title = _titles().get(status_code, ("error", _("Error.")))
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status_code, "detail": detail}
@@ -98,6 +110,7 @@ def problem_response(
     errors: dict[str, list[str]] | None = None,
     request: Any = None,
     headers: dict[str, str] | None = None,
+    codes: dict[str, list[str]] | None = None,
 ) -> Response:
     slug, title = _titles().get(status_code, ("error", _("Error.")))
     body: dict[str, Any] = {
@@ -110,6 +123,8 @@ def problem_response(
         body["instance"] = request.path
     if errors:
         body["errors"] = errors
+    if errors and codes:
+        body["codes"] = codes
     browsable = isinstance(getattr(request, "accepted_renderer", None), BrowsableAPIRenderer)
     return Response(body, status=status_code, headers=headers, content_type=None if browsable else PROBLEM_CONTENT_TYPE)
 
@@ -118,6 +133,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     headers: dict[str, str] = {}
     errors: dict[str, list[str]] | None = None
+    codes: dict[str, list[str]] | None = None
     if isinstance(exc, RequestDataTooBig):
         # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE from its Content-Length, before reading it.
         exc = request_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
@@ -127,6 +143,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         status_code, detail = 409, " ".join(exc.messages)
     elif isinstance(exc, DjangoValidationError):
         errors = _django_errors(exc)
+        codes = _django_codes(exc)
         status_code = 400
         detail = " ".join(m for messages in errors.values() for m in messages)
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
@@ -149,4 +166,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         return None
     set_rollback()
-    return problem_response(status_code=status_code, detail=detail, errors=errors, request=request, headers=headers)
+    return problem_response(
+        status_code=status_code, detail=detail, errors=errors, request=request, headers=headers, codes=codes
+    )

@@ -35,6 +35,14 @@ PROBLEM_SCHEMA = {
             "description": 'Messages per request field ("publish_at", "variants.nl", "non_field_errors").',
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
         },
+        "codes": {
+            "type": "object",
+            "description": (
+                "When the errors have codes (e.g. `wrong_language`): the same keys as `errors`, "
+                'one code per message in the same order ("invalid" for one without).'
+            ),
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
     },
     "required": ["type", "title", "status", "detail"],
 }

@@ -12,10 +12,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from publisher.channels import cap
+from publisher.language.problems import message_language_findings
 from publisher.models import (
     Channel,
     Delivery,
     Language,
+    LanguageConfirmation,
     Message,
     MessageKind,
     MessageStatus,
@@ -269,14 +271,50 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         }
 
 
+class LanguageConfirmationSerializer(serializers.ModelSerializer[LanguageConfirmation]):
+    confirmed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+
+    class Meta:
+        model = LanguageConfirmation
+        fields = ["id", "field", "language", "text_hash", "reason", "confirmed_by", "confirmed_at"]
+        read_only_fields = fields
+
+
+class LanguageFindingSerializer(serializers.Serializer[Any]):
+    """What the language guard says about one text; an `error` blocks submission unless `confirmed`."""
+
+    field = serializers.CharField(help_text='"variants.nl" or "attachments.<id>.alt_nl".')
+    code = serializers.CharField(help_text="wrong_language, mixed_language, place_name, ...")
+    # A plain string, not an enum: "severity" already names the CAP enum in the schema.
+    severity = serializers.CharField(help_text="error (blocks unless confirmed) or warning.")
+    message = serializers.CharField()
+    language = serializers.CharField()
+    excerpt = serializers.CharField(help_text="The sentence or word concerned; empty for the whole text.")
+    start = serializers.IntegerField(help_text="Offset of the excerpt in the text; -1 for the whole text.")
+    end = serializers.IntegerField()
+    replacement = serializers.CharField()
+    confirmed = LanguageConfirmationSerializer(allow_null=True, help_text="The author's deliberate exception.")
+
+
 class MessageDetailSerializer(MessageSerializer):
     languages = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="The variants the audience requires."
     )
+    language_findings = serializers.SerializerMethodField()
 
     class Meta(MessageSerializer.Meta):
-        fields = [*MessageSerializer.Meta.fields, "languages"]
+        fields = [*MessageSerializer.Meta.fields, "languages", "language_findings"]
         read_only_fields = fields
+
+    @extend_schema_field(LanguageFindingSerializer(many=True))
+    def get_language_findings(self, message: Message) -> list[dict[str, Any]]:
+        items = [
+            {**item.finding.as_dict(), "field": item.field, "confirmed": item.confirmation}
+            for item in message_language_findings(message)
+        ]
+        return list(LanguageFindingSerializer(items, many=True).data)
 
 
 class DeliverySerializer(serializers.ModelSerializer[Delivery]):
@@ -413,3 +451,12 @@ class AlertSerializer(MessageDetailSerializer):
         path = reverse("api:alert-cap", args=[obj.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class LanguageConfirmSerializer(serializers.Serializer[Any]):
+    """Confirm a wrong-language error as deliberate: a variant's text, or with `attachment` an
+    image's alt text in that language."""
+
+    language = serializers.ChoiceField(choices=["fr", "nl", "de"])
+    reason = serializers.CharField(max_length=1000)
+    attachment = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)

@@ -43,6 +43,7 @@ from publisher.pagination import ESTIMATE_FROM_ROWS, table_count
 from publisher.territory import selectors
 from publisher.workflow import alerts, catalogue, retraction, services
 from publisher.workflow.attachments import attachment_add
+from publisher.workflow.language_confirmations import attachment_language_confirm, variant_language_confirm
 from publisher.workflow.services import Audience
 
 READ = (ApiScope.READ.value,)
@@ -367,6 +368,7 @@ class MessageViewSet(
         "partial_update": COMPOSE,
         "submit": COMPOSE,
         "attachments": COMPOSE,
+        "language_confirmations": COMPOSE,
         "cancel": (*COMPOSE, *APPROVE),
         "approve": APPROVE,
         "reject": APPROVE,
@@ -548,6 +550,32 @@ class MessageViewSet(
             language=data["language"],
         )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.LanguageConfirmSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.LanguageConfirmationSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="language-confirmations")
+    def language_confirmations(self, request: Request, pk: str | None = None) -> Response:
+        """Confirm a wrong-language error as a deliberate exception (a quote, a bilingual slogan),
+        with a reason; it holds until the text changes. Draft or rejected messages only."""
+        message = self.writable_message()
+        serializer = s.LanguageConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["attachment"] is None:
+            confirmation = variant_language_confirm(
+                message=message, language=data["language"], reason=data["reason"], actor=self.actor
+            )
+        else:
+            attachment = message.attachments.filter(pk=data["attachment"]).first()
+            if attachment is None:
+                raise exceptions.ValidationError({"attachment": [_("This message has no such image.")]})
+            confirmation = attachment_language_confirm(
+                attachment=attachment, language=data["language"], reason=data["reason"], actor=self.actor
+            )
+        return Response(s.LanguageConfirmationSerializer(confirmation).data, status=status.HTTP_201_CREATED)
 
 
 # --- Alerts ----------------------------------------------------------------------------------

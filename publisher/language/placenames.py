@@ -2,7 +2,7 @@
 
 A Dutch text that writes "Ixelles" gets "Elsene", a French one that writes "Luik" gets
 "Liège", a German one that writes "Saint-Vith" gets "Sankt Vith": the official names of the
-municipalities and provinces (reference data, see publisher/reference_data.py) plus the three
+municipalities and provinces (reference data, see publisher/territory/reference_data.py) plus the three
 regions. A warning with the replacement, never a block.
 
 Which names are flagged, for a text meant to be in language L:

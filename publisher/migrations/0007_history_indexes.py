@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("publisher", "0004_channel_needs_reconnect_since"),
+        ("publisher", "0005_language_confirmation"),
     ]
 
     operations = [

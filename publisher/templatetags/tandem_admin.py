@@ -18,7 +18,7 @@ register = template.Library()
 # Every verb the services record (publisher.audit.audit_record callers), in words.
 VERBS = AUDIT_VERBS
 # Technical details kept in the audit row for operators, not shown on the message page.
-HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings"}
+HIDDEN_DETAILS = {"content_hash", "sha256", "width", "height", "format", "attachment", "warnings", "text_hash", "codes"}
 
 DETAIL_LABELS = {
     "title": gettext_lazy("title"),
@@ -52,6 +52,8 @@ DETAIL_LABELS = {
     "coverage": gettext_lazy("coverage"),
     "changed": gettext_lazy("changed"),
     "limits": gettext_lazy("limits"),
+    "field": gettext_lazy("text"),
+    "findings": gettext_lazy("language check"),
 }
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from publisher.delivery.selectors import message_deliveries
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.language.problems import message_language_findings
 from publisher.models import Language, Message, MessageState
 from publisher.territory.selectors import message_required_languages
 from publisher.views.forms import (
@@ -29,6 +30,7 @@ from publisher.views.forms import (
     RetractForm,
 )
 from publisher.workflow import newsroom, selectors, services
+from publisher.workflow.language_confirmations import CONFIRMABLE_STATES
 from publisher.workflow.retraction import message_retract
 
 if TYPE_CHECKING:
@@ -179,6 +181,17 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "cancel_form": CancelForm(prefix="cancel"),
         "can_retract": message.state in RETRACTABLE and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
+        **_language_context(user, message),
+    }
+
+
+def _language_context(user: User, message: Message) -> dict[str, Any]:
+    findings = message_language_findings(message)
+    may_confirm = message.state in CONFIRMABLE_STATES and user.has_perm("publisher.change_message")
+    return {
+        # Shown to everyone, the approver above all: four eyes on the exception too.
+        "language_confirmed": [f for f in findings if f.confirmation is not None],
+        "language_confirmable": [f for f in findings if f.blocking] if may_confirm else [],
     }
 
 
@@ -235,6 +248,11 @@ def approve_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     except InvalidTransition as exc:
         flash.error(request, " ".join(exc.messages))
     except ValidationError as exc:
+        if hasattr(exc, "error_dict") and all(k.startswith(("variants.", "attachments.")) for k in exc.error_dict):
+            # Not the checklist: a text in the wrong language (the message goes back to its author).
+            for text in exc.messages:
+                flash.error(request, text)
+            return HttpResponseRedirect(_page_url(message))
         # Show the checklist again with each missing tick marked at its line.
         if hasattr(exc, "error_dict"):
             for key, errors in exc.error_dict.items():

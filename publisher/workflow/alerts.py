@@ -75,9 +75,9 @@ def _alert_prefix(variants: Mapping[str, VariantInput]) -> str:
 def _approve_by_policy(*, message: Message, actor: User, token: ApiToken | None) -> list[Delivery]:
     """Inside the caller's transaction: refuse an incomplete alert, approve it by policy and schedule it now."""
     # Includes the per-channel limits once the channel checks are installed (publisher.channels.checks).
-    problems = services.message_problems(message)
-    if problems:
-        raise ValidationError(problems)
+    problems = services.message_problems_error(message)
+    if problems is not None:
+        raise problems
     message.state = MessageState.APPROVED
     message.approved_by_policy = True
     message.approved_by = None

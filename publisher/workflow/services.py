@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from publisher.audit import audit_record
 from publisher.channels.checks import message_channel_errors
 from publisher.delivery import scheduling
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
+from publisher.language.problems import message_language_errors
 from publisher.mail import CONTROL_CHARACTERS
 from publisher.models import (
     Language,
@@ -355,6 +357,20 @@ def message_attachments_changed(*, message: Message, actor: User) -> Message:
 
 def message_problems(message: Message) -> list[str]:
     """Everything that blocks submission, in the active language."""
+    error = message_problems_error(message)
+    return error.messages if error is not None else []
+
+
+def message_problems_error(message: Message) -> ValidationError | None:
+    """What blocks submission, as the error submit raises: a text in the wrong language under
+    its field ("variants.nl", "attachments.12.alt_nl") with its code, the rest unkeyed."""
+    problems = _message_general_problems(message)
+    by_field: dict[str, Any] = {NON_FIELD_ERRORS: problems} if problems else {}
+    by_field.update(message_language_errors(message))
+    return ValidationError(by_field) if by_field else None
+
+
+def _message_general_problems(message: Message) -> list[str]:
     problems: list[str] = []
     required = selectors.message_required_languages(message)
     available = selectors.message_variant_languages(message)
@@ -389,9 +405,9 @@ def message_submit(*, message: Message, actor: User) -> Message:
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
         message_require_state(message, {MessageState.DRAFT, MessageState.REJECTED})
-        problems = message_problems(message)
-        if problems:
-            raise ValidationError(problems)
+        problems = message_problems_error(message)
+        if problems is not None:
+            raise problems
         message.state = MessageState.SUBMITTED
         message.state_reason = ""
         message.content_hash = message_content_hash(message)
@@ -424,6 +440,10 @@ def message_approve(*, message: Message, actor: User, checklist: Mapping[str, An
         current = message_content_hash(message)
         if current != message.content_hash:
             raise InvalidTransition(_("The message changed since it was submitted: it must be submitted again."))
+        # Submission checked this too; the detector or a confirmation may have changed since.
+        wrong_language = message_language_errors(message)
+        if wrong_language:
+            raise ValidationError(wrong_language)
         ticks = checklist_validate(checklist)
         message.state = MessageState.APPROVED
         approval_bind(message)
