@@ -366,6 +366,9 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
+    # The worker process (host:pid) that took this queued delivery to render and send it;
+    # empty while none has. Handing over (again) empties it.
+    holder = models.CharField(_("held by"), max_length=100, blank=True, db_default="", editable=False)
     urgent = models.BooleanField(_("urgent"), default=False)
     # The delivery this one replies to (follow-ups thread on the original post).
     reply_to = models.ForeignKey(

@@ -193,7 +193,7 @@ def deliveries_claim(
         handed = claim.routine + claim.urgent
         if handed:
             Delivery.objects.filter(pk__in=handed).update(
-                state=DeliveryState.QUEUED, lease_expires_at=lease, updated_at=now
+                state=DeliveryState.QUEUED, lease_expires_at=lease, holder="", updated_at=now
             )
         if requeue or claim.unconfirmed:
             DeliveryAttempt.objects.filter(
@@ -313,8 +313,10 @@ def deliveries_release(*, delivery_ids: Sequence[int]) -> int:
     now = timezone.now()
     rows = Delivery.objects.filter(pk__in=list(delivery_ids), state=DeliveryState.QUEUED)
     with transaction.atomic():
-        released = rows.filter(attempts=0).update(state=DeliveryState.PENDING, lease_expires_at=None, updated_at=now)
-        released += rows.update(state=DeliveryState.RETRY_WAIT, lease_expires_at=None, updated_at=now)
+        released = rows.filter(attempts=0).update(
+            state=DeliveryState.PENDING, lease_expires_at=None, holder="", updated_at=now
+        )
+        released += rows.update(state=DeliveryState.RETRY_WAIT, lease_expires_at=None, holder="", updated_at=now)
     if released:
         scheduling.dispatcher_notify()
     return released

@@ -19,6 +19,7 @@ import logging
 import os
 import queue
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -413,27 +414,31 @@ def _leases_set(rows: Q, until: datetime) -> int:
         return Delivery.objects.filter(pk__in=[pk for (pk,) in pks]).update(lease_expires_at=until)
 
 
-def _untaken(now: datetime) -> Q:
-    """Queued rows no worker holds: a worker's hold is a send lease (renewed to at most
-    TANDEM_SEND_LEASE_SECONDS ahead), the dispatcher's queue lease is a minute or more."""
-    return Q(state=DeliveryState.QUEUED) & (
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__gt=now + send_lease() + timedelta(seconds=1))
-    )
+def _untaken() -> Q:
+    """Queued rows no worker holds (a worker's hold is renewed by its heartbeat; when the
+    worker dies, the dispatcher takes the row back at the end of the lease and hands it over
+    again, unheld)."""
+    return Q(state=DeliveryState.QUEUED, holder="")
+
+
+def holder_name() -> str:
+    """This worker process, as it marks the rows it holds."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def _deliveries_take(delivery_ids: Sequence[int], now: datetime) -> list[int]:
-    """Take the queued rows among these that no other worker holds: shorten their queue lease
-    to a send lease, renewed by the heartbeat while this process holds them. Returns the ids
-    taken. (PostgreSQL re-checks the condition on a row another worker has just taken and
-    committed, so two workers never take the same row.)"""
+    """Take the queued rows among these that no other worker holds: mark them as this
+    worker's and shorten their queue lease to a send lease, renewed by the heartbeat while
+    this process holds them. Returns the ids taken. (PostgreSQL re-checks the condition on a
+    row another worker has just taken and committed, so two workers never take the same row.)"""
     with transaction.atomic():
         pks = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(_untaken(now), pk__in=list(delivery_ids))
+            .filter(_untaken(), pk__in=list(delivery_ids))
             .values_list("pk", flat=True)
         )
         if pks:
-            Delivery.objects.filter(pk__in=pks).update(lease_expires_at=now + send_lease())
+            Delivery.objects.filter(pk__in=pks).update(lease_expires_at=now + send_lease(), holder=holder_name())
     return pks
 
 
@@ -442,7 +447,7 @@ def _deliveries_waiting(*, urgent: bool, limit: int, due_by: datetime | None = N
     now = timezone.now()
     due_by = due_by or now + timedelta(seconds=settings.TANDEM_DISPATCH_LEAD_SECONDS)
     return list(
-        Delivery.objects.filter(_untaken(now), urgent=urgent, next_attempt_at__lte=due_by)
+        Delivery.objects.filter(_untaken(), urgent=urgent, next_attempt_at__lte=due_by)
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
