@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages as flash
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from publisher.errors import NotAllowed, ValidationError
 from publisher.models import Delivery, Message
-from publisher.views.messages import post_only
+from publisher.views.messages import act_and_redirect, post_only
 from publisher.workflow import decisions, newsroom
 
 if TYPE_CHECKING:
@@ -34,16 +32,7 @@ def _back(request: HttpRequest) -> HttpResponse:
 
 
 def _run(request: HttpRequest, action: Any, success: str) -> HttpResponse:
-    try:
-        action()
-    except NotAllowed as exc:
-        flash.error(request, str(exc))
-    except ValidationError as exc:
-        for text in exc.messages:
-            flash.error(request, text)
-    else:
-        flash.success(request, success)
-    return _back(request)
+    return act_and_redirect(request, action, success, reverse("admin:index"))
 
 
 @post_only

@@ -199,7 +199,9 @@ def _required(message: Message) -> list[str]:
     return message_required_languages(message)
 
 
-def _act(request: HttpRequest, message: Message, action: Any, success: str) -> HttpResponse:
+def act_and_redirect(request: HttpRequest, action: Any, success: str, to: str) -> HttpResponse:
+    """Run a service call for a page's button: its refusal or its success as a flash
+    message, then back to the page."""
     try:
         action()
     except NotAllowed as exc:
@@ -209,7 +211,11 @@ def _act(request: HttpRequest, message: Message, action: Any, success: str) -> H
             flash.error(request, text)
     else:
         flash.success(request, success)
-    return HttpResponseRedirect(_page_url(message))
+    return HttpResponseRedirect(to)
+
+
+def _act(request: HttpRequest, message: Message, action: Any, success: str) -> HttpResponse:
+    return act_and_redirect(request, action, success, _page_url(message))
 
 
 def _message_or_404(request: HttpRequest, object_id: str) -> Message:
