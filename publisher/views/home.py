@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 
 def home_context(user: User) -> newsroom.Home:
     return newsroom.home(user=user)
-
-
-def _back(request: HttpRequest) -> HttpResponse:
-    return HttpResponseRedirect(reverse("admin:index"))
 
 
 def _run(request: HttpRequest, action: Any, success: str) -> HttpResponse:
