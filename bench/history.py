@@ -43,6 +43,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._support import django_setup  # noqa: E402
 
+STATIC_PLAIN = "django.contrib.staticfiles.storage.StaticFilesStorage"
+
 TABLES = [
     "publisher_deliveryattempt",
     "publisher_delivery",
@@ -374,6 +376,9 @@ def main() -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     # Time what production runs: no query log (CaptureQueriesContext turns it on when counting).
     settings.DEBUG = False
+    # Without DEBUG the hashed-name storage wants `collectstatic`'s manifest: this measures the
+    # database, not static files, so pages link the plain names.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_PLAIN}}
     empty_db = connection.settings_dict["NAME"]
     history_db = f"{empty_db}_history"
     runs: dict[str, dict[str, Callable[[], object]]] = {}

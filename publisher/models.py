@@ -263,7 +263,13 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         permissions = [("approve_message", _("Can approve or reject messages"))]
         # The lists (API, admin) show the newest first: read from this index, not a sort of every message.
-        indexes = [models.Index(fields=["-created_at", "-id"], name="message_created_idx")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="message_created_idx"),
+            # The home page's recent alerts approved by the urgent-alert policy.
+            models.Index(
+                fields=["-approved_at", "-id"], condition=models.Q(approved_by_policy=True), name="message_policy_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -394,6 +400,12 @@ class Delivery(models.Model):
             # The feeds show the newest sent deliveries; only sent rows are in it, so it costs the
             # dispatcher nothing until a delivery is sent.
             models.Index(fields=["-sent_at", "-id"], condition=models.Q(state="sent"), name="delivery_sent_idx"),
+            # The home page's recent deliveries awaiting a decision (failed, unconfirmed, expired).
+            models.Index(
+                fields=["-due_at", "-id"],
+                condition=models.Q(state__in=["failed", "unconfirmed", "expired"]),
+                name="delivery_decision_idx",
+            ),
         ]
 
     def __str__(self) -> str:

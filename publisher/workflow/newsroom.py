@@ -23,6 +23,8 @@ from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, Messa
 UPCOMING_HOURS = 72
 UPCOMING_LIMIT = 200
 DECISIONS_LIMIT = 50
+DECISION_DAYS = 14
+REVIEW_DAYS = 30
 ALERTS_LIMIT = 20
 RECENT_LIMIT = 8
 
@@ -117,11 +119,14 @@ def awaiting_my_approval(*, user: User) -> QuerySet[Message]:
     )
 
 
-def deliveries_needing_decision(*, user: User) -> list[Delivery]:
-    """Failed, unconfirmed or expired deliveries of messages still standing, newest first.
-    Those who decide see everyone's; an author sees their own messages'. One query."""
+def deliveries_needing_decision(*, user: User, now: datetime | None = None) -> list[Delivery]:
+    """Failed, unconfirmed or expired deliveries of messages still standing, due in the last
+    DECISION_DAYS, newest first. Older ones are history (the message page and the deliveries
+    list keep them): a year of it must neither fill the home page nor slow it down. Those who
+    decide see everyone's; an author sees their own messages'. One query."""
+    since = (now or timezone.now()) - timedelta(days=DECISION_DAYS)
     qs = (
-        Delivery.objects.filter(state__in=NEEDS_DECISION)
+        Delivery.objects.filter(state__in=NEEDS_DECISION, due_at__gte=since)
         .exclude(occurrence__message__state__in=WITHDRAWN)
         .select_related("occurrence__message", "channel")
         .order_by("-due_at", "-pk")
@@ -148,11 +153,13 @@ def _reviewed() -> Exists:
     )
 
 
-def policy_alerts_unreviewed() -> QuerySet[Message]:
-    """Alerts the urgent-alert policy approved that no approver has reviewed since (the review
-    is an audit event, see publisher.decisions.alert_review). Two queries with the texts."""
+def policy_alerts_unreviewed(*, now: datetime | None = None) -> QuerySet[Message]:
+    """Alerts the urgent-alert policy approved in the last REVIEW_DAYS that no approver has
+    reviewed since (the review is an audit event, see publisher.workflow.decisions). Older
+    ones are history: the audit trail keeps them. Two queries with the texts."""
+    since = (now or timezone.now()) - timedelta(days=REVIEW_DAYS)
     return (
-        Message.objects.filter(approved_by_policy=True)
+        Message.objects.filter(approved_by_policy=True, approved_at__gte=since)
         .exclude(_reviewed())
         .select_related("author")
         .prefetch_related(Prefetch("variants", queryset=Variant.objects.order_by("language")))
@@ -245,9 +252,9 @@ def home(*, user: User, now: datetime | None = None) -> Home:
     return Home(
         upcoming=upcoming(now=now),
         awaiting=list(awaiting_my_approval(user=user)[:20]),
-        decisions=deliveries_needing_decision(user=user),
+        decisions=deliveries_needing_decision(user=user, now=now),
         reconnect=channels_needing_reconnection(),
-        alerts=list(policy_alerts_unreviewed()[:ALERTS_LIMIT]) if can_review else [],
+        alerts=list(policy_alerts_unreviewed(now=now)[:ALERTS_LIMIT]) if can_review else [],
         mine=my_recent_messages(user=user, now=now),
         can_decide=may_decide(user),
         can_review=can_review,
