@@ -25,6 +25,7 @@ from publisher.models import Delivery, DeliveryState
 from tests.factories import ChannelFactory, UserFactory
 from tests.fakes.dispatch_adapters import ADAPTERS, calls_in, posts_in
 from tests.fakes.outages import DroppingProxy, ThrowawayRedis
+from tests.processes import family
 from tests.publisher.delivery.test_dispatch_processes import Processes, database_url, wait_until
 from tests.publisher.dispatch_support import due_deliveries
 
@@ -183,26 +184,6 @@ def test_dispatcher_and_cluster_recover_by_themselves_when_postgresql_drops_ever
         proxy.close()
 
 
-def _family(pid: int) -> set[int]:
-    """pid and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        found.add(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
 def _alive(pids: set[int]) -> set[int]:
     alive = set()
     for pid in pids:
@@ -219,16 +200,16 @@ def _alive(pids: set[int]) -> set[int]:
 def test_no_cluster_process_outlives_a_killed_parent_or_sentinel(live, own_redis, victim):
     cluster = live.start("run_cluster", TANDEM_WORKERS="2", REDIS_URL=own_redis.url)
     assert started(live, cluster, b"Cluster running")
-    family = _family(cluster.pid)
-    assert len(family) == 6  # run_cluster, sentinel, 2 workers, pusher, monitor
-    [sentinel] = [p for p in family if p != cluster.pid and os.getpgid(p) == p]
-    below = family - {cluster.pid}
+    everyone = family(cluster.pid)
+    assert len(everyone) == 6  # run_cluster, sentinel, 2 workers, pusher, monitor
+    [sentinel] = [p for p in everyone if p != cluster.pid and os.getpgid(p) == p]
+    below = everyone - {cluster.pid}
     os.kill(cluster.pid if victim == "parent" else sentinel, signal.SIGKILL)
     assert wait_until(lambda: not _alive(below), timeout=5), f"left behind: {_alive(below)}"
     if victim == "sentinel":
         # run_cluster starts a new cluster in its place.
         assert started(live, cluster, b"starting the cluster again", timeout=10)
-        assert wait_until(lambda: len(_alive(_family(cluster.pid))) == 6, timeout=20)
+        assert wait_until(lambda: len(_alive(family(cluster.pid))) == 6, timeout=20)
 
 
 def test_sigterm_stops_the_cluster_within_its_grace_and_releases_unstarted_work(live, author, tmp_path, own_redis):
