@@ -1,0 +1,149 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from publisher.channels.base import AuthError, PermanentError
+from publisher.channels.meta_ads import MetaAds, PromotionSpec, minor_units, review_reason
+
+TOKEN = "EAAB-page-token-secret"
+TARGETING = {"geo_locations": {"zips": [{"key": "BE:1050"}, {"key": "BE:1000"}]}, "locales": [1003]}
+
+
+@pytest.fixture
+def ads(fake_meta_ads, make_channel):
+    fake_meta_ads.token = TOKEN
+    channel = make_channel(
+        "facebook",
+        config={
+            "graph_url": f"{fake_meta_ads.url}/v21.0",
+            "page_id": fake_meta_ads.page_id,
+            "ad_account_id": "1234567890",
+        },
+        secret=TOKEN,
+    )
+    post_id = f"{fake_meta_ads.page_id}_42"
+    fake_meta_ads.posts[post_id] = {"message": "Prévention cambriolages", "media": []}
+    return fake_meta_ads, MetaAds(channel), post_id
+
+
+def spec(post_id, *, budget_minor=2000, days=7, targeting=TARGETING, network="facebook"):
+    return PromotionSpec(
+        name="Tandem #1 fr",
+        network=network,
+        post_id=post_id,
+        budget_minor=budget_minor,
+        starts_at=datetime(2026, 12, 2, 8, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 2 + days, 8, tzinfo=UTC),
+        targeting=targeting,
+    )
+
+
+def test_promotion_is_created_paused_from_the_existing_post(ads):
+    fake, client, post_id = ads
+    ids = client.promotion_create(spec(post_id))
+    campaign = fake.campaigns[ids.campaign_id]
+    assert campaign["objective"] == "OUTCOME_AWARENESS"
+    assert campaign["special_ad_categories"] == []
+    adset = fake.adsets[ids.adset_id]
+    assert adset["lifetime_budget"] == 2000
+    assert adset["targeting"]["geo_locations"]["zips"] == [{"key": "BE:1050"}, {"key": "BE:1000"}]
+    assert adset["targeting"]["locales"] == [1003]
+    assert adset["targeting"]["publisher_platforms"] == ["facebook"]
+    assert fake.creatives[ids.creative_id]["object_story_id"] == post_id
+    assert {campaign["status"], adset["status"], fake.ads[ids.ad_id]["status"]} == {"PAUSED"}
+    assert fake.effective_status(ids.ad_id) == "CAMPAIGN_PAUSED"
+    assert all("access_token" not in r.query for r in fake.requests)
+
+
+def test_activate_then_pause_at_once(ads):
+    fake, client, post_id = ads
+    ids = client.promotion_create(spec(post_id))
+    client.promotion_activate(ids)
+    assert fake.effective_status(ids.ad_id) == "PENDING_REVIEW"
+    fake.review_pass(ids.ad_id)
+    assert fake.effective_status(ids.ad_id) == "ACTIVE"
+    before = len(fake.requests)
+    client.promotion_pause(ids)
+    assert len(fake.requests) == before + 1  # one call stops everything under the campaign
+    assert fake.effective_status(ids.ad_id) == "CAMPAIGN_PAUSED"
+
+
+def test_results_and_rejection_reason(ads):
+    fake, client, post_id = ads
+    ids = client.promotion_create(spec(post_id))
+    client.promotion_activate(ids)
+    fake.deliver(ids.campaign_id, spend="12.34", reach=4100, impressions=9050)
+    fake.review_reject(ids.ad_id, "The ad makes a claim that cannot be verified.")
+    results = client.promotion_results(ids)
+    assert results.effective_status == "DISAPPROVED"
+    assert "cannot be verified" in results.review_feedback
+    assert (results.spend_minor, results.reach, results.impressions) == (1234, 4100, 9050)
+
+
+def test_budget_too_low_is_refused_and_nothing_is_left_behind(ads):
+    fake, client, post_id = ads
+    with pytest.raises(PermanentError, match="budget is too low.*1885272"):
+        client.promotion_create(spec(post_id, budget_minor=300, days=7))
+    assert fake.campaigns == {}  # the campaign made before the ad set was deleted again
+
+
+def test_expired_token_is_an_auth_error_without_the_token(ads):
+    fake, client, post_id = ads
+    fake.expire_token()
+    with pytest.raises(AuthError, match="190/463") as caught:
+        client.promotion_create(spec(post_id))
+    assert TOKEN not in str(caught.value)
+
+
+def test_separate_ad_account_credential_wins(fake_meta_ads, make_channel):
+    fake_meta_ads.token = "ads-only-token"
+    channel = make_channel(
+        "facebook",
+        config={"graph_url": f"{fake_meta_ads.url}/v21.0", "ad_account_id": "act_1234567890"},
+        secret="page-token",
+        ads="ads-only-token",
+    )
+    fake_meta_ads.posts["1_2"] = {"message": "x", "media": []}
+    ids = MetaAds(channel).promotion_create(spec("1_2"))
+    assert ids.ad_id in fake_meta_ads.ads
+
+
+def test_instagram_media_is_the_creative(fake_meta_ads, make_channel):
+    fake_meta_ads.token = TOKEN
+    fake_meta_ads.ig_media.add("17900000000000001")
+    channel = make_channel(
+        "instagram",
+        config={
+            "graph_url": f"{fake_meta_ads.url}/v21.0",
+            "ig_user_id": "17841400000000000",
+            "ad_account_id": "1234567890",
+        },
+        secret=TOKEN,
+    )
+    ids = MetaAds(channel).promotion_create(spec("17900000000000001", network="instagram"))
+    assert fake_meta_ads.creatives[ids.creative_id]["source_instagram_media_id"] == "17900000000000001"
+    assert fake_meta_ads.adsets[ids.adset_id]["targeting"]["publisher_platforms"] == ["instagram"]
+
+
+def test_dry_run_builds_every_request_and_sends_none(ads):
+    fake, client, post_id = ads
+    client.send = False
+    ids = client.promotion_create(spec(post_id))
+    client.promotion_activate(ids)
+    assert fake.requests == []
+    paths = [(r.method, r.path) for r in client.built]
+    assert paths[:4] == [
+        ("POST", "act_1234567890/campaigns"),
+        ("POST", "act_1234567890/adsets"),
+        ("POST", "act_1234567890/adcreatives"),
+        ("POST", "act_1234567890/ads"),
+    ]
+    assert json.loads(client.built[1].params["targeting"])["geo_locations"]["zips"][0] == {"key": "BE:1050"}
+
+
+def test_helpers():
+    assert minor_units("0.07") == 7
+    assert minor_units(None) == 0
+    assert review_reason({"global": {"Policy": "Why"}}) == "Policy: Why"
+    assert review_reason(None) == ""
