@@ -140,10 +140,8 @@ class FakeMetaAds(FakeFacebook):
             return _invalid("The end time must be after the start time", 1487177)
         days = max(1.0, (end - start).total_seconds() / 86400)
         if budget / days < self.min_daily_minor:
-            return _invalid(
-                f"Your budget is too low. The minimum budget for this ad set is {self.min_daily_minor * days / 100:.2f}",
-                1885272,
-            )
+            minimum = self.min_daily_minor * days / 100
+            return _invalid(f"Your budget is too low. The minimum budget for this ad set is {minimum:.2f}", 1885272)
         targeting = self._json(request, "targeting")
         if not isinstance(targeting, dict) or not isinstance(targeting.get("geo_locations"), dict):
             return _invalid("Param targeting must specify geo_locations", 1487079)

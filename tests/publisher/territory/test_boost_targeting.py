@@ -63,7 +63,8 @@ def test_fourons_voeren_gets_both_posts_each_in_its_language():
     assert set(audiences) == {"fr", "nl"}
     expected = reference_postal_codes({voeren[0].nis_code})
     assert set(audiences["fr"].postal_codes) == set(audiences["nl"].postal_codes) == expected
-    assert audiences["fr"].locales == (1003,) and audiences["nl"].locales == (14, 83)
+    assert audiences["fr"].locales == (1003,)
+    assert audiences["nl"].locales == (14, 83)
 
 
 def test_whole_country_covers_every_postal_code_of_the_reference_data():
@@ -71,7 +72,8 @@ def test_whole_country_covers_every_postal_code_of_the_reference_data():
     every = reference_postal_codes()
     assert set(audiences["fr"].postal_codes) | set(audiences["nl"].postal_codes) == every
     # Brussels is in both; Flanders outside facilities only in Dutch, Wallonia only in French.
-    assert "1000" in audiences["fr"].postal_codes and "1000" in audiences["nl"].postal_codes
+    assert "1000" in audiences["fr"].postal_codes
+    assert "1000" in audiences["nl"].postal_codes
     assert "9000" not in audiences["fr"].postal_codes  # Gent
     assert "5000" not in audiences["nl"].postal_codes  # Namur
     # German-speaking municipalities get the French post (no German variant).
