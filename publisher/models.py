@@ -460,9 +460,13 @@ class Boost(models.Model):
     paused at Meta; runs only once someone other than its proposer approved the spend."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="boosts", verbose_name=_("message"))
+    # The promoted post: its channel and remote id are kept on the promotion, so pruning the
+    # delivery history (retention) leaves what was spent and where.
     delivery = models.ForeignKey(
-        Delivery, on_delete=models.PROTECT, related_name="boosts", verbose_name=_("promoted post")
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="boosts", verbose_name=_("delivery")
     )
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="boosts", verbose_name=_("channel"))
+    post_id = models.CharField(_("promoted post"), max_length=500)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     state = models.CharField(_("state"), max_length=10, choices=BoostState.choices, default=BoostState.CREATING)
     # Amounts in minor units (cents) of `currency`, as the Marketing API takes them.

@@ -3,6 +3,7 @@ it) and the home page's promotions. Every write goes through workflow.boosts."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -54,10 +55,13 @@ class BoostForm(forms.Form):
 
     def __init__(self, *args: Any, networks: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].choices = [(n, NETWORK_LABELS[n]) for n in networks]
+        network = self.fields["network"]
+        assert isinstance(network, forms.ChoiceField)
+        network.choices = [(n, NETWORK_LABELS[n]) for n in networks]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name in ("starts_at", "ends_at"):
             if data.get(name):
                 try:
@@ -68,7 +72,9 @@ class BoostForm(forms.Form):
 
     def request(self) -> boosts.BoostRequest:
         data = self.cleaned_data
-        budgets = {lang: data[f"budget_{lang}"] for lang in (Language.FR, Language.NL) if data.get(f"budget_{lang}")}
+        budgets: dict[str, Decimal] = {
+            str(lang): data[f"budget_{lang}"] for lang in (Language.FR, Language.NL) if data.get(f"budget_{lang}")
+        }
         return boosts.BoostRequest(
             network=data["network"],
             budgets=budgets,
@@ -124,7 +130,8 @@ def boost_propose_view(model_admin: ModelAdmin[Message], request: HttpRequest, o
     if not form.is_valid():
         for field, errors in form.errors.items():
             for error in errors:
-                flash.error(request, f"{form.fields[field].label}: {error}" if field in form.fields else error)
+                text = str(error)
+                flash.error(request, f"{form.fields[field].label}: {text}" if field in form.fields else text)
         return HttpResponseRedirect(_page_url(message) + "#boosts")
     return act_and_redirect(
         request,

@@ -224,6 +224,8 @@ def message_boost_propose(*, message: Message, request: BoostRequest, actor: Use
             boost = Boost.objects.create(
                 message=message,
                 delivery=delivery,
+                channel=channel,
+                post_id=delivery.remote_id,
                 language=language,
                 budget_minor=budget,
                 starts_at=request.starts_at,
@@ -252,7 +254,7 @@ def boost_summary(boost: Boost) -> dict[str, object]:
     return {
         "boost": boost.pk,
         "language": boost.language,
-        "network": boost.delivery.channel.kind,
+        "network": boost.channel.kind,
         "budget": f"{minor_to_euros(boost.budget_minor)} {boost.currency}",
         "starts_at": timezone.localtime(boost.starts_at, BRUSSELS).isoformat(),
         "ends_at": timezone.localtime(boost.ends_at, BRUSSELS).isoformat(),
@@ -264,7 +266,7 @@ def boost_summary(boost: Boost) -> dict[str, object]:
 
 
 def _client(boost: Boost) -> MetaAds:
-    return MetaAds(boost.delivery.channel, send=not boost.dry_run)
+    return MetaAds(boost.channel, send=not boost.dry_run)
 
 
 def _ids(boost: Boost) -> PromotionIds:
@@ -281,8 +283,8 @@ def _spec(boost: Boost) -> PromotionSpec:
     ).targeting(age_min=boost.age_min, age_max=boost.age_max)
     return PromotionSpec(
         name=f"Tandem #{boost.message_id} {boost.language} ({boost.pk})",
-        network=boost.delivery.channel.kind,
-        post_id=boost.delivery.remote_id,
+        network=boost.channel.kind,
+        post_id=boost.post_id,
         budget_minor=boost.budget_minor,
         starts_at=timezone.localtime(boost.starts_at, BRUSSELS),
         ends_at=timezone.localtime(boost.ends_at, BRUSSELS),
@@ -298,7 +300,7 @@ def _record_requests(boost: Boost, client: MetaAds) -> None:
 def boosts_create_remote(boost_ids: Sequence[int]) -> None:
     """Create each proposed promotion at Meta, paused (or only build it: dry run). Runs after
     the proposal's commit; no transaction is open around the calls."""
-    for boost in Boost.objects.filter(pk__in=list(boost_ids)).select_related("delivery__channel"):
+    for boost in Boost.objects.filter(pk__in=list(boost_ids)).select_related("channel"):
         client = _client(boost)
         try:
             ids = client.promotion_create(_spec(boost))
@@ -335,7 +337,7 @@ def boost_approve(*, boost: Boost, actor: User) -> Boost:
     if not actor.has_perm("publisher.approve_message"):
         raise NotAllowed(_("Only approvers may approve a promotion's spend."))
     with transaction.atomic():
-        boost = Boost.objects.select_for_update().select_related("delivery__channel").get(pk=boost.pk)
+        boost = Boost.objects.select_for_update().select_related("channel").get(pk=boost.pk)
         if boost.proposed_by_id == actor.pk:
             raise NotAllowed(_("You proposed this promotion: someone else must approve its spend."))
         if boost.state != BoostState.PROPOSED:
@@ -355,7 +357,7 @@ def boost_approve(*, boost: Boost, actor: User) -> Boost:
 
 
 def boost_activate_remote(boost_id: int) -> None:
-    boost = Boost.objects.select_related("delivery__channel").get(pk=boost_id)
+    boost = Boost.objects.select_related("channel").get(pk=boost_id)
     client = _client(boost)
     try:
         client.promotion_activate(_ids(boost))
@@ -419,7 +421,7 @@ def message_boosts_stop(*, message: Message, actor: User | None, reason: str) ->
 
 
 def boosts_pause_remote(boost_ids: Sequence[int]) -> None:
-    for boost in Boost.objects.filter(pk__in=list(boost_ids)).select_related("delivery__channel"):
+    for boost in Boost.objects.filter(pk__in=list(boost_ids)).select_related("channel"):
         if not boost.campaign_id:
             continue  # not made yet: it will be made paused and stay so
         client = _client(boost)
@@ -448,7 +450,7 @@ def boosts_refresh(*, now: datetime | None = None) -> int:
     live = (
         Boost.objects.filter(state__in=[BoostState.PROPOSED, BoostState.ACTIVE], dry_run=False)
         .exclude(ad_id="")
-        .select_related("delivery__channel")
+        .select_related("channel")
     )
     for boost in live:
         try:
@@ -489,7 +491,7 @@ def boost_display_state(boost: Boost) -> str:
 def message_boosts(message: Message) -> QuerySet[Boost]:
     return (
         Boost.objects.filter(message=message)
-        .select_related("delivery__channel", "proposed_by", "approved_by")
+        .select_related("channel", "proposed_by", "approved_by")
         .order_by("language", "-created_at")
     )
 
@@ -527,12 +529,12 @@ def boosts_awaiting_approval(user: User) -> QuerySet[Boost]:
     return (
         Boost.objects.filter(state=BoostState.PROPOSED)
         .exclude(proposed_by=user)
-        .select_related("message", "delivery__channel", "proposed_by")
+        .select_related("message", "channel", "proposed_by")
         .order_by("created_at")
     )
 
 
 def boosts_running() -> QuerySet[Boost]:
     return (
-        Boost.objects.filter(state=BoostState.ACTIVE).select_related("message", "delivery__channel").order_by("ends_at")
+        Boost.objects.filter(state=BoostState.ACTIVE).select_related("message", "channel").order_by("ends_at")
     )

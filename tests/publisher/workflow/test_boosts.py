@@ -246,3 +246,19 @@ def test_only_published_messages_and_existing_posts(world, proposer, django_capt
     Message.objects.filter(pk=message.pk).update(state=MessageState.RETRACTED)
     with pytest.raises(ValidationError, match="published"):
         propose(message, proposer, django_capture_on_commit_callbacks, fr="10")
+
+
+def test_pruning_the_delivery_history_keeps_the_promotion(world, proposer, django_capture_on_commit_callbacks):
+    from publisher.models import Delivery
+    from publisher.workflow.retention import history_prune
+
+    _fake, message, _channels = world
+    (boost,) = propose(message, proposer, django_capture_on_commit_callbacks, fr="20")
+    post_id = Boost.objects.get(pk=boost.pk).post_id
+    with time_machine.travel(NOW + timedelta(days=400), tick=False):
+        history_prune(days=30)
+    assert not Delivery.objects.filter(occurrence__message=message).exists()
+    kept = Boost.objects.get(pk=boost.pk)
+    assert kept.delivery is None
+    assert kept.post_id == post_id
+    assert kept.budget_minor == 2000
