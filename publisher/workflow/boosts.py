@@ -535,6 +535,4 @@ def boosts_awaiting_approval(user: User) -> QuerySet[Boost]:
 
 
 def boosts_running() -> QuerySet[Boost]:
-    return (
-        Boost.objects.filter(state=BoostState.ACTIVE).select_related("message", "channel").order_by("ends_at")
-    )
+    return Boost.objects.filter(state=BoostState.ACTIVE).select_related("message", "channel").order_by("ends_at")
