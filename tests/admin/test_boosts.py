@@ -118,3 +118,42 @@ def test_panel_in_dutch(client, author, published):
     body = client.get(page(published)).content.decode()
     assert "Betaalde promotie" in body
     assert "Boosten" in body
+
+
+def _boosts(message, proposer, count, state):
+    delivery = message.occurrences.get().deliveries.first()
+    for _ in range(count):
+        Boost.objects.create(
+            message=message,
+            delivery=delivery,
+            channel=delivery.channel,
+            post_id=delivery.remote_id,
+            language=delivery.language,
+            state=state,
+            budget_minor=1000,
+            starts_at=timezone.now(),
+            ends_at=timezone.now() + timedelta(days=2),
+            postal_codes=["1050"],
+            ad_account="1234567890",
+            proposed_by=proposer,
+        )
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_query_counts_do_not_grow_with_the_promotions(client, author, approver, published):
+    client.force_login(approver)
+    _boosts(published, author, 1, BoostState.PROPOSED)
+    _boosts(published, author, 1, BoostState.ACTIVE)
+    home, message_page = _queries(client, "/admin/"), _queries(client, page(published))
+    _boosts(published, author, 5, BoostState.PROPOSED)
+    _boosts(published, author, 5, BoostState.ACTIVE)
+    assert _queries(client, "/admin/") == home
+    assert _queries(client, page(published)) == message_page
