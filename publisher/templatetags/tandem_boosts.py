@@ -3,6 +3,7 @@ read their own rows (workflow.boosts selectors), so the pages' views stay as the
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -15,9 +16,9 @@ register = template.Library()
 
 
 @register.filter
-def euros(minor: int) -> str:
-    """Minor units (cents) as euros with two decimals, as stored amounts are shown."""
-    return str(boosts.minor_to_euros(int(minor or 0)))
+def euros(minor: int) -> Decimal:
+    """Minor units (cents) as euros with two decimals (the template localises the number)."""
+    return boosts.minor_to_euros(int(minor or 0))
 
 
 @register.inclusion_tag("admin/publisher/message/_boosts.html", takes_context=True)

@@ -260,7 +260,7 @@ def boost_summary(boost: Boost) -> dict[str, object]:
         "ends_at": timezone.localtime(boost.ends_at, BRUSSELS).isoformat(),
         "postal_codes": list(boost.postal_codes),
         "language_targeting": list(boost.locales),
-        "ages": [boost.age_min, boost.age_max],
+        "ages": f"{boost.age_min or AGE_MIN}–{boost.age_max or AGE_MAX}" if boost.age_min or boost.age_max else "",
         "dry_run": boost.dry_run,
     }
 
