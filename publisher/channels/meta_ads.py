@@ -10,7 +10,9 @@ Contract (developers.facebook.com/docs/marketing-api, Graph API v21+):
   currency's minor units (cents) with ``start_time``/``end_time`` (ISO 8601 with offset),
   ``billing_event=IMPRESSIONS``, ``optimization_goal=REACH``, ``bid_strategy``,
   ``targeting`` (JSON: ``geo_locations.zips`` keyed ``BE:1050``, ``locales`` ids,
-  ``age_min``/``age_max``, ``publisher_platforms``), ``status``.
+  ``age_min``/``age_max``, ``publisher_platforms``), ``status``; an ad set reaching the EU
+  names who benefits from and who pays for the ad (Digital Services Act: ``dsa_beneficiary``,
+  ``dsa_payor``) unless the ad account has defaults for them.
 - ``POST /act_<account>/adcreatives``: an existing Page post as ``object_story_id``
   (``<page>_<post>``), or an Instagram media as ``source_instagram_media_id`` with
   ``instagram_user_id``.
@@ -25,8 +27,10 @@ parameters (e.g. a budget under the minimum).
 
 Configuration comes from the promoted post's channel (Facebook or Instagram): ``config``
 ``ad_account_id``, ``graph_url`` (its version), ``instagram_user_id`` (Instagram; defaults
-to ``ig_user_id``), ``special_ad_categories``; the credential is ``<secret_ref>_ADS`` when
-set (a separate ad-account token), else the channel's own token.
+to ``ig_user_id``), ``special_ad_categories``, ``dsa_beneficiary`` and ``dsa_payor`` (e.g.
+"Zone de police Bruxelles-Capitale/Ixelles"; left out, the ad account's defaults apply);
+the credential is ``<secret_ref>_ADS`` when set (a separate ad-account token), else the
+channel's own token.
 """
 
 from __future__ import annotations
@@ -159,6 +163,11 @@ class MetaAds:
             "bid_strategy": BID_STRATEGY,
             "targeting": json.dumps(targeting, sort_keys=True),
             "status": "PAUSED",
+            **{
+                name: str(self.channel.config[name]).strip()
+                for name in ("dsa_beneficiary", "dsa_payor")
+                if str(self.channel.config.get(name, "")).strip()
+            },
         }
 
     def creative_params(self, spec: PromotionSpec) -> dict[str, str]:

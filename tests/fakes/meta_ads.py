@@ -7,7 +7,8 @@ the outcome objectives, `special_ad_categories` (a JSON array) and, with budgets
 sets, `is_adset_budget_sharing_enabled`; ad sets need an existing campaign, a
 `lifetime_budget` in minor units with `end_time` after `start_time`, a billing event and an
 optimization goal valid for awareness, and a `targeting` JSON whose `geo_locations.zips`
-keys are `CC:code` and whose `locales` are ids; a budget under `min_daily_minor` per day is
+keys are `CC:code` and whose `locales` are ids, with `dsa_beneficiary` and `dsa_payor` when
+they reach the EU (unless `dsa_defaults`); a budget under `min_daily_minor` per day is
 refused (code 100, subcode 1885272); creatives reuse a post of the Page (`object_story_id`)
 or an Instagram media; ads need an ad set and a creative. `POST /<id>` sets `status`;
 `GET /<ad>` answers `effective_status` and `ad_review_feedback`; `GET /<campaign>/insights`
@@ -35,6 +36,8 @@ OBJECTIVES = {
 CATEGORIES = {"NONE", "EMPLOYMENT", "HOUSING", "CREDIT", "ISSUES_ELECTIONS_POLITICS", "ONLINE_GAMBLING_AND_GAMING"}
 AWARENESS_GOALS = {"REACH", "IMPRESSIONS", "AD_RECALL_LIFT", "THRUPLAY"}
 BILLING_EVENTS = {"IMPRESSIONS", "THRUPLAY"}
+EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU"}
+EU |= {"LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"}
 ZIP_KEY = re.compile(r"^[A-Z]{2}:[0-9A-Za-z ]+$")
 
 
@@ -50,6 +53,9 @@ class FakeMetaAds(FakeFacebook):
         self.ad_account = "act_1234567890"
         self.ig_media: set[str] = set()
         self.min_daily_minor = 100
+        # Digital Services Act: ads reaching the EU name their beneficiary and payer, unless
+        # the ad account has defaults for them.
+        self.dsa_defaults = False
         self.campaigns: dict[str, dict[str, Any]] = {}
         self.adsets: dict[str, dict[str, Any]] = {}
         self.creatives: dict[str, dict[str, Any]] = {}
@@ -153,8 +159,17 @@ class FakeMetaAds(FakeFacebook):
             return _invalid("Param locales must be an array of locale ids")
         if int(targeting.get("age_min", 18)) < 13 or int(targeting.get("age_max", 65)) > 65:
             return _invalid("Age targeting out of range", 1487225)
+        reaches_eu = any(str(z["key"]).split(":")[0] in EU for z in zips)
+        if (
+            reaches_eu
+            and not self.dsa_defaults
+            and not (request.field("dsa_beneficiary") and request.field("dsa_payor"))
+        ):
+            return _invalid("Ads reaching the European Union need dsa_beneficiary and dsa_payor")
         adset_id = str(next(self._ids))
         self.adsets[adset_id] = {
+            "dsa_beneficiary": request.field("dsa_beneficiary"),
+            "dsa_payor": request.field("dsa_payor"),
             "campaign_id": campaign,
             "lifetime_budget": budget,
             "start_time": request.field("start_time"),

@@ -19,6 +19,8 @@ def ads(fake_meta_ads, make_channel):
             "graph_url": f"{fake_meta_ads.url}/v21.0",
             "page_id": fake_meta_ads.page_id,
             "ad_account_id": "1234567890",
+            "dsa_beneficiary": "Zone de police Bruxelles-Capitale/Ixelles",
+            "dsa_payor": "Zone de police Bruxelles-Capitale/Ixelles",
         },
         secret=TOKEN,
     )
@@ -98,6 +100,7 @@ def test_expired_token_is_an_auth_error_without_the_token(ads):
 
 def test_separate_ad_account_credential_wins(fake_meta_ads, make_channel):
     fake_meta_ads.token = "ads-only-token"
+    fake_meta_ads.dsa_defaults = True
     channel = make_channel(
         "facebook",
         config={"graph_url": f"{fake_meta_ads.url}/v21.0", "ad_account_id": "act_1234567890"},
@@ -111,6 +114,7 @@ def test_separate_ad_account_credential_wins(fake_meta_ads, make_channel):
 
 def test_instagram_media_is_the_creative(fake_meta_ads, make_channel):
     fake_meta_ads.token = TOKEN
+    fake_meta_ads.dsa_defaults = True
     fake_meta_ads.ig_media.add("17900000000000001")
     channel = make_channel(
         "instagram",
@@ -147,3 +151,14 @@ def test_helpers():
     assert minor_units(None) == 0
     assert review_reason({"global": {"Policy": "Why"}}) == "Policy: Why"
     assert review_reason(None) == ""
+
+
+def test_eu_ads_name_beneficiary_and_payer(ads):
+    fake, client, post_id = ads
+    ids = client.promotion_create(spec(post_id))
+    assert fake.adsets[ids.adset_id]["dsa_payor"] == "Zone de police Bruxelles-Capitale/Ixelles"
+    client.channel.config.pop("dsa_payor")
+    with pytest.raises(PermanentError, match="dsa_beneficiary and dsa_payor"):
+        client.promotion_create(spec(post_id))
+    fake.dsa_defaults = True  # the ad account's defaults apply
+    assert client.promotion_create(spec(post_id)).ad_id

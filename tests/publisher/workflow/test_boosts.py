@@ -36,7 +36,13 @@ def proposer(roles):
 def world(fake_meta_ads, make_channel, proposer):
     fake = fake_meta_ads
     fake.token = TOKEN
-    config = {"graph_url": f"{fake.url}/v21.0", "page_id": fake.page_id, "ad_account_id": "1234567890"}
+    config = {
+        "graph_url": f"{fake.url}/v21.0",
+        "page_id": fake.page_id,
+        "ad_account_id": "1234567890",
+        "dsa_beneficiary": "Zone de police Bruxelles-Capitale/Ixelles",
+        "dsa_payor": "Commune d'Ixelles",
+    }
     channels = {lang: make_channel("facebook", config=config, secret=TOKEN, language=lang) for lang in ("fr", "nl")}
     message, deliveries = message_with_deliveries(
         author=proposer,
