@@ -476,8 +476,10 @@ class Boost(models.Model):
     ends_at = models.DateTimeField(_("ends"))
     age_min = models.PositiveSmallIntegerField(_("minimum age"), null=True, blank=True)
     age_max = models.PositiveSmallIntegerField(_("maximum age"), null=True, blank=True)
-    # The audience as targeted: postal codes, Meta locale ids (empty: every language).
+    # The audience as targeted: all its postal codes; those shared with another language's
+    # post, where Meta's language targeting (`locales` ids) narrows it to this language.
     postal_codes = models.JSONField(_("postal codes"), default=list)
+    shared_postal_codes = models.JSONField(_("postal codes with language targeting"), default=list, blank=True)
     locales = models.JSONField(_("language targeting"), default=list, blank=True)
     # Which wallet the monthly limit counts against (the channel's ad account).
     ad_account = models.CharField(_("ad account"), max_length=50)
@@ -497,9 +499,10 @@ class Boost(models.Model):
     )
     approved_at = models.DateTimeField(_("spend approved at"), null=True, blank=True)
     campaign_id = models.CharField(_("campaign id"), max_length=50, blank=True)
-    adset_id = models.CharField(_("ad set id"), max_length=50, blank=True)
+    # One ad set and ad per target (with and without language targeting).
+    adset_ids = models.JSONField(_("ad set ids"), default=list, blank=True)
     creative_id = models.CharField(_("creative id"), max_length=50, blank=True)
-    ad_id = models.CharField(_("ad id"), max_length=50, blank=True)
+    ad_ids = models.JSONField(_("ad ids"), default=list, blank=True)
     # What Meta says (effective_status, review feedback) and delivers, as last read.
     meta_status = models.CharField(_("status at Meta"), max_length=30, blank=True)
     rejection_reason = models.TextField(_("rejection reason"), blank=True)

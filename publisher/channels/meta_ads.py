@@ -5,11 +5,12 @@ approves the spend before anything runs.
 Contract (developers.facebook.com/docs/marketing-api, Graph API v21+):
 - ``POST /act_<account>/campaigns``: ``name``, ``objective`` (outcome objectives since v17:
   ``OUTCOME_AWARENESS``), ``special_ad_categories`` (required; ``[]`` when none applies),
-  ``status``; with budgets on the ad set, ``is_adset_budget_sharing_enabled`` must be given.
-- ``POST /act_<account>/adsets``: ``campaign_id``, ``lifetime_budget`` in the account
-  currency's minor units (cents) with ``start_time``/``end_time`` (ISO 8601 with offset),
-  ``billing_event=IMPRESSIONS``, ``optimization_goal=REACH``, ``bid_strategy``,
-  ``targeting`` (JSON: ``geo_locations.zips`` keyed ``BE:1050``, ``locales`` ids,
+  ``status``; here the budget is the campaign's (``lifetime_budget`` in the account
+  currency's minor units, cents, with ``bid_strategy``), shared by its ad sets, so a
+  promotion with two targets (with and without language targeting) spends one budget.
+- ``POST /act_<account>/adsets``: ``campaign_id``, ``start_time``/``end_time`` (ISO 8601 with
+  offset; required under a lifetime budget), ``billing_event=IMPRESSIONS``,
+  ``optimization_goal=REACH``, ``targeting`` (JSON: ``geo_locations.zips`` keyed ``BE:1050``, ``locales`` ids,
   ``age_min``/``age_max``, ``publisher_platforms``), ``status``; an ad set reaching the EU
   names who benefits from and who pays for the ad (Digital Services Act: ``dsa_beneficiary``,
   ``dsa_payor``) unless the ad account has defaults for them.
@@ -64,15 +65,15 @@ class PromotionSpec:
     budget_minor: int
     starts_at: datetime
     ends_at: datetime
-    targeting: dict[str, Any]
+    targetings: list[dict[str, Any]]  # one ad set each
 
 
 @dataclass
 class PromotionIds:
     campaign_id: str = ""
-    adset_id: str = ""
+    adset_ids: list[str] = field(default_factory=list)
     creative_id: str = ""
-    ad_id: str = ""
+    ad_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -146,21 +147,20 @@ class MetaAds:
             "objective": OBJECTIVE,
             "special_ad_categories": json.dumps(list(categories)),
             "buying_type": "AUCTION",
-            "is_adset_budget_sharing_enabled": "false",
+            "lifetime_budget": str(spec.budget_minor),
+            "bid_strategy": BID_STRATEGY,
             "status": "PAUSED",
         }
 
-    def adset_params(self, spec: PromotionSpec, campaign_id: str) -> dict[str, str]:
-        targeting = {**spec.targeting, "publisher_platforms": [spec.network]}
+    def adset_params(self, spec: PromotionSpec, campaign_id: str, targeting: dict[str, Any]) -> dict[str, str]:
+        targeting = {**targeting, "publisher_platforms": [spec.network]}
         return {
             "name": spec.name,
             "campaign_id": campaign_id,
-            "lifetime_budget": str(spec.budget_minor),
             "start_time": spec.starts_at.isoformat(),
             "end_time": spec.ends_at.isoformat(),
             "billing_event": BILLING_EVENT,
             "optimization_goal": OPTIMIZATION_GOAL,
-            "bid_strategy": BID_STRATEGY,
             "targeting": json.dumps(targeting, sort_keys=True),
             "status": "PAUSED",
             **{
@@ -181,24 +181,21 @@ class MetaAds:
         return {"name": spec.name, "object_story_id": spec.post_id}
 
     def promotion_create(self, spec: PromotionSpec) -> PromotionIds:
-        """Campaign, ad set, creative and ad, all PAUSED. If a step fails, the campaign made
-        so far is deleted (with everything under it) before the error is raised."""
+        """Campaign, its ad sets (one per target), the creative and one ad per ad set, all
+        PAUSED. If a step fails, the campaign made so far is deleted (with everything under it)
+        before the error is raised."""
         ids = PromotionIds()
         answer = self._call("POST", f"{self.account}/campaigns", self.campaign_params(spec))
         ids.campaign_id = str(answer["id"])
         try:
-            ids.adset_id = str(
-                self._call("POST", f"{self.account}/adsets", self.adset_params(spec, ids.campaign_id))["id"]
-            )
+            for targeting in spec.targetings:
+                params = self.adset_params(spec, ids.campaign_id, targeting)
+                ids.adset_ids.append(str(self._call("POST", f"{self.account}/adsets", params)["id"]))
             ids.creative_id = str(self._call("POST", f"{self.account}/adcreatives", self.creative_params(spec))["id"])
             creative = json.dumps({"creative_id": ids.creative_id})
-            ids.ad_id = str(
-                self._call(
-                    "POST",
-                    f"{self.account}/ads",
-                    {"name": spec.name, "adset_id": ids.adset_id, "creative": creative, "status": "PAUSED"},
-                )["id"]
-            )
+            for adset_id in ids.adset_ids:
+                params = {"name": spec.name, "adset_id": adset_id, "creative": creative, "status": "PAUSED"}
+                ids.ad_ids.append(str(self._call("POST", f"{self.account}/ads", params)["id"]))
         except Exception:
             self._discard(ids.campaign_id)
             raise
@@ -212,7 +209,7 @@ class MetaAds:
 
     def promotion_activate(self, ids: PromotionIds) -> None:
         # The campaign last: nothing can deliver before every level says ACTIVE.
-        for object_id in (ids.ad_id, ids.adset_id, ids.campaign_id):
+        for object_id in (*ids.ad_ids, *ids.adset_ids, ids.campaign_id):
             self._call("POST", object_id, {"status": "ACTIVE"})
 
     def promotion_pause(self, ids: PromotionIds) -> None:
@@ -220,7 +217,12 @@ class MetaAds:
         self._call("POST", ids.campaign_id, {"status": "PAUSED"})
 
     def promotion_results(self, ids: PromotionIds) -> PromotionResults:
-        ad = self._call("GET", ids.ad_id, {"fields": "effective_status,ad_review_feedback"})
+        """Campaign insights, and the ads' review: refused if one is, in review while one is."""
+        ads = [self._call("GET", ad_id, {"fields": "effective_status,ad_review_feedback"}) for ad_id in ids.ad_ids]
+        statuses = [str(ad.get("effective_status", "")) for ad in ads]
+        status = next(
+            (s for group in (REFUSED, IN_REVIEW) for s in statuses if s in group), statuses[0] if statuses else ""
+        )
         insights = self._call(
             "GET",
             f"{ids.campaign_id}/insights",
@@ -229,8 +231,8 @@ class MetaAds:
         rows = insights.get("data") or [{}]
         row = rows[0] if isinstance(rows, list) and rows else {}
         return PromotionResults(
-            effective_status=str(ad.get("effective_status", "")),
-            review_feedback=review_reason(ad.get("ad_review_feedback")),
+            effective_status=status,
+            review_feedback="; ".join(filter(None, (review_reason(ad.get("ad_review_feedback")) for ad in ads))),
             spend_minor=minor_units(row.get("spend")),
             reach=int(row.get("reach") or 0),
             impressions=int(row.get("impressions") or 0),

@@ -61,6 +61,7 @@ DETAIL_LABELS = {
     "ends_at": gettext_lazy("ends"),
     "postal_codes": gettext_lazy("postal codes"),
     "language_targeting": gettext_lazy("language targeting"),
+    "postal_codes_with_language_targeting": gettext_lazy("postal codes with language targeting"),
     "ages": gettext_lazy("ages"),
     "dry_run": gettext_lazy("dry run"),
     "error": gettext_lazy("error"),

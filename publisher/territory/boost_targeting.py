@@ -34,31 +34,46 @@ class MunicipalityWithPostalCodes(routing.MunicipalityLike, Protocol):
 
 @dataclass(frozen=True)
 class LanguageAudience:
-    """The part of an audience one variant is promoted to."""
+    """The part of an audience one variant is promoted to, in up to two targets: where only
+    this variant goes (everyone there), and where another variant goes too (Brussels,
+    facilities: only people whose Facebook language is this one)."""
 
     language: str
     nis_codes: tuple[str, ...]
-    postal_codes: tuple[str, ...]
-    # True where another variant goes to some of the same places (Brussels, facilities):
-    # the promotion is then limited to people whose Facebook language is this one.
-    shared: bool
+    home_postal_codes: tuple[str, ...]
+    shared_postal_codes: tuple[str, ...]
     locales: tuple[int, ...] = field(default=())
 
-    def targeting(self, *, age_min: int | None = None, age_max: int | None = None) -> dict[str, object]:
-        """The ad set's `targeting` spec (Marketing API): zips keyed `BE:<code>`."""
-        spec: dict[str, object] = {
-            "geo_locations": {
-                "zips": [{"key": zip_key(code)} for code in self.postal_codes],
-                "location_types": ["home", "recent"],
-            },
-        }
-        if self.locales:
-            spec["locales"] = list(self.locales)
-        if age_min is not None:
-            spec["age_min"] = age_min
-        if age_max is not None:
-            spec["age_max"] = age_max
-        return spec
+    @property
+    def postal_codes(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.home_postal_codes, *self.shared_postal_codes}))
+
+    def targetings(self, *, age_min: int | None = None, age_max: int | None = None) -> list[dict[str, object]]:
+        """One ad set `targeting` spec (Marketing API) per target: zips keyed `BE:<code>`,
+        `locales` where the place is shared with another variant."""
+        return [
+            targeting_spec(codes, locales, age_min=age_min, age_max=age_max)
+            for codes, locales in ((self.home_postal_codes, ()), (self.shared_postal_codes, self.locales))
+            if codes
+        ]
+
+
+def targeting_spec(
+    postal_codes: Iterable[str], locales: Iterable[int], *, age_min: int | None = None, age_max: int | None = None
+) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "geo_locations": {
+            "zips": [{"key": zip_key(code)} for code in postal_codes],
+            "location_types": ["home", "recent"],
+        },
+    }
+    if locales:
+        spec["locales"] = list(locales)
+    if age_min is not None:
+        spec["age_min"] = age_min
+    if age_max is not None:
+        spec["age_max"] = age_max
+    return spec
 
 
 def zip_key(postal_code: str) -> str:
@@ -74,25 +89,27 @@ def language_audiences(
     municipalities: Iterable[MunicipalityWithPostalCodes], available: Iterable[str]
 ) -> dict[str, LanguageAudience]:
     """One audience per variant language the municipalities need, by the language law's
-    routing (German is served by French where there is no German variant)."""
+    routing (German is served by French where there is no German variant). A postal code
+    both shared and not (two municipalities behind one code) is counted as shared."""
     have = list(available)
     nis: dict[str, set[str]] = {}
-    codes: dict[str, set[str]] = {}
-    shared: dict[str, bool] = {}
+    home: dict[str, set[str]] = {}
+    shared: dict[str, set[str]] = {}
     for municipality in municipalities:
         served = routing.variant_languages(routing.municipality_languages(municipality), have)
         variants = set(served.values())
         for language in variants:
             nis.setdefault(language, set()).add(municipality.nis_code)
-            codes.setdefault(language, set()).update(postal_codes_of(municipality))
-            shared[language] = shared.get(language, False) or len(variants) > 1
-    return {
-        language: LanguageAudience(
+            part = shared if len(variants) > 1 else home
+            part.setdefault(language, set()).update(postal_codes_of(municipality))
+    audiences = {}
+    for language in routing.sort_languages(nis):
+        shared_codes = shared.get(language, set())
+        audiences[language] = LanguageAudience(
             language=language,
             nis_codes=tuple(sorted(nis[language])),
-            postal_codes=tuple(sorted(codes[language])),
-            shared=shared[language],
-            locales=META_LOCALES.get(language, ()) if shared[language] else (),
+            home_postal_codes=tuple(sorted(home.get(language, set()) - shared_codes)),
+            shared_postal_codes=tuple(sorted(shared_codes)),
+            locales=META_LOCALES.get(language, ()) if shared_codes else (),
         )
-        for language in routing.sort_languages(nis)
-    }
+    return audiences

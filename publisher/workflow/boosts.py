@@ -233,6 +233,7 @@ def message_boost_propose(*, message: Message, request: BoostRequest, actor: Use
                 age_min=request.age_min,
                 age_max=request.age_max,
                 postal_codes=list(audience.postal_codes),
+                shared_postal_codes=list(audience.shared_postal_codes),
                 locales=list(audience.locales),
                 ad_account=account,
                 dry_run=dry_run,
@@ -260,6 +261,7 @@ def boost_summary(boost: Boost) -> dict[str, object]:
         "ends_at": timezone.localtime(boost.ends_at, BRUSSELS).isoformat(),
         "postal_codes": list(boost.postal_codes),
         "language_targeting": list(boost.locales),
+        "postal_codes_with_language_targeting": list(boost.shared_postal_codes),
         "ages": f"{boost.age_min or AGE_MIN}–{boost.age_max or AGE_MAX}" if boost.age_min or boost.age_max else "",
         "dry_run": boost.dry_run,
     }
@@ -270,17 +272,18 @@ def _client(boost: Boost) -> MetaAds:
 
 
 def _ids(boost: Boost) -> PromotionIds:
-    return PromotionIds(boost.campaign_id, boost.adset_id, boost.creative_id, boost.ad_id)
+    return PromotionIds(boost.campaign_id, list(boost.adset_ids), boost.creative_id, list(boost.ad_ids))
 
 
 def _spec(boost: Boost) -> PromotionSpec:
-    targeting = LanguageAudience(
+    shared = set(boost.shared_postal_codes)
+    targetings = LanguageAudience(
         language=boost.language,
         nis_codes=(),
-        postal_codes=tuple(boost.postal_codes),
-        shared=bool(boost.locales),
+        home_postal_codes=tuple(code for code in boost.postal_codes if code not in shared),
+        shared_postal_codes=tuple(boost.shared_postal_codes),
         locales=tuple(boost.locales),
-    ).targeting(age_min=boost.age_min, age_max=boost.age_max)
+    ).targetings(age_min=boost.age_min, age_max=boost.age_max)
     return PromotionSpec(
         name=f"Tandem #{boost.message_id} {boost.language} ({boost.pk})",
         network=boost.channel.kind,
@@ -288,7 +291,7 @@ def _spec(boost: Boost) -> PromotionSpec:
         budget_minor=boost.budget_minor,
         starts_at=timezone.localtime(boost.starts_at, BRUSSELS),
         ends_at=timezone.localtime(boost.ends_at, BRUSSELS),
-        targeting=targeting,
+        targetings=targetings,
     )
 
 
@@ -317,17 +320,17 @@ def boosts_create_remote(boost_ids: Sequence[int]) -> None:
             )
             continue
         _record_requests(boost, client)
-        boost.campaign_id, boost.adset_id, boost.creative_id, boost.ad_id = (
+        boost.campaign_id, boost.adset_ids, boost.creative_id, boost.ad_ids = (
             ids.campaign_id,
-            ids.adset_id,
+            ids.adset_ids,
             ids.creative_id,
-            ids.ad_id,
+            ids.ad_ids,
         )
         # Stopped while it was being made: it exists paused, and stays so.
         updated = Boost.objects.filter(pk=boost.pk, state=BoostState.CREATING).update(
             state=BoostState.PROPOSED, updated_at=timezone.now()
         )
-        boost.save(update_fields=["campaign_id", "adset_id", "creative_id", "ad_id", "requests", "updated_at"])
+        boost.save(update_fields=["campaign_id", "adset_ids", "creative_id", "ad_ids", "requests", "updated_at"])
         if not updated:
             logger.info("Promotion %s was stopped while it was created; it stays paused.", boost.pk)
 
@@ -449,7 +452,7 @@ def boosts_refresh(*, now: datetime | None = None) -> int:
     read = 0
     live = (
         Boost.objects.filter(state__in=[BoostState.PROPOSED, BoostState.ACTIVE], dry_run=False)
-        .exclude(ad_id="")
+        .exclude(campaign_id="")
         .select_related("channel")
     )
     for boost in live:

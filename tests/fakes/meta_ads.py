@@ -3,16 +3,18 @@ so a promotion reuses a post the fake Page really holds.
 
 Follows developers.facebook.com/docs/marketing-api (campaign, ad set, ad creative, ad,
 insights references): the token (code 190 when expired); campaigns need `objective` among
-the outcome objectives, `special_ad_categories` (a JSON array) and, with budgets on the ad
-sets, `is_adset_budget_sharing_enabled`; ad sets need an existing campaign, a
-`lifetime_budget` in minor units with `end_time` after `start_time`, a billing event and an
+the outcome objectives, `special_ad_categories` (a JSON array) and either their own
+`lifetime_budget` (minor units) with a `bid_strategy`, or, with budgets on the ad sets,
+`is_adset_budget_sharing_enabled`; ad sets need an existing campaign, a `lifetime_budget`
+unless the campaign has one (then none), `end_time` after `start_time`, a billing event and an
 optimization goal valid for awareness, and a `targeting` JSON whose `geo_locations.zips`
 keys are `CC:code` and whose `locales` are ids, with `dsa_beneficiary` and `dsa_payor` when
 they reach the EU (unless `dsa_defaults`); a budget under `min_daily_minor` per day is
-refused (code 100, subcode 1885272); creatives reuse a post of the Page (`object_story_id`)
-or an Instagram media; ads need an ad set and a creative. `POST /<id>` sets `status`;
-`GET /<ad>` answers `effective_status` and `ad_review_feedback`; `GET /<campaign>/insights`
-answers spend (decimal string), reach and impressions.
+refused (code 100, subcode 1885272; under a campaign budget, per ad set); creatives reuse a
+post of the Page (`object_story_id`) or an Instagram media; ads need an ad set and a
+creative. `POST /<id>` sets `status`; `GET /<ad>` answers `effective_status` and
+`ad_review_feedback`; `GET /<campaign>/insights` answers spend (decimal string), reach and
+impressions.
 """
 
 from __future__ import annotations
@@ -113,7 +115,11 @@ class FakeMetaAds(FakeFacebook):
             return _invalid("The parameter special_ad_categories is required")
         if not isinstance(categories, list) or not set(categories) <= CATEGORIES:
             return _invalid("Param special_ad_categories must be an array of valid categories")
-        if request.field("is_adset_budget_sharing_enabled") not in ("true", "false"):
+        budget = request.field("lifetime_budget")
+        if budget is not None:
+            if not budget.isdigit() or not request.field("bid_strategy"):
+                return _invalid("A campaign budget needs a whole number of minor units and a bid_strategy")
+        elif request.field("is_adset_budget_sharing_enabled") not in ("true", "false"):
             return _invalid("Must specify True or False in is_adset_budget_sharing_enabled field", 4834011)
         if request.field("status") not in ("ACTIVE", "PAUSED"):
             return _invalid("Param status must be one of {ACTIVE, PAUSED}")
@@ -122,6 +128,7 @@ class FakeMetaAds(FakeFacebook):
             "name": request.field("name"),
             "objective": request.field("objective"),
             "special_ad_categories": categories,
+            "lifetime_budget": int(budget) if budget is not None else None,
             "status": request.field("status"),
         }
         return Reply(200, {"id": campaign_id})
@@ -136,8 +143,11 @@ class FakeMetaAds(FakeFacebook):
             return _invalid("Param billing_event is not valid")
         if request.field("optimization_goal") not in AWARENESS_GOALS:
             return _invalid("Optimization goal is not compatible with the campaign objective", 2490487)
+        campaign_budget = self.campaigns[campaign]["lifetime_budget"]
+        if campaign_budget is not None and request.field("lifetime_budget"):
+            return _invalid("An ad set cannot have a budget when its campaign has one", 1885621)
         try:
-            budget = int(request.field("lifetime_budget") or "")
+            budget = campaign_budget if campaign_budget is not None else int(request.field("lifetime_budget") or "")
             start = datetime.fromisoformat(request.field("start_time") or "")
             end = datetime.fromisoformat(request.field("end_time") or "")
         except ValueError:
@@ -145,8 +155,12 @@ class FakeMetaAds(FakeFacebook):
         if end <= start:
             return _invalid("The end time must be after the start time", 1487177)
         days = max(1.0, (end - start).total_seconds() / 86400)
-        if budget / days < self.min_daily_minor:
-            minimum = self.min_daily_minor * days / 100
+        # Under a campaign budget each ad set still needs the minimum daily spend.
+        sharing = 1 + sum(1 for a in self.adsets.values() if a["campaign_id"] == campaign)
+        if campaign_budget is None:
+            sharing = 1
+        if budget / days < self.min_daily_minor * sharing:
+            minimum = self.min_daily_minor * sharing * days / 100
             return _invalid(f"Your budget is too low. The minimum budget for this ad set is {minimum:.2f}", 1885272)
         targeting = self._json(request, "targeting")
         if not isinstance(targeting, dict) or not isinstance(targeting.get("geo_locations"), dict):
@@ -171,7 +185,7 @@ class FakeMetaAds(FakeFacebook):
             "dsa_beneficiary": request.field("dsa_beneficiary"),
             "dsa_payor": request.field("dsa_payor"),
             "campaign_id": campaign,
-            "lifetime_budget": budget,
+            "lifetime_budget": None if campaign_budget is not None else budget,
             "start_time": request.field("start_time"),
             "end_time": request.field("end_time"),
             "targeting": targeting,

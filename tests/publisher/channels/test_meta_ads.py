@@ -7,7 +7,8 @@ from publisher.channels.base import AuthError, PermanentError
 from publisher.channels.meta_ads import MetaAds, PromotionSpec, minor_units, review_reason
 
 TOKEN = "EAAB-page-token-secret"
-TARGETING = {"geo_locations": {"zips": [{"key": "BE:1050"}, {"key": "BE:1000"}]}, "locales": [1003]}
+SHARED = {"geo_locations": {"zips": [{"key": "BE:1050"}, {"key": "BE:1000"}]}, "locales": [1003]}
+HOME = {"geo_locations": {"zips": [{"key": "BE:5000"}]}}
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def ads(fake_meta_ads, make_channel):
     return fake_meta_ads, MetaAds(channel), post_id
 
 
-def spec(post_id, *, budget_minor=2000, days=7, targeting=TARGETING, network="facebook"):
+def spec(post_id, *, budget_minor=2000, days=7, targetings=(SHARED,), network="facebook"):
     return PromotionSpec(
         name="Tandem #1 fr",
         network=network,
@@ -37,7 +38,7 @@ def spec(post_id, *, budget_minor=2000, days=7, targeting=TARGETING, network="fa
         budget_minor=budget_minor,
         starts_at=datetime(2026, 12, 2, 8, tzinfo=UTC),
         ends_at=datetime(2026, 12, 2 + days, 8, tzinfo=UTC),
-        targeting=targeting,
+        targetings=list(targetings),
     )
 
 
@@ -47,14 +48,26 @@ def test_promotion_is_created_paused_from_the_existing_post(ads):
     campaign = fake.campaigns[ids.campaign_id]
     assert campaign["objective"] == "OUTCOME_AWARENESS"
     assert campaign["special_ad_categories"] == []
-    adset = fake.adsets[ids.adset_id]
-    assert adset["lifetime_budget"] == 2000
+    assert campaign["lifetime_budget"] == 2000
+    (adset_id,) = ids.adset_ids
+    adset = fake.adsets[adset_id]
     assert adset["targeting"]["geo_locations"]["zips"] == [{"key": "BE:1050"}, {"key": "BE:1000"}]
     assert adset["targeting"]["locales"] == [1003]
     assert adset["targeting"]["publisher_platforms"] == ["facebook"]
     assert fake.creatives[ids.creative_id]["object_story_id"] == post_id
-    assert {campaign["status"], adset["status"], fake.ads[ids.ad_id]["status"]} == {"PAUSED"}
-    assert fake.effective_status(ids.ad_id) == "CAMPAIGN_PAUSED"
+    assert {campaign["status"], adset["status"], fake.ads[ids.ad_ids[0]]["status"]} == {"PAUSED"}
+    assert fake.effective_status(ids.ad_ids[0]) == "CAMPAIGN_PAUSED"
+
+
+def test_two_targets_share_the_campaign_budget(ads):
+    fake, client, post_id = ads
+    ids = client.promotion_create(spec(post_id, targetings=(HOME, SHARED)))
+    assert len(ids.adset_ids) == len(ids.ad_ids) == 2
+    home, shared = (fake.adsets[a]["targeting"] for a in ids.adset_ids)
+    assert "locales" not in home
+    assert shared["locales"] == [1003]
+    assert {fake.ads[a]["creative_id"] for a in ids.ad_ids} == {ids.creative_id}
+    assert all(fake.adsets[a]["lifetime_budget"] is None for a in ids.adset_ids)
     assert all("access_token" not in r.query for r in fake.requests)
 
 
@@ -62,21 +75,24 @@ def test_activate_then_pause_at_once(ads):
     fake, client, post_id = ads
     ids = client.promotion_create(spec(post_id))
     client.promotion_activate(ids)
-    assert fake.effective_status(ids.ad_id) == "PENDING_REVIEW"
-    fake.review_pass(ids.ad_id)
-    assert fake.effective_status(ids.ad_id) == "ACTIVE"
+    (ad_id,) = ids.ad_ids
+    assert fake.effective_status(ad_id) == "PENDING_REVIEW"
+    fake.review_pass(ad_id)
+    assert fake.effective_status(ad_id) == "ACTIVE"
     before = len(fake.requests)
     client.promotion_pause(ids)
     assert len(fake.requests) == before + 1  # one call stops everything under the campaign
-    assert fake.effective_status(ids.ad_id) == "CAMPAIGN_PAUSED"
+    assert fake.effective_status(ad_id) == "CAMPAIGN_PAUSED"
 
 
 def test_results_and_rejection_reason(ads):
     fake, client, post_id = ads
-    ids = client.promotion_create(spec(post_id))
+    ids = client.promotion_create(spec(post_id, targetings=(HOME, SHARED)))
     client.promotion_activate(ids)
+    fake.review_pass(ids.ad_ids[0])
     fake.deliver(ids.campaign_id, spend="12.34", reach=4100, impressions=9050)
-    fake.review_reject(ids.ad_id, "The ad makes a claim that cannot be verified.")
+    assert client.promotion_results(ids).effective_status == "PENDING_REVIEW"  # one ad still is
+    fake.review_reject(ids.ad_ids[1], "The ad makes a claim that cannot be verified.")
     results = client.promotion_results(ids)
     assert results.effective_status == "DISAPPROVED"
     assert "cannot be verified" in results.review_feedback
@@ -109,7 +125,7 @@ def test_separate_ad_account_credential_wins(fake_meta_ads, make_channel):
     )
     fake_meta_ads.posts["1_2"] = {"message": "x", "media": []}
     ids = MetaAds(channel).promotion_create(spec("1_2"))
-    assert ids.ad_id in fake_meta_ads.ads
+    assert ids.ad_ids[0] in fake_meta_ads.ads
 
 
 def test_instagram_media_is_the_creative(fake_meta_ads, make_channel):
@@ -127,7 +143,7 @@ def test_instagram_media_is_the_creative(fake_meta_ads, make_channel):
     )
     ids = MetaAds(channel).promotion_create(spec("17900000000000001", network="instagram"))
     assert fake_meta_ads.creatives[ids.creative_id]["source_instagram_media_id"] == "17900000000000001"
-    assert fake_meta_ads.adsets[ids.adset_id]["targeting"]["publisher_platforms"] == ["instagram"]
+    assert fake_meta_ads.adsets[ids.adset_ids[0]]["targeting"]["publisher_platforms"] == ["instagram"]
 
 
 def test_dry_run_builds_every_request_and_sends_none(ads):
@@ -156,9 +172,9 @@ def test_helpers():
 def test_eu_ads_name_beneficiary_and_payer(ads):
     fake, client, post_id = ads
     ids = client.promotion_create(spec(post_id))
-    assert fake.adsets[ids.adset_id]["dsa_payor"] == "Zone de police Bruxelles-Capitale/Ixelles"
+    assert fake.adsets[ids.adset_ids[0]]["dsa_payor"] == "Zone de police Bruxelles-Capitale/Ixelles"
     client.channel.config.pop("dsa_payor")
     with pytest.raises(PermanentError, match="dsa_beneficiary and dsa_payor"):
         client.promotion_create(spec(post_id))
     fake.dsa_defaults = True  # the ad account's defaults apply
-    assert client.promotion_create(spec(post_id)).ad_id
+    assert client.promotion_create(spec(post_id)).ad_ids

@@ -35,8 +35,9 @@ def test_one_brussels_municipality_both_languages_with_language_targeting():
     for language, locales in (("fr", [1003]), ("nl", [14, 83])):
         audience = audiences[language]
         assert set(audience.postal_codes) == reference_postal_codes({"21009"}) == {"1050"}
-        assert audience.targeting()["locales"] == locales
-        assert audience.targeting()["geo_locations"]["zips"] == [{"key": "BE:1050"}]
+        (targeting,) = audience.targetings()
+        assert targeting["locales"] == locales
+        assert targeting["geo_locations"]["zips"] == [{"key": "BE:1050"}]
 
 
 def test_a_flemish_zone_is_dutch_only_without_language_targeting():
@@ -45,7 +46,9 @@ def test_a_flemish_zone_is_dutch_only_without_language_targeting():
     audiences = language_audiences(members, BOTH)
     assert set(audiences) == {"nl"}
     assert set(audiences["nl"].postal_codes) == reference_postal_codes({m.nis_code for m in members})
-    assert "locales" not in audiences["nl"].targeting()
+    (targeting,) = audiences["nl"].targetings(age_min=18)
+    assert "locales" not in targeting
+    assert targeting["age_min"] == 18
 
 
 def test_a_walloon_province_is_french_only():
@@ -71,6 +74,25 @@ def test_whole_country_covers_every_postal_code_of_the_reference_data():
     audiences = language_audiences(Municipality.objects.all(), BOTH)
     every = reference_postal_codes()
     assert set(audiences["fr"].postal_codes) | set(audiences["nl"].postal_codes) == every
+    # Two targets per language: everyone where only this post goes, the language's readers
+    # where both go (Brussels, facilities), and no postal code in both.
+    for language in BOTH:
+        home, shared = audiences[language].targetings()
+        assert "locales" not in home
+        assert shared["locales"]
+        home_keys = {z["key"] for z in home["geo_locations"]["zips"]}
+        shared_keys = {z["key"] for z in shared["geo_locations"]["zips"]}
+        assert not home_keys & shared_keys
+        assert "BE:1000" in shared_keys
+    # The German-speaking area's French facilities need no second post: French serves German.
+    brussels_and_facilities = {
+        code
+        for m in Municipality.objects.all()
+        if m.language_region == "bilingual" or (m.language_region in ("fr", "nl") and m.facilities in ("fr", "nl"))
+        for code in m.postal_codes.split()
+    }
+    shared_everywhere = set(audiences["fr"].shared_postal_codes) | set(audiences["nl"].shared_postal_codes)
+    assert shared_everywhere == brussels_and_facilities
     # Brussels is in both; Flanders outside facilities only in Dutch, Wallonia only in French.
     assert "1000" in audiences["fr"].postal_codes
     assert "1000" in audiences["nl"].postal_codes

@@ -82,12 +82,13 @@ def test_brussels_message_gets_one_paused_promotion_per_language(world, proposer
     assert {lang: b.state for lang, b in rows.items()} == {"fr": BoostState.PROPOSED, "nl": BoostState.PROPOSED}
     assert rows["nl"].budget_minor == 1550
     for language, locales in (("fr", [1003]), ("nl", [14, 83])):
-        adset = fake.adsets[rows[language].adset_id]
+        (adset_id,) = rows[language].adset_ids  # Brussels only: one target, with language targeting
+        adset = fake.adsets[adset_id]
         assert adset["targeting"]["geo_locations"]["zips"] == [{"key": "BE:1050"}]
         assert adset["targeting"]["locales"] == locales
         assert adset["targeting"]["age_min"] == 18
         assert adset["start_time"] == "2026-12-01T11:00:00+01:00"  # Brussels time
-        assert fake.effective_status(rows[language].ad_id) == "CAMPAIGN_PAUSED"
+        assert fake.effective_status(rows[language].ad_ids[0]) == "CAMPAIGN_PAUSED"
         assert fake.creatives[rows[language].creative_id]["object_story_id"] == rows[language].delivery.remote_id
     proposed = AuditEvent.objects.filter(verb="boost.proposed", object_id=str(message.pk))
     assert {e.summary["budget"] for e in proposed} == {"20.00 EUR", "15.50 EUR"}
@@ -102,13 +103,13 @@ def test_the_proposer_never_approves_the_spend(world, proposer, approver, django
         boosts.boost_approve(boost=boost, actor=proposer)
     with pytest.raises(NotAllowed):
         boosts.boost_approve(boost=boost, actor=UserFactory(username="writer2", roles=["author"]))
-    assert fake.effective_status(boost.ad_id) == "CAMPAIGN_PAUSED"
+    assert fake.effective_status(boost.ad_ids[0]) == "CAMPAIGN_PAUSED"
     with django_capture_on_commit_callbacks(execute=True):
         boosts.boost_approve(boost=boost, actor=approver)
     boost.refresh_from_db()
     assert boost.state == BoostState.ACTIVE
     assert boost.approved_by == approver
-    assert fake.effective_status(boost.ad_id) == "PENDING_REVIEW"
+    assert fake.effective_status(boost.ad_ids[0]) == "PENDING_REVIEW"
     approved = AuditEvent.objects.get(verb="boost.approved")
     assert approved.actor == approver
     assert approved.summary["budget"] == "20.00 EUR"
@@ -143,10 +144,10 @@ def test_stop_pauses_at_once(world, proposer, approver, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         boosts.boost_approve(boost=boost, actor=approver)
     boost.refresh_from_db()
-    fake.review_pass(boost.ad_id)
+    fake.review_pass(boost.ad_ids[0])
     with django_capture_on_commit_callbacks(execute=True):
         boosts.boost_stop(boost=boost, actor=proposer)
-    assert fake.effective_status(boost.ad_id) == "CAMPAIGN_PAUSED"
+    assert fake.effective_status(boost.ad_ids[0]) == "CAMPAIGN_PAUSED"
     assert Boost.objects.get(pk=boost.pk).state == BoostState.STOPPED
 
 
@@ -168,7 +169,7 @@ def test_retracting_stops_the_promotions_before_deleting_the_posts(
     assert len(pauses) >= 2
     assert deletions
     assert max(pauses[-2:]) < min(deletions)
-    assert all(fake.effective_status(Boost.objects.get(pk=b.pk).ad_id) == "CAMPAIGN_PAUSED" for b in made)
+    assert all(fake.effective_status(Boost.objects.get(pk=b.pk).ad_ids[0]) == "CAMPAIGN_PAUSED" for b in made)
 
 
 def test_results_rejection_and_completion_per_language(world, proposer, approver, django_capture_on_commit_callbacks):
@@ -182,9 +183,9 @@ def test_results_rejection_and_completion_per_language(world, proposer, approver
     assert boosts.boosts_refresh() == 2
     fr.refresh_from_db()
     assert boosts.boost_display_state(fr) == "In review at Meta"
-    fake.review_pass(fr.ad_id)
+    fake.review_pass(fr.ad_ids[0])
     fake.deliver(fr.campaign_id, spend="7.25", reach=3100, impressions=5200)
-    fake.review_reject(nl.ad_id, "Unverifiable claim.")
+    fake.review_reject(nl.ad_ids[0], "Unverifiable claim.")
     fake.deliver(nl.campaign_id, spend="0.40", reach=80, impressions=90)
     boosts.boosts_refresh()
     fr.refresh_from_db()
@@ -268,3 +269,22 @@ def test_pruning_the_delivery_history_keeps_the_promotion(world, proposer, djang
     assert kept.delivery is None
     assert kept.post_id == post_id
     assert kept.budget_minor == 2000
+
+
+def test_mixed_audience_targets_everyone_in_flanders_and_dutch_readers_in_brussels(
+    world, proposer, django_capture_on_commit_callbacks
+):
+    fake, message, _channels = world
+    Message.objects.filter(pk=message.pk).update(approved_audience=[IXELLES, "44021"])  # + Gent
+    message.refresh_from_db()
+    made = {b.language: b for b in propose(message, proposer, django_capture_on_commit_callbacks, fr="20", nl="20")}
+    nl = Boost.objects.get(pk=made["nl"].pk)
+    home, shared = (fake.adsets[a]["targeting"] for a in nl.adset_ids)
+    assert "locales" not in home
+    assert "BE:9000" in {z["key"] for z in home["geo_locations"]["zips"]}
+    assert shared["geo_locations"]["zips"] == [{"key": "BE:1050"}]
+    assert shared["locales"] == [14, 83]
+    assert fake.campaigns[nl.campaign_id]["lifetime_budget"] == 2000  # one budget for both
+    fr = Boost.objects.get(pk=made["fr"].pk)
+    assert len(fr.adset_ids) == 1  # Gent gets no French post
+    assert "9000" not in fr.postal_codes
