@@ -336,6 +336,13 @@ TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", defau
 TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
 # Days of delivery history `manage.py prune_history` keeps when run without --days; 0 = no retention.
 TANDEM_RETENTION_DAYS = env.int("TANDEM_RETENTION_DAYS", default=0)
+# Paid promotion (Meta Marketing API): the ad account's monthly budget (a channel's config
+# `boost_monthly_budget_eur` overrides it), the most one promotion may cost, a dry run that
+# builds every request and sends none, and how often status and results are read back.
+TANDEM_BOOST_MONTHLY_BUDGET_EUR = env.float("TANDEM_BOOST_MONTHLY_BUDGET_EUR", default=200.0)
+TANDEM_BOOST_MAX_EUR = env.float("TANDEM_BOOST_MAX_EUR", default=100.0)
+TANDEM_BOOST_DRY_RUN = env.bool("TANDEM_BOOST_DRY_RUN", default=False)
+TANDEM_BOOST_REFRESH_SECONDS = env.float("TANDEM_BOOST_REFRESH_SECONDS", default=900.0)
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)

@@ -41,6 +41,7 @@ from publisher.models import (
 from publisher.pagination import EstimatedCountPaginator
 from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
+from publisher.views import boosts as boost_views
 from publisher.views import calendar as calendar_views
 from publisher.views import home, language, language_guard, lists, preview
 from publisher.views import messages as message_views
@@ -275,6 +276,9 @@ class MessageAdmin(admin.ModelAdmin):
         info = "publisher_message"
         return [
             path("approvals/", wrap(lists.approvals_view), name=f"{info}_approvals"),
+            # Before the "<path:object_id>/approve/" routes, which would take "boosts/1" as an id.
+            path("boosts/<int:boost_id>/approve/", wrap(boost_views.boost_approve_view), name=f"{info}_boost_approve"),
+            path("boosts/<int:boost_id>/stop/", wrap(boost_views.boost_stop_view), name=f"{info}_boost_stop"),
             path("expired/", wrap(lists.expired_view), name=f"{info}_expired"),
             path("calendar/", wrap(calendar_views.calendar_view), name=f"{info}_calendar"),
             path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
@@ -294,6 +298,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
+            path("<path:object_id>/boost/", wrap(boost_views.boost_propose_view), name=f"{info}_boost"),
             path(
                 "<path:object_id>/language-confirm/",
                 wrap(language_guard.language_confirm_view),

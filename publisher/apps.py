@@ -13,7 +13,7 @@ class PublisherConfig(AppConfig):
         from publisher.audit import audit_record
         from publisher.delivery import dispatch, hooks
         from publisher.delivery.cluster import sentinel_repair_install
-        from publisher.workflow import notifications, services
+        from publisher.workflow import boosts, notifications, services
 
         # Lower layers cause effects owned above them through callbacks registered here; they
         # never import upward (the contracts in pyproject.toml fail the lint if one does).
@@ -25,4 +25,6 @@ class PublisherConfig(AppConfig):
         hooks.urgent_hand_over_register(dispatch.deliveries_hand_over)
         # A message whose posts all went out: its author gets a mail.
         hooks.message_published_register(notifications.message_published_notify)
+        # A queued task reads paid promotions' status and results back from Meta.
+        hooks.boosts_refresh_register(boosts.boosts_refresh)
         sentinel_repair_install()

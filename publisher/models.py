@@ -444,6 +444,90 @@ class DeliveryAttempt(models.Model):
         return _("%(state)s (too late, ignored)") % {"state": label} if stale else label
 
 
+class BoostState(models.TextChoices):
+    CREATING = "creating", _("Being prepared")
+    PROPOSED = "proposed", _("Awaiting spend approval")
+    ACTIVE = "active", _("Running")
+    REJECTED = "rejected", _("Rejected by Meta")
+    COMPLETED = "completed", _("Completed")
+    STOPPED = "stopped", _("Stopped")
+    FAILED = "failed", _("Failed")
+
+
+class Boost(models.Model):
+    """A paid promotion of one published post (a Facebook or Instagram delivery) to the
+    postal codes of the part of the message's audience that reads its language. Created
+    paused at Meta; runs only once someone other than its proposer approved the spend."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="boosts", verbose_name=_("message"))
+    # The promoted post: its channel and remote id are kept on the promotion, so pruning the
+    # delivery history (retention) leaves what was spent and where.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="boosts", verbose_name=_("delivery")
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="boosts", verbose_name=_("channel"))
+    post_id = models.CharField(_("promoted post"), max_length=500)
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    state = models.CharField(_("state"), max_length=10, choices=BoostState.choices, default=BoostState.CREATING)
+    # Amounts in minor units (cents) of `currency`, as the Marketing API takes them.
+    budget_minor = models.PositiveIntegerField(_("budget (cents)"))
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    age_min = models.PositiveSmallIntegerField(_("minimum age"), null=True, blank=True)
+    age_max = models.PositiveSmallIntegerField(_("maximum age"), null=True, blank=True)
+    # The audience as targeted: all its postal codes; those shared with another language's
+    # post, where Meta's language targeting (`locales` ids) narrows it to this language.
+    postal_codes = models.JSONField(_("postal codes"), default=list)
+    shared_postal_codes = models.JSONField(_("postal codes with language targeting"), default=list, blank=True)
+    locales = models.JSONField(_("language targeting"), default=list, blank=True)
+    # Which wallet the monthly limit counts against (the channel's ad account).
+    ad_account = models.CharField(_("ad account"), max_length=50)
+    # Built but never sent (exercise or dry run): `requests` shows what would have gone out.
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    requests = models.JSONField(_("requests"), default=list, blank=True, editable=False)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("spend approved by"),
+    )
+    approved_at = models.DateTimeField(_("spend approved at"), null=True, blank=True)
+    campaign_id = models.CharField(_("campaign id"), max_length=50, blank=True)
+    # One ad set and ad per target (with and without language targeting).
+    adset_ids = models.JSONField(_("ad set ids"), default=list, blank=True)
+    creative_id = models.CharField(_("creative id"), max_length=50, blank=True)
+    ad_ids = models.JSONField(_("ad ids"), default=list, blank=True)
+    # What Meta says (effective_status, review feedback) and delivers, as last read.
+    meta_status = models.CharField(_("status at Meta"), max_length=30, blank=True)
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    spend_minor = models.PositiveIntegerField(_("spent (cents)"), default=0)
+    reach = models.PositiveIntegerField(_("reach"), default=0)
+    impressions = models.PositiveIntegerField(_("impressions"), default=0)
+    results_at = models.DateTimeField(_("results read at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+        indexes = [models.Index(fields=["ad_account", "starts_at"], name="boost_month_idx")]
+
+    def __str__(self) -> str:
+        return _("Promotion #%(id)s (%(language)s, %(state)s)") % {
+            "id": self.pk,
+            "language": self.language.upper(),
+            "state": self.get_state_display(),
+        }
+
+
 # What each audit verb says, in words (the audit pages, an event's title).
 AUDIT_VERBS = {
     "message.created": _("drafted"),
@@ -482,6 +566,10 @@ AUDIT_VERBS = {
     "calendar_link.revoked": _("calendar link revoked"),
     "history.pruned": _("delivery history pruned"),
     "message.language_confirmed": _("language exception confirmed"),
+    "boost.proposed": _("promotion proposed"),
+    "boost.approved": _("promotion spend approved"),
+    "boost.stopped": _("promotion stopped"),
+    "boost.failed": _("promotion failed"),
 }
 # What an audit event is about: AuditEvent.object_type names a model.
 AUDIT_OBJECT_MODELS = {

@@ -484,6 +484,7 @@ def run(
     waker = _Waker()
     last_extend = 0.0
     last_expire = 0.0
+    last_boosts = time.monotonic()
     last_heartbeat = -HEARTBEAT_EVERY_SECONDS
     backoff = BACKOFF_FIRST_SECONDS
     try:
@@ -501,6 +502,10 @@ def run(
                 if time.monotonic() - last_expire > EXPIRE_EVERY_SECONDS:
                     last_expire = time.monotonic()
                     hooks.unapproved_expire.call(now=timezone.now())
+                if time.monotonic() - last_boosts > settings.TANDEM_BOOST_REFRESH_SECONDS:
+                    last_boosts = time.monotonic()
+                    # Network calls to Meta: a worker's job, never the dispatcher's.
+                    enqueue.enqueue_boosts_refresh()
                 upcoming = next_due_at()
             except Exception:
                 logger.exception("Dispatcher pass failed; retrying in %.1f s.", backoff)

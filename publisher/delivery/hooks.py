@@ -9,6 +9,8 @@ cause something owned higher up, the higher module registers a callback here fro
   approval (the workflow owns message decisions; ``workflow.services.messages_expire_unapproved``);
 - ``message_published``: a message whose last delivery went out tells its author (the
   workflow's notifications mail people; ``workflow.notifications.message_published_notify``);
+- ``boosts_refresh``: a queued task reads paid promotions' status and results back from Meta
+  (``workflow.boosts.boosts_refresh``); the dispatcher's loop queues it periodically;
 - ``urgent_hand_over``: scheduling hands an urgent message's deliveries to the dispatcher
   right after the commit (``dispatch.deliveries_hand_over``; dispatch imports scheduling).
 
@@ -50,6 +52,7 @@ class Hook(Generic[F]):
 unapproved_expire: Hook[Callable[..., Sequence[Any]]] = Hook("unapproved_expire")
 urgent_hand_over: Hook[Callable[..., Any]] = Hook("urgent_hand_over")
 message_published: Hook[Callable[..., Any]] = Hook("message_published")
+boosts_refresh: Hook[Callable[..., int]] = Hook("boosts_refresh")
 
 
 def unapproved_expire_register(callback: Callable[..., Sequence[Any]]) -> None:
@@ -66,3 +69,8 @@ def message_published_register(callback: Callable[..., Any]) -> None:
     """callback(*, message_id: int), inside the transaction that recorded the state: what it
     sends, it sends after the commit."""
     message_published.register(callback)
+
+
+def boosts_refresh_register(callback: Callable[..., int]) -> None:
+    """callback() reads the promotions' status and results; returns how many it read."""
+    boosts_refresh.register(callback)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from publisher.delivery import publishing, supervision
+from publisher.delivery import hooks, publishing, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
@@ -22,3 +22,8 @@ def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
 
 def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:
     return publishing.deliveries_retract(delivery_ids=delivery_ids)
+
+
+def boosts_refresh() -> int:
+    # The workflow owns promotions; delivery only runs the periodic pull (hooks.py).
+    return int(hooks.boosts_refresh.call())

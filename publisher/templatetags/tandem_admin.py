@@ -54,6 +54,18 @@ DETAIL_LABELS = {
     "limits": gettext_lazy("limits"),
     "field": gettext_lazy("text"),
     "findings": gettext_lazy("language check"),
+    "boost": gettext_lazy("promotion"),
+    "budget": gettext_lazy("budget"),
+    "network": gettext_lazy("network"),
+    "starts_at": gettext_lazy("starts"),
+    "ends_at": gettext_lazy("ends"),
+    "postal_codes": gettext_lazy("postal codes"),
+    "language_targeting": gettext_lazy("language targeting"),
+    "postal_codes_with_language_targeting": gettext_lazy("postal codes with language targeting"),
+    "ages": gettext_lazy("ages"),
+    "dry_run": gettext_lazy("dry run"),
+    "error": gettext_lazy("error"),
+    "promotions_stopped": gettext_lazy("promotions stopped"),
 }
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}

@@ -9,7 +9,7 @@ from accounts.models import User
 from publisher.delivery import enqueue, scheduling
 from publisher.delivery.publishing import DERIVED_STATES
 from publisher.models import Delivery, DeliveryState, Message, MessageState
-from publisher.workflow import services
+from publisher.workflow import boosts, services
 
 
 def message_retract(*, message: Message, actor: User | None, reason: str) -> Message:
@@ -19,6 +19,8 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
         services.message_require_state(message, retractable)
+        # Paid promotions first: their pauses run after the commit before the deletions.
+        stopped = boosts.message_boosts_stop(message=message, actor=actor, reason=reason.strip())
         cancelled = scheduling.message_unschedule(message=message, actor=actor)
         sent_ids = list(
             Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).values_list("pk", flat=True)
@@ -30,7 +32,12 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
             actor=actor,
             verb="message.retracted",
             obj=message,
-            summary={"reason": reason.strip(), "cancelled": cancelled, "to_delete": sent_ids},
+            summary={
+                "reason": reason.strip(),
+                "cancelled": cancelled,
+                "to_delete": sent_ids,
+                "promotions_stopped": stopped,
+            },
         )
         if sent_ids:
 

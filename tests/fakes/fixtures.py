@@ -71,6 +71,13 @@ def fake_facebook() -> Iterator[Any]:
 
 
 @pytest.fixture
+def fake_meta_ads() -> Iterator[Any]:
+    from tests.fakes.meta_ads import FakeMetaAds
+
+    yield from _serve(FakeMetaAds())
+
+
+@pytest.fixture
 def media_server() -> Iterator[Any]:
     """Our public URL in tests: serves MEDIA_ROOT like the web server does in production."""
     from tests.fakes.static import StaticMediaServer
