@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Prefetch
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from publisher.channels import registry
 from publisher.channels.base import Post, PostImage, Receipt
 from publisher.models import Attachment, Delivery, Language, MessageStatus, Occurrence, Variant
 
@@ -59,7 +62,7 @@ def post_build(delivery: Delivery) -> Post:
     )
     reply_to = receipt_of(delivery.reply_to) if delivery.reply_to and delivery.reply_to.remote_id else None
     return Post(
-        text=variant.text,
+        text=correction_text(delivery, variant.text, variant.language) if message.is_correction else variant.text,
         language=variant.language,
         link=variant.link,
         images=images,
@@ -67,10 +70,21 @@ def post_build(delivery: Delivery) -> Post:
         message_id=message.pk,
         delivery_id=delivery.pk,
         reply_to=reply_to,
+        correction=message.is_correction,
         exercise=message.status == MessageStatus.EXERCISE,
         urgent=delivery.urgent,
         cap=dict(message.cap or {}),
     )
+
+
+def correction_text(delivery: Delivery, text: str, language: str) -> str:
+    """Where the network cannot edit the post, the correction is a reply on its thread: it says
+    it is one, in the reader's language."""
+    adapter = registry.adapter_classes().get(delivery.channel.kind)
+    if adapter is not None and adapter.supports_edit:
+        return text
+    with translation.override(language):
+        return _("Correction: %(text)s") % {"text": text}
 
 
 def post_as_dict(post: Post) -> dict[str, object]:
@@ -82,6 +96,7 @@ def post_as_dict(post: Post) -> dict[str, object]:
         "title": post.title,
         "images": [{"path": i.path, "alt": i.alt, "width": i.width, "height": i.height} for i in post.images],
         "reply_to": post.reply_to.remote_id if post.reply_to else None,
+        "correction": post.correction,
         "urgent": post.urgent,
         "exercise": post.exercise,
         "cap": post.cap,
