@@ -213,3 +213,22 @@ def test_cap_feed_lists_delivered_alerts(client, alert):
     response = client.get(f"/feeds/cap/{alert.pk}.xml")
     assert response["Content-Type"].startswith("application/cap+xml")
     CAP_SCHEMA.validate(response.content)
+
+
+def test_a_correction_in_place_updates_the_atom_entry(client, author, atom_channels):
+    fr, _nl = atom_channels
+    original = make_message(author=author, variants={"fr": "Rue fermée le 12", "nl": "Straat dicht op 12"})
+    first = deliver(original, fr, "fr")
+    correction = make_message(author=author, variants={"fr": "Rue fermée le 19", "nl": "Straat dicht op 12"})
+    Message.objects.filter(pk=correction.pk).update(follows=original, is_correction=True, kind=MessageKind.UPDATE)
+    later = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    second = deliver(correction, fr, "fr", receipt={"edited_in_place": True}, when=later)
+    Delivery.objects.filter(pk=second.pk).update(reply_to=first)
+
+    parsed = feedparser.parse(client.get("/feeds/fr.atom").content)
+
+    (entry,) = parsed.entries
+    assert entry.title == "Rue fermée le 19"
+    assert entry.id.endswith(f":delivery-{first.pk}")
+    assert entry.published_parsed[:5] == (2026, 11, 27, 13, 0)
+    assert entry.updated_parsed[:5] == (2026, 11, 27, 15, 0)
