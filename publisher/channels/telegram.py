@@ -159,7 +159,12 @@ class TelegramAdapter(ChannelAdapter):
         return Receipt(
             remote_id=str(message_ids[0]),
             url=url,
-            extra={"message_ids": message_ids, "chat_id": chat_id, "text_in": text_in, "text_message_id": message_ids[-1]},
+            extra={
+                "message_ids": message_ids,
+                "chat_id": chat_id,
+                "text_in": text_in,
+                "text_message_id": message_ids[-1],
+            },
         )
 
     def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:

@@ -713,7 +713,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                     actor_label="dispatcher",
                     verb="delivery.edited",
                     obj=delivery,
-                    summary={"channel": delivery.channel_id, "language": delivery.language, "post": call.remote_id},
+                    summary={"channel": delivery.channel.name, "language": delivery.language, "post": call.remote_id},
                 )
         _rows_set(Delivery, deliveries, DELIVERY_OUTCOME_FIELDS)
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])

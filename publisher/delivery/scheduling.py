@@ -364,10 +364,10 @@ def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
 
 def correction_languages(message: Message) -> set[str]:
     """The languages whose text or link a correction changes from the message it follows."""
+    if message.follows_id is None:
+        return set()
     before = {v.language: (v.text, v.link) for v in Variant.objects.filter(message_id=message.follows_id)}
-    return {
-        v.language for v in Variant.objects.filter(message=message) if before.get(v.language) != (v.text, v.link)
-    }
+    return {v.language for v in Variant.objects.filter(message=message) if before.get(v.language) != (v.text, v.link)}
 
 
 def _deliveries_create(

@@ -54,6 +54,9 @@ DETAIL_LABELS = {
     "limits": gettext_lazy("limits"),
     "field": gettext_lazy("text"),
     "findings": gettext_lazy("language check"),
+    "follows": gettext_lazy("follows up on message"),
+    "draft": gettext_lazy("follow-up message"),
+    "post": gettext_lazy("post"),
 }
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}

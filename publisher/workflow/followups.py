@@ -73,7 +73,7 @@ def message_follow_up_draft(*, original: Message, actor: User, kind: str) -> Mes
     with transaction.atomic():
         draft = services.message_create(
             author=actor,
-            title=f"{labels[FollowUp(kind)]}: {original.title}"[:200],
+            title=(_("%(kind)s: %(title)s") % {"kind": labels[FollowUp(kind)], "title": original.title})[:200],
             variants=variants,
             audience=_audience_of(original),
             urgency=original.urgency,
@@ -89,12 +89,12 @@ def message_follow_up_draft(*, original: Message, actor: User, kind: str) -> Mes
             actor=actor,
             verb="message.correction_drafted" if draft.is_correction else "message.follow_up_drafted",
             obj=draft,
-            summary={"follows": original.pk, "kind": kind},
+            summary={"follows": original.pk, "kind": draft.kind},
         )
         services.audit_record(
             actor=actor,
             verb="message.correction_drafted" if draft.is_correction else "message.follow_up_drafted",
             obj=original,
-            summary={"draft": draft.pk, "kind": kind},
+            summary={"draft": draft.pk, "kind": draft.kind},
         )
     return draft

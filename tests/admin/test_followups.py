@@ -56,9 +56,13 @@ def test_correct_drafts_a_prefilled_correction_and_opens_it(author_client, autho
     response = author_client.post(follow_up_url(published, "correct"))
 
     draft = Message.objects.get(follows=published)
-    assert response.status_code == 302 and response.url == page(draft)
+    assert response.status_code == 302
+    assert response.url == page(draft)
     assert (draft.is_correction, draft.kind, draft.state) == (True, MessageKind.UPDATE, MessageState.DRAFT)
-    assert {v.language: v.text for v in draft.variants.all()} == {"fr": "Rue fermée le 12.", "nl": "Straat dicht op 12."}
+    assert {v.language: v.text for v in draft.variants.all()} == {
+        "fr": "Rue fermée le 12.",
+        "nl": "Straat dicht op 12.",
+    }
     assert draft.author == author
     assert AuditEvent.objects.filter(verb="message.correction_drafted", object_id=str(published.pk)).exists()
     draft_page = author_client.get(response.url)

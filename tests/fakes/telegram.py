@@ -156,7 +156,9 @@ class FakeTelegram(FakeServer):
         if message is None or str(message["chat"]["id"]) != str(params.get("chat_id")):
             return self._bad("Bad Request: message to edit not found")
         if field not in message:
-            return self._bad(f"Bad Request: there is no {'text' if field == 'text' else 'caption'} in the message to edit")
+            return self._bad(
+                f"Bad Request: there is no {'text' if field == 'text' else 'caption'} in the message to edit"
+            )
         if not value.strip() and field == "text":
             return self._bad("Bad Request: message text is empty")
         if len(value) > limit:

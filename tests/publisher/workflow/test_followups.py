@@ -42,7 +42,9 @@ def networks(fake_mastodon, fake_bluesky, make_channel):
 
 @pytest.fixture
 def published(networks, author, approver):
-    message = make_message(author=author, variants={"fr": "Rue fermée jusqu'au 12 mai.", "nl": "Straat dicht tot 12 mei."})
+    message = make_message(
+        author=author, variants={"fr": "Rue fermée jusqu'au 12 mai.", "nl": "Straat dicht tot 12 mei."}
+    )
     services.message_submit(message=message, actor=author)
     approve(message, by=approver)
     assert publish_due() == {"sent": 2}
@@ -81,7 +83,8 @@ def test_correction_edits_mastodon_in_place_and_replies_on_bluesky(networks, pub
     draft.refresh_from_db()
     assert draft.state == MessageState.PUBLISHED
     edited = Delivery.objects.get(occurrence__message=draft, channel__kind="mastodon")
-    assert edited.remote_id == toot_id and edited.receipt["edited_in_place"] is True
+    assert edited.remote_id == toot_id
+    assert edited.receipt["edited_in_place"] is True
     assert AuditEvent.objects.filter(verb="delivery.edited", object_id=str(edited.pk)).exists()
     assert AuditEvent.objects.filter(verb="message.correction_drafted", object_id=str(published.pk)).exists()
 
@@ -114,12 +117,16 @@ def test_update_replies_on_the_original_threads(networks, published, approver):
     writer = UserFactory(username="writer", roles=["author"])
 
     draft = followups.message_follow_up_draft(original=published, actor=writer, kind=followups.FollowUp.ALL_CLEAR)
-    assert draft.kind == MessageKind.CANCEL and not draft.is_correction
+    assert draft.kind == MessageKind.CANCEL
+    assert not draft.is_correction
     assert draft.title.startswith("All clear: ")
     draft = services.message_update(
         message=draft,
         actor=writer,
-        variants={"fr": services.VariantInput("La rue est rouverte."), "nl": services.VariantInput("Straat terug open.")},
+        variants={
+            "fr": services.VariantInput("La rue est rouverte."),
+            "nl": services.VariantInput("Straat terug open."),
+        },
     )
     services.message_submit(message=draft, actor=writer)
     approve(draft, by=approver)
