@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Prefetch
-from django.utils import translation
-from django.utils.translation import gettext as _
-
 from publisher.channels import registry
 from publisher.channels.base import Post, PostImage, Receipt
+from publisher.channels.checks import correction_reply_text
 from publisher.models import Attachment, Delivery, Language, MessageStatus, Occurrence, Variant
 
 
@@ -78,13 +76,12 @@ def post_build(delivery: Delivery) -> Post:
 
 
 def correction_text(delivery: Delivery, text: str, language: str) -> str:
-    """Where the network cannot edit the post, the correction is a reply on its thread: it says
-    it is one, in the reader's language."""
+    """A correction's text as this channel gets it: as written where the post is edited in
+    place, announced as a correction where it is a reply."""
     adapter = registry.adapter_classes().get(delivery.channel.kind)
     if adapter is not None and adapter.supports_edit:
         return text
-    with translation.override(language):
-        return _("Correction: %(text)s") % {"text": text}
+    return correction_reply_text(text, language)
 
 
 def post_as_dict(post: Post) -> dict[str, object]:

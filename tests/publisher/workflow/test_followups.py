@@ -175,3 +175,12 @@ def test_a_correction_is_not_followed_up_itself(networks, published, approver):
     assert not followups.message_can_follow_up(draft)
     with pytest.raises(InvalidTransition):
         followups.message_follow_up_draft(original=draft, actor=corrector, kind=followups.FollowUp.CORRECT)
+
+
+def test_the_reply_announcing_a_correction_is_checked_as_it_will_be_sent(published):
+    corrector = UserFactory(username="corrector", roles=["author"])
+    # Fits Bluesky's 300 graphemes, but not once "Correction : " announces it.
+    draft = correct(published, actor=corrector, fr="é" * 295)
+
+    with pytest.raises(ValidationError, match="308/300"):
+        services.message_submit(message=draft, actor=corrector)
