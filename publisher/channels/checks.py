@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from publisher.channels.base import Post, PostImage, Problem
+from publisher.channels.base import Post, PostImage, Problem, Receipt
 from publisher.channels.registry import get_adapter
 from publisher.models import Channel, Message, MessageStatus
 from publisher.territory import selectors
@@ -62,6 +62,9 @@ def message_channel_problems(message: Message) -> list[tuple[str, Channel, Probl
         channel = route.channel
         try:
             adapter = get_adapter(channel)
+            if message.follows_id is not None and adapter.supports_replies:
+                # A follow-up replies on the original's thread: checked as the reply it will be.
+                post = replace(post, reply_to=Receipt(remote_id=""))
             if message.is_correction and not adapter.supports_edit:
                 post = replace(post, text=correction_reply_text(post.text, post.language))
             problems = adapter.check(post)

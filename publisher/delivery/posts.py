@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Prefetch
+
 from publisher.channels import registry
 from publisher.channels.base import Post, PostImage, Receipt
 from publisher.channels.checks import correction_reply_text
