@@ -29,8 +29,18 @@ class FollowUp(models.TextChoices):
     ALL_CLEAR = "all_clear", gettext_lazy("All clear")
 
 
-# Something went out: there are posts to correct or reply to.
-FOLLOWABLE_STATES = {MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED}
+# States in which posts may be out (a recurring message is scheduled or publishing between
+# its occurrences); a follow-up also needs one of its deliveries sent.
+FOLLOWABLE_STATES = {
+    MessageState.SCHEDULED,
+    MessageState.PUBLISHING,
+    MessageState.PUBLISHED,
+    MessageState.PARTIALLY_FAILED,
+}
+
+
+def _has_sent_posts(message: Message) -> bool:
+    return Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).exists()
 
 
 def _audience_of(message: Message) -> Audience:
@@ -45,7 +55,7 @@ def _audience_of(message: Message) -> Audience:
 
 def message_can_follow_up(message: Message) -> bool:
     """Whether the message page offers Correct, Update and All clear."""
-    return message.state in FOLLOWABLE_STATES and not message.is_correction
+    return message.state in FOLLOWABLE_STATES and not message.is_correction and _has_sent_posts(message)
 
 
 def message_follow_up_draft(*, original: Message, actor: User, kind: str) -> Message:
@@ -61,8 +71,7 @@ def message_follow_up_draft(*, original: Message, actor: User, kind: str) -> Mes
             _("Only a published message can be corrected or followed up (this one is “%(state)s”).")
             % {"state": original.get_state_display()}
         )
-    sent = Delivery.objects.filter(occurrence__message=original, state=DeliveryState.SENT).exists()
-    if not sent:
+    if not _has_sent_posts(original):
         raise InvalidTransition(_("None of this message's posts went out: there is nothing to follow up."))
     labels = {
         FollowUp.CORRECT: _("Correction"),

@@ -184,3 +184,13 @@ def test_the_reply_announcing_a_correction_is_checked_as_it_will_be_sent(publish
 
     with pytest.raises(ValidationError, match="308/300"):
         services.message_submit(message=draft, actor=corrector)
+
+
+def test_a_scheduled_message_with_nothing_out_yet_cannot_be_followed_up(networks, author, approver):
+    message = make_message(author=author)
+    services.message_submit(message=message, actor=author)
+    message = approve(message, by=approver)  # scheduled: due now, not sent yet
+
+    assert not followups.message_can_follow_up(message)
+    with pytest.raises(InvalidTransition, match="nothing to follow up"):
+        followups.message_follow_up_draft(original=message, actor=author, kind=followups.FollowUp.UPDATE)
