@@ -10,7 +10,8 @@ import pytest
 import xmlschema
 
 from publisher.channels.atom import AtomAdapter
-from publisher.channels.base import Post
+from publisher.channels.base import Post, Receipt
+from publisher.channels.cap import CapAdapter
 from publisher.feeds.syndication import cap_document, cap_time
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageStatus, Occurrence, PoliceZone
 from tests.factories import ChannelFactory, SegmentFactory, make_message
@@ -232,3 +233,24 @@ def test_a_correction_in_place_updates_the_atom_entry(client, author, atom_chann
     assert entry.id.endswith(f":delivery-{first.pk}")
     assert entry.published_parsed[:5] == (2026, 11, 27, 13, 0)
     assert entry.updated_parsed[:5] == (2026, 11, 27, 15, 0)
+
+
+def test_a_correction_on_the_cap_channel_is_an_update_referencing_the_alert(author, alert, settings):
+    settings.TANDEM_PUBLIC_URL = "https://tandem.police.example"
+    correction = make_message(author=author, variants={"fr": "Inondation à Ixelles", "nl": "Overstroming in Elsene"})
+    Message.objects.filter(pk=correction.pk).update(
+        kind=MessageKind.UPDATE, follows=alert, is_correction=True, approved_at=WHEN
+    )
+    correction.refresh_from_db()
+    channel = ChannelFactory(kind="cap", language="fr", covers_all=True)
+    original = Receipt(remote_id=f"cap-{alert.pk}")
+
+    receipt = CapAdapter(channel).edit(original, Post(text="x", language="fr", message_id=correction.pk), "k-9")
+
+    assert receipt.remote_id == f"cap-{correction.pk}"
+    root = ET.fromstring(cap_document(correction))
+    assert root.findtext(f"{CAP}msgType") == "Update"
+    assert root.findtext(f"{CAP}references") == (
+        f"tandem@tandem.police.example,tandem.police.example-tandem-{alert.pk},2026-11-27T14:00:00+01:00"
+    )
+    assert root.find(f"{CAP}info").findtext(f"{CAP}headline") == "Inondation à Ixelles"
