@@ -297,6 +297,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/reject/", wrap(message_views.reject_view), name=f"{info}_reject"),
             path("<path:object_id>/cancel/", wrap(message_views.cancel_view), name=f"{info}_cancel"),
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
+            path(
+                "<path:object_id>/follow-up/<str:kind>/",
+                wrap(message_views.follow_up_view),
+                name=f"{info}_follow_up",
+            ),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             path("<path:object_id>/boost/", wrap(boost_views.boost_propose_view), name=f"{info}_boost"),
             path(

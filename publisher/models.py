@@ -221,6 +221,9 @@ class Message(models.Model):
         blank=True,
         related_name="follow_ups",
     )
+    # A correction is a follow-up carrying the fixed text of the message it follows: it edits
+    # that message's posts where the network allows it, and replies on their threads elsewhere.
+    is_correction = models.BooleanField(_("correction"), default=False)
 
     # Schedule: either one time, or an RRULE (RFC 5545 text, may include EXDATE lines)
     # evaluated in Europe/Brussels from recurrence_start.
@@ -570,6 +573,9 @@ AUDIT_VERBS = {
     "boost.approved": _("promotion spend approved"),
     "boost.stopped": _("promotion stopped"),
     "boost.failed": _("promotion failed"),
+    "message.correction_drafted": _("correction drafted"),
+    "message.follow_up_drafted": _("follow-up drafted"),
+    "delivery.edited": _("post corrected in place"),
 }
 # What an audit event is about: AuditEvent.object_type names a model.
 AUDIT_OBJECT_MODELS = {

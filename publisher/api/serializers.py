@@ -241,6 +241,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "urgency",
             "kind",
             "follows",
+            "is_correction",
             "variants",
             "audience",
             "publish_at",
@@ -431,6 +432,12 @@ class AlertCreateSerializer(CapFieldsSerializer):
 
 class AlertFollowUpSerializer(serializers.Serializer[Any]):
     msg_type = serializers.ChoiceField(choices=[MessageKind.UPDATE.value, MessageKind.CANCEL.value])
+    correction = serializers.BooleanField(
+        default=False,
+        help_text="With `Update`: the variants are the alert's corrected text. Its posts are edited in place "
+        "where the network allows it (Mastodon, Telegram, Facebook, webhook `message.updated`, CAP Update, Atom) "
+        "and get a reply saying it is a correction elsewhere (Bluesky, X, Instagram).",
+    )
     variants = VariantsSerializer()
     severity = serializers.ChoiceField(choices=CAP_SEVERITIES, required=False)
     urgency = serializers.ChoiceField(choices=CAP_URGENCIES, required=False)

@@ -654,15 +654,22 @@ class AlertViewSet(mixins.RetrieveModelMixin, TandemViewSet):
     )
     @action(detail=True, methods=["post"])
     def updates(self, request: Request, pk: str | None = None) -> Response:
-        """Follow an alert up: `Update` or `Cancel` (all clear), replying on every channel that carried it."""
+        """Follow an alert up: `Update` or `Cancel` (all clear), replying on every channel that carried it;
+        or correct it (`Update` with `correction`), editing its posts where the network allows it."""
         alert = self.get_object()
         serializer = s.AlertFollowUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         msg_type = data.pop("msg_type")
         variants = s.variants_from(data.pop("variants"))
+        correction = data.pop("correction")
         follow_up = alerts.alert_follow_up(
-            token_or_actor=self.token or self.actor, alert=alert, msg_type=msg_type, variants=variants, cap=data
+            token_or_actor=self.token or self.actor,
+            alert=alert,
+            msg_type=msg_type,
+            variants=variants,
+            cap=data,
+            correction=correction,
         )
         return self.alert_response(follow_up, status.HTTP_201_CREATED)
 

@@ -19,6 +19,9 @@ class AtomAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    # A correction updates the entry: the feed shows it under the original's atom:id with a
+    # newer atom:updated (RFC 4287 §4.1.1: entries with one id are one entry).
+    supports_edit = True
 
     def check(self, post: Post) -> list[Problem]:
         return []
@@ -40,6 +43,13 @@ class AtomAdapter(ChannelAdapter):
             return self.exercise_receipt(post, idempotency_key, {"images": images})
         feed = public_url(f"/feeds/{self.channel.pk}.atom")
         return Receipt(remote_id=f"tag:{public_host()}:{idempotency_key}", url=feed, extra={"images": images})
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        # The entry keeps the original's images (a correction changes its text).
+        extra = {"images": list(receipt.extra.get("images") or [])}
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, extra)
+        return Receipt(remote_id=receipt.remote_id, url=receipt.url, extra=extra)
 
     def retract(self, receipt: Receipt) -> None:
         return None

@@ -49,6 +49,9 @@ class Post:
     delivery_id: int | None = None
     # Follow-ups (updates, all-clear) reply on the thread of the original post.
     reply_to: Receipt | None = None
+    # A correction: the fixed text of the post in reply_to. Adapters that support_edit
+    # change that post in place; the others reply with it on its thread.
+    correction: bool = False
     exercise: bool = False
     urgent: bool = False
     cap: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +137,8 @@ class ChannelAdapter(abc.ABC):
     supports_idempotency: ClassVar[bool] = False
     supports_replies: ClassVar[bool] = False
     supports_retract: ClassVar[bool] = False
+    # The network can change a published post's text in place (see edit()).
+    supports_edit: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
@@ -175,3 +180,9 @@ class ChannelAdapter(abc.ABC):
     def retract(self, receipt: Receipt) -> None:
         """Delete a published post. Raises PermanentError where the network cannot."""
         raise PermanentError("This network does not allow deleting posts.")
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        """Change the text of the published post ``receipt`` names to ``post.text`` (its
+        images stay). Only called where ``supports_edit``; repeating it with the same text
+        must be harmless, as a retry after a timeout does. Returns the post's receipt."""
+        raise PermanentError("This network does not allow editing posts.")

@@ -39,6 +39,9 @@ class CapAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    # A correction is a new alert with msgType Update whose <references> names the original
+    # (feeds.cap_document follows Message.follows): CAP's own way of changing an alert.
+    supports_edit = True
 
     def check(self, post: Post) -> list[Problem]:
         problems = []
@@ -57,6 +60,9 @@ class CapAdapter(ChannelAdapter):
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
         url = public_url(f"/feeds/cap/{post.message_id}.xml")
         return Receipt(remote_id=f"cap-{post.message_id}", url=url, extra={"exercise": post.exercise})
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        return self.publish(post, idempotency_key)
 
     def retract(self, receipt: Receipt) -> None:
         return None

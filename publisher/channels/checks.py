@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from publisher.channels.base import Post, PostImage, Problem
+from publisher.channels.base import Post, PostImage, Problem, Receipt
 from publisher.channels.registry import get_adapter
 from publisher.models import Channel, Message, MessageStatus
 from publisher.territory import selectors
@@ -40,6 +43,13 @@ def _posts_by_language(message: Message) -> dict[str, Post]:
     return posts
 
 
+def correction_reply_text(text: str, language: str) -> str:
+    """Where a network cannot edit a post, its correction is a reply on the post's thread that
+    says it is one, in the reader's language (checked here as it will be sent)."""
+    with translation.override(language):
+        return _("Correction: %(text)s") % {"text": text}
+
+
 def message_channel_problems(message: Message) -> list[tuple[str, Channel, Problem]]:
     """(channel language, channel, problem) for every routed channel, with the problem's
     message formatted as "NL — Bluesky: 312/300 characters" in the active language."""
@@ -51,7 +61,13 @@ def message_channel_problems(message: Message) -> list[tuple[str, Channel, Probl
             continue
         channel = route.channel
         try:
-            problems = get_adapter(channel).check(post)
+            adapter = get_adapter(channel)
+            if message.follows_id is not None and adapter.supports_replies:
+                # A follow-up replies on the original's thread: checked as the reply it will be.
+                post = replace(post, reply_to=Receipt(remote_id=""))
+            if message.is_correction and not adapter.supports_edit:
+                post = replace(post, text=correction_reply_text(post.text, post.language))
+            problems = adapter.check(post)
         except ImproperlyConfigured:
             problems = [
                 Problem(code="unknown_kind", message=_("no adapter for kind “%(kind)s”") % {"kind": channel.kind})

@@ -47,6 +47,7 @@ class FacebookAdapter(ChannelAdapter):
     )
     supports_replies = True
     supports_retract = True
+    supports_edit = True
 
     @property
     def graph(self) -> str:
@@ -106,6 +107,22 @@ class FacebookAdapter(ChannelAdapter):
             response = http.request("POST", f"{self.graph}/{page}/feed", data=form, creates_post=True)
             post_id = str(response.json()["id"])
         return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}", extra={"photos": photo_ids})
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        """Update the Page post (or the follow-up comment) in place: POST /{id} with `message`.
+        Its photos stay; the same message again is harmless."""
+        text = compose(post.text, post.link)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"edits": receipt.remote_id, "message": text})
+        blocking = [p.message for p in self.check(replace(post, images=())) if p.severity == "error"]
+        if blocking:
+            raise PermanentError("; ".join(blocking))
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            response = http.request("POST", f"{self.graph}/{receipt.remote_id}", data={"message": text})
+            if response.json().get("success") is not True:
+                raise PermanentError(f"Facebook did not confirm the update of {receipt.remote_id}.")
+        return Receipt(remote_id=receipt.remote_id, url=receipt.url, extra={"updated": True})
 
     def retract(self, receipt: Receipt) -> None:
         token = channel_secret(self.channel)

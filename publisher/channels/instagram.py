@@ -6,6 +6,9 @@ path, served by feed_views.rendition). JPEG only, ≤ 8 MB, aspect ratio 4:5 to 
 30 hashtags and 20 @-mentions; a carousel holds up to 10 images. Each container is polled
 until FINISHED before publishing; the daily publishing quota is read first.
 
+A follow-up (an update, an all-clear, a correction: Instagram cannot edit a caption through
+this API) is a comment on the original post: text only.
+
 Channel.config: ig_user_id, graph_url (default https://graph.facebook.com/v21.0),
 poll_interval, poll_timeout. Secret: the user access token.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -56,7 +60,7 @@ class InstagramAdapter(ChannelAdapter):
         image_formats=("JPEG",),
         images_required=True,
     )
-    supports_replies = False
+    supports_replies = True
     supports_retract = False
 
     @property
@@ -65,6 +69,11 @@ class InstagramAdapter(ChannelAdapter):
 
     def check(self, post: Post) -> list[Problem]:
         text = compose(post.text, post.link)
+        if post.reply_to is not None:
+            # A comment: text only, no image needed (nor sent).
+            return standard_problems(
+                replace(post, images=()), replace(self.limits, images_required=False), code_points(text)
+            )
         problems = standard_problems(post, self.limits, code_points(text))
         for pattern, limit, what in ((HASHTAG_RE, 30, _("hashtags")), (MENTION_RE, 20, _("@-mentions"))):
             count = len(pattern.findall(text))
@@ -111,7 +120,29 @@ class InstagramAdapter(ChannelAdapter):
                 retry_after=float(config.get("quota_duration", 3600)),
             )
 
+    def _comment(self, post: Post, idempotency_key: str) -> Receipt:
+        assert post.reply_to is not None  # noqa: S101 - only called for a reply
+        message = compose(post.text, post.link)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"comment_on": post.reply_to.remote_id})
+        blocking = [p.message for p in self.check(post) if p.severity == "error"]
+        if blocking:
+            raise PermanentError("; ".join(blocking))
+        token = channel_secret(self.channel)
+        with HttpSession(
+            config=self.channel.config,
+            secrets=[token],
+            to_error=lambda response: graph_error(response, token),
+            headers={"Authorization": f"Bearer {token}"},
+        ) as http:
+            response = http.request(
+                "POST", f"{self.graph}/{post.reply_to.remote_id}/comments", data={"message": message}, creates_post=True
+            )
+        return Receipt(remote_id=str(response.json()["id"]), url=post.reply_to.url, extra={"comment": True})
+
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
+        if post.reply_to is not None:
+            return self._comment(post, idempotency_key)
         caption = compose(post.text, post.link)
         spec = RenditionSpec.from_limits(self.limits)
         renditions = [(rendition_for(image.path, spec, kind=self.kind), image.alt) for image in post.images]

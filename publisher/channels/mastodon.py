@@ -66,6 +66,7 @@ class MastodonAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    supports_edit = True
 
     @property
     def base_url(self) -> str:
@@ -206,6 +207,34 @@ class MastodonAdapter(ChannelAdapter):
             )
             status = response.json()
         return Receipt(remote_id=str(status["id"]), url=status.get("url") or status.get("uri") or "")
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        """PUT /api/v1/statuses/:id with the new text. The server replaces the media with the
+        `media_ids[]` sent (none: the images go), so the status's own are read first and sent
+        back. Mastodon keeps the earlier version in the status's edit history."""
+        text = compose(post.text, post.link)
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"status": text, "edits": receipt.remote_id})
+        with self._session() as http:
+            limits, url_length = self.effective_limits(self._server_limits(http))
+            # The images stay the original's: only the text counts against the limits here.
+            blocking = [
+                p.message for p in self._problems(replace(post, images=()), limits, url_length) if p.severity == "error"
+            ]
+            if blocking:
+                raise PermanentError("; ".join(blocking))
+            url = f"{self.base_url}/api/v1/statuses/{receipt.remote_id}"
+            current = http.request("GET", url).json()
+            data: dict[str, Any] = {"status": text, "language": post.language}
+            media_ids = [str(m["id"]) for m in current.get("media_attachments") or [] if m.get("id")]
+            if media_ids:
+                data["media_ids[]"] = media_ids
+            status = http.request("PUT", url, data=data).json()
+        return Receipt(
+            remote_id=str(status["id"]),
+            url=status.get("url") or status.get("uri") or receipt.url,
+            extra={"edited_at": status.get("edited_at")},
+        )
 
     def retract(self, receipt: Receipt) -> None:
         with self._session() as http:

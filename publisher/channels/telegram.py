@@ -59,6 +59,7 @@ class TelegramAdapter(ChannelAdapter):
     )
     supports_replies = True
     supports_retract = True
+    supports_edit = True
 
     def check(self, post: Post) -> list[Problem]:
         return standard_problems(post, self.limits, utf16_units(compose(post.text, post.link)))
@@ -153,7 +154,47 @@ class TelegramAdapter(ChannelAdapter):
                     message_ids.append(result["message_id"])
         username = str(self.channel.config.get("chat_username", "")).lstrip("@")
         url = f"https://t.me/{username}/{message_ids[0]}" if username else ""
-        return Receipt(remote_id=str(message_ids[0]), url=url, extra={"message_ids": message_ids, "chat_id": chat_id})
+        # Where the text is, for a correction: a photo's caption, or a message of its own.
+        text_in = "caption" if post.images and caption else "message"
+        return Receipt(
+            remote_id=str(message_ids[0]),
+            url=url,
+            extra={
+                "message_ids": message_ids,
+                "chat_id": chat_id,
+                "text_in": text_in,
+                "text_message_id": message_ids[-1],
+            },
+        )
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        """editMessageText on the message holding the text, editMessageCaption on a photo whose
+        caption holds it. "Message is not modified" means the text is already the new one (a
+        retry after a timeout): done."""
+        text = compose(post.text, post.link)
+        chat_id = receipt.extra.get("chat_id", self.channel.config.get("chat_id", ""))
+        in_caption = receipt.extra.get("text_in") == "caption"
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, {"chat_id": chat_id, "text": text})
+        limit = CAPTION_MAX if in_caption else TEXT_MAX
+        if utf16_units(text) > limit:
+            raise PermanentError(
+                f"The corrected text is {utf16_units(text)} units long: Telegram allows {limit} "
+                f"{'in a caption' if in_caption else 'in a message'}."
+            )
+        token = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[token]) as http:
+            if in_caption:
+                method, payload = "editMessageCaption", {"caption": text, "message_id": int(receipt.remote_id)}
+            else:
+                message_id = int(receipt.extra.get("text_message_id") or receipt.remote_id)
+                method, payload = "editMessageText", {"text": text, "message_id": message_id}
+            try:
+                self._call(http, token, method, creates_post=False, json={"chat_id": chat_id, **payload})
+            except PermanentError as exc:
+                if "message is not modified" not in exc.message:
+                    raise
+        return Receipt(remote_id=receipt.remote_id, url=receipt.url, extra={"method": method})
 
     def retract(self, receipt: Receipt) -> None:
         token = channel_secret(self.channel)

@@ -38,6 +38,7 @@ class WebhookAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    supports_edit = True
 
     def check(self, post: Post) -> list[Problem]:
         if not self.channel.config.get("url"):
@@ -109,6 +110,19 @@ class WebhookAdapter(ChannelAdapter):
             raise PermanentError("The webhook channel has no URL.")
         self.send(idempotency_key, payload)
         return Receipt(remote_id=idempotency_key.replace(".", "-"), extra={"webhook_id": idempotency_key})
+
+    def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
+        """A `message.updated` event: the corrected text of the event named in `data.updates`
+        (the receiver replaces it). Its own webhook-id is this delivery's key, so a retry is
+        de-duplicated like any other event."""
+        payload = self.payload(post, event="message.updated")
+        payload["data"]["updates"] = receipt.remote_id
+        if post.exercise:
+            return self.exercise_receipt(post, idempotency_key, payload)
+        if not self.channel.config.get("url"):
+            raise PermanentError("The webhook channel has no URL.")
+        self.send(idempotency_key, payload)
+        return Receipt(remote_id=receipt.remote_id, extra={"webhook_id": idempotency_key.replace(".", "-")})
 
     def retract(self, receipt: Receipt) -> None:
         """Tell the receiver the earlier event is withdrawn (it owns what happens next)."""

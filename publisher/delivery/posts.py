@@ -6,7 +6,9 @@ from collections.abc import Iterable
 
 from django.db.models import Prefetch
 
+from publisher.channels import registry
 from publisher.channels.base import Post, PostImage, Receipt
+from publisher.channels.checks import correction_reply_text
 from publisher.models import Attachment, Delivery, Language, MessageStatus, Occurrence, Variant
 
 
@@ -59,7 +61,7 @@ def post_build(delivery: Delivery) -> Post:
     )
     reply_to = receipt_of(delivery.reply_to) if delivery.reply_to and delivery.reply_to.remote_id else None
     return Post(
-        text=variant.text,
+        text=correction_text(delivery, variant.text, variant.language) if message.is_correction else variant.text,
         language=variant.language,
         link=variant.link,
         images=images,
@@ -67,10 +69,20 @@ def post_build(delivery: Delivery) -> Post:
         message_id=message.pk,
         delivery_id=delivery.pk,
         reply_to=reply_to,
+        correction=message.is_correction,
         exercise=message.status == MessageStatus.EXERCISE,
         urgent=delivery.urgent,
         cap=dict(message.cap or {}),
     )
+
+
+def correction_text(delivery: Delivery, text: str, language: str) -> str:
+    """A correction's text as this channel gets it: as written where the post is edited in
+    place, announced as a correction where it is a reply."""
+    adapter = registry.adapter_classes().get(delivery.channel.kind)
+    if adapter is not None and adapter.supports_edit:
+        return text
+    return correction_reply_text(text, language)
 
 
 def post_as_dict(post: Post) -> dict[str, object]:
@@ -82,6 +94,7 @@ def post_as_dict(post: Post) -> dict[str, object]:
         "title": post.title,
         "images": [{"path": i.path, "alt": i.alt, "width": i.width, "height": i.height} for i in post.images],
         "reply_to": post.reply_to.remote_id if post.reply_to else None,
+        "correction": post.correction,
         "urgent": post.urgent,
         "exercise": post.exercise,
         "cap": post.cap,

@@ -122,6 +122,9 @@ class _Call:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     network: str = ""  # calls to one network share a concurrency bound (_Sender)
+    # A correction changing the original post in place: the same text again is harmless,
+    # so an unknown outcome is retried like a network that honours our idempotency key.
+    editing: bool = False
 
 
 def _deliveries_start(delivery_ids: Sequence[int], now: datetime) -> dict[int, tuple[int, int]]:
@@ -164,7 +167,11 @@ def _call_adapter(call: _Call) -> _Call:
     assert call.post is not None  # noqa: S101
     call.started_at = timezone.now()
     try:
-        receipt = call.adapter.publish(call.post, idempotency_key(call.delivery.pk))
+        if call.editing:
+            assert call.post.reply_to is not None  # noqa: S101 - _calls_prepare only edits a sent post
+            receipt = call.adapter.edit(call.post.reply_to, call.post, idempotency_key(call.delivery.pk))
+        else:
+            receipt = call.adapter.publish(call.post, idempotency_key(call.delivery.pk))
     except UnknownOutcome as exc:
         call.outcome, call.error, call.http_status = "unknown", exc.message, exc.status
     except AuthError as exc:
@@ -184,6 +191,10 @@ def _call_adapter(call: _Call) -> _Call:
     else:
         call.outcome = "sent"
         call.remote_id, call.remote_url, call.extra = receipt.remote_id, receipt.url, dict(receipt.extra)
+        if call.editing:
+            # This delivery's receipt names the original's post: retracting the correction
+            # alone must not delete it (deliveries_retract reads this).
+            call.extra["edited_in_place"] = True
     finally:
         call.finished_at = timezone.now()
         # Adapters should not touch the database, but if one did in a pool thread, do not
@@ -206,6 +217,7 @@ def _calls_prepare(delivery_ids: Sequence[int]) -> dict[int, _Call]:
                 adapters[delivery.channel_id] = registry.get_adapter(delivery.channel)
             call.adapter = adapters[delivery.channel_id]
             call.network = call.adapter.network()
+            call.editing = call.post.correction and call.post.reply_to is not None and call.adapter.supports_edit
         except Exception as exc:  # noqa: BLE001 - nothing was sent: a rendering failure is final
             logger.exception("Cannot render delivery %s", delivery.pk)
             call.outcome, call.error = "permanent", _("Could not prepare the post: %(error)s") % {"error": exc}
@@ -695,6 +707,14 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
                 reconnect_channels[delivery.channel_id] = call.error[:2000]
             if call.outcome == "gone":
                 gone_channels[delivery.channel_id] = call.error[:2000]
+            if call.editing and call.outcome == "sent" and state == DeliveryState.SENT:
+                audit_record(
+                    actor=None,
+                    actor_label="dispatcher",
+                    verb="delivery.edited",
+                    obj=delivery,
+                    summary={"channel": delivery.channel.name, "language": delivery.language, "post": call.remote_id},
+                )
         _rows_set(Delivery, deliveries, DELIVERY_OUTCOME_FIELDS)
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])
         for channel_id, reason in reconnect_channels.items():
@@ -746,7 +766,8 @@ def _decide(call: _Call, now: datetime) -> tuple[str, dict[str, Any]]:
         return DeliveryState.RETRY_WAIT, {**cleared, "next_attempt_at": now, "last_error": error}
     if call.outcome == "unknown":
         adapter = call.adapter
-        if adapter is not None and adapter.supports_idempotency and call.attempt_no < max_attempts:
+        repeatable = call.editing or (adapter is not None and adapter.supports_idempotency)
+        if repeatable and call.attempt_no < max_attempts:
             return DeliveryState.RETRY_WAIT, {
                 **cleared,
                 "next_attempt_at": now + timedelta(seconds=retry_delay(call.attempt_no)),
@@ -974,7 +995,10 @@ def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
         "channel", "occurrence__message"
     ):
         error = ""
-        if delivery.remote_id != EXERCISE_REMOTE_ID and delivery.occurrence.message.status != MessageStatus.EXERCISE:
+        if (delivery.receipt or {}).get("edited_in_place"):
+            # The post is the corrected original's: deleting it is retracting that message.
+            error = _("This correction changed the original post in place: retract the original message to delete it.")
+        elif delivery.remote_id != EXERCISE_REMOTE_ID and delivery.occurrence.message.status != MessageStatus.EXERCISE:
             try:
                 registry.get_adapter(delivery.channel).retract(posts.receipt_of(delivery))
             except ChannelError as exc:

@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from publisher.delivery import hooks
-from publisher.models import Delivery, DeliveryState, Language, Message, MessageState, Occurrence, Urgency
+from publisher.models import Delivery, DeliveryState, Language, Message, MessageState, Occurrence, Urgency, Variant
 from publisher.territory import selectors
 
 if TYPE_CHECKING:
@@ -340,8 +340,13 @@ def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
     available = set(selectors.message_variant_languages(message))
     # Channels that carried the original or are still carrying it: an update pushed seconds
     # after an alert must not be lost because the original is still in flight.
+    states = CARRYING
+    if message.is_correction:
+        # Only a post that is out can be corrected, and only where its text changed.
+        states = [DeliveryState.SENT]
+        available = correction_languages(message)
     originals = (
-        Delivery.objects.filter(occurrence__message_id=message.follows_id, state__in=CARRYING)
+        Delivery.objects.filter(occurrence__message_id=message.follows_id, state__in=states)
         .select_related("channel")
         .order_by("channel_id", "-sent_at")
     )
@@ -355,6 +360,14 @@ def _routes(message: Message) -> list[tuple[int, str, Delivery | None]]:
         if language in available:
             routes[original.channel_id] = (original.channel_id, language, original)
     return list(routes.values())
+
+
+def correction_languages(message: Message) -> set[str]:
+    """The languages whose text or link a correction changes from the message it follows."""
+    if message.follows_id is None:
+        return set()
+    before = {v.language: (v.text, v.link) for v in Variant.objects.filter(message_id=message.follows_id)}
+    return {v.language for v in Variant.objects.filter(message=message) if before.get(v.language) != (v.text, v.link)}
 
 
 def _deliveries_create(

@@ -63,8 +63,10 @@ def feed_deliveries(*, kind: str, channel: Channel | None = None, language: str 
         qs = qs.filter(channel=channel)
     if language:
         qs = qs.filter(language=language)
+    # An entry corrected in place shows once: as its correction, under its own atom:id.
+    qs = qs.exclude(replies__state=DeliveryState.SENT, replies__occurrence__message__is_correction=True)
     return (
-        qs.select_related("occurrence__message", "channel")
+        qs.select_related("occurrence__message", "channel", "reply_to")
         .prefetch_related(Prefetch("occurrence__message__variants", queryset=Variant.objects.all()))
         .order_by("-sent_at", "-id")
     )
@@ -133,12 +135,21 @@ class LanguageAtomFeed(Feed):
             return variant.link
         return public_url(f"/feeds/{item.language}.atom#delivery-{item.pk}")
 
+    @staticmethod
+    def _entry(item: Delivery) -> Delivery:
+        """The delivery whose entry this is: a correction made in place is the original's entry."""
+        if item.reply_to is not None and (item.receipt or {}).get("edited_in_place"):
+            return item.reply_to
+        return item
+
     def item_guid(self, item: Delivery) -> str:
-        created = item.created_at.astimezone(BRUSSELS).date().isoformat()
-        return f"tag:{public_host()},{created}:delivery-{item.pk}"
+        entry = self._entry(item)
+        created = entry.created_at.astimezone(BRUSSELS).date().isoformat()
+        return f"tag:{public_host()},{created}:delivery-{entry.pk}"
 
     def item_pubdate(self, item: Delivery) -> datetime:
-        return item.sent_at or item.updated_at
+        entry = self._entry(item)
+        return entry.sent_at or entry.updated_at
 
     def item_updateddate(self, item: Delivery) -> datetime:
         # RFC 4287: every entry MUST have atom:updated; Django writes it only from this.

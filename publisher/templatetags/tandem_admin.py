@@ -66,6 +66,9 @@ DETAIL_LABELS = {
     "dry_run": gettext_lazy("dry run"),
     "error": gettext_lazy("error"),
     "promotions_stopped": gettext_lazy("promotions stopped"),
+    "follows": gettext_lazy("follows up on message"),
+    "draft": gettext_lazy("follow-up message"),
+    "post": gettext_lazy("post"),
 }
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}

@@ -29,7 +29,7 @@ from publisher.views.forms import (
     RejectForm,
     RetractForm,
 )
-from publisher.workflow import newsroom, selectors, services
+from publisher.workflow import followups, newsroom, selectors, services
 from publisher.workflow.language_confirmations import CONFIRMABLE_STATES
 from publisher.workflow.retraction import message_retract
 
@@ -181,7 +181,18 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "cancel_form": CancelForm(prefix="cancel"),
         "can_retract": message.state in RETRACTABLE and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
+        **_follow_up_context(user, message),
         **_language_context(user, message),
+    }
+
+
+def _follow_up_context(user: User, message: Message) -> dict[str, Any]:
+    return {
+        "follow_up_kinds": followups.FollowUp.choices
+        if followups.message_can_follow_up(message) and user.has_perm("publisher.add_message")
+        else [],
+        "follows": message.follows,
+        "follow_ups": list(message.follow_ups.order_by("created_at", "pk")),
     }
 
 
@@ -324,3 +335,32 @@ def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
         lambda: message_retract(message=message, actor=user, reason=reason),
         _("Retraction requested: the posts are being deleted where the networks allow it."),
     )
+
+
+@post_only
+def follow_up_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str, kind: str) -> HttpResponse:
+    """Correct, Update or All clear: a draft prefilled with the message, opened for editing."""
+    original = _message_or_404(request, object_id)
+    user = _user(request)
+    if not user.has_perm("publisher.add_message"):
+        raise PermissionDenied
+    try:
+        draft = followups.message_follow_up_draft(original=original, actor=user, kind=kind)
+    except (InvalidTransition, ValidationError) as exc:
+        for text in exc.messages:
+            flash.error(request, text)
+        return HttpResponseRedirect(_page_url(original))
+    if draft.is_correction:
+        flash.success(
+            request,
+            _(
+                "A correction was drafted with the published text: fix it and submit it for approval. "
+                "Once approved, it edits the posts where the network allows it and replies on their thread elsewhere."
+            ),
+        )
+    else:
+        flash.success(
+            request,
+            _("A follow-up was drafted with the published text: write it and submit it for approval."),
+        )
+    return HttpResponseRedirect(_page_url(draft))

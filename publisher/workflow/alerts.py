@@ -162,12 +162,17 @@ def alert_follow_up(
     msg_type: str,
     variants: Mapping[str, VariantInput],
     cap: Mapping[str, Any] | None = None,
+    correction: bool = False,
 ) -> Message:
     """Post an update or an all-clear on an alert: a new policy-approved message that follows it,
-    to the same audience (so the same channels; the dispatch side replies on the original threads)."""
+    to the same audience (so the same channels; the dispatch side replies on the original threads).
+    A ``correction`` (an Update) carries the alert's fixed text: it edits the posts already out
+    where the network allows it and replies with it elsewhere."""
     actor, token = _actor_and_token(token_or_actor)
     if msg_type not in (MessageKind.UPDATE, MessageKind.CANCEL):
         raise ValidationError({"msg_type": _("Use Update or Cancel.")})
+    if correction and msg_type != MessageKind.UPDATE:
+        raise ValidationError({"correction": _("A correction is an Update: it replaces the alert's text.")})
     if alert.urgency != Urgency.URGENT or alert.kind != MessageKind.ALERT:
         raise InvalidTransition(_("Only an original urgent alert can be followed up."))
     if alert.state not in FOLLOWABLE_STATES:
@@ -177,7 +182,7 @@ def alert_follow_up(
     audience = _audience_of(alert)
     _check_area(token, audience)
     merged_cap = {**alert.cap, **{k: v for k, v in (cap or {}).items() if k in CAP_FIELDS and v not in (None, "")}}
-    label = _("Update") if msg_type == MessageKind.UPDATE else _("All clear")
+    label = _("Correction") if correction else _("Update") if msg_type == MessageKind.UPDATE else _("All clear")
     with transaction.atomic():
         follow_up = services.message_create(
             author=actor,
@@ -190,6 +195,8 @@ def alert_follow_up(
         )
         follow_up.kind = msg_type
         follow_up.follows = alert
-        follow_up.save(update_fields=["kind", "follows", "updated_at"])
+        follow_up.is_correction = correction
+        follow_up.content_hash = services.message_content_hash(follow_up)
+        follow_up.save(update_fields=["kind", "follows", "is_correction", "content_hash", "updated_at"])
         _approve_by_policy(message=follow_up, actor=actor, token=token)
     return follow_up

@@ -390,7 +390,17 @@ def _message_general_problems(message: Message) -> list[str]:
                 problems.append(_("Alt text missing for an image: %(language)s.") % {"language": names[language]})
     # What the routed networks would refuse (length, images, alt text), per channel.
     problems.extend(message_channel_errors(message))
+    if _correction_unchanged(message):
+        problems.append(_("This correction changes nothing: change the text where the original is wrong."))
     return problems
+
+
+def _correction_unchanged(message: Message) -> bool:
+    """A correction whose texts and links are all still the original's would change no post."""
+    if not message.is_correction or message.follows_id is None:
+        return False
+    before = set(Variant.objects.filter(message_id=message.follows_id).values_list("language", "text", "link"))
+    return set(message.variants.values_list("language", "text", "link")) <= before
 
 
 def message_require_state(message: Message, allowed: Iterable[str]) -> None:

@@ -222,3 +222,50 @@ def test_alert_is_accepted_and_delivered_later_while_the_cache_and_broker_are_do
         with django_capture_on_commit_callbacks(execute=True):
             assert dispatch.dispatch_once() == 2
     assert {d.state for d in deliveries.all()} == {"sent"}
+
+
+def _sent(alert):
+    """The alert's posts went out (what the publish task records)."""
+    for delivery in Delivery.objects.filter(occurrence__message_id=alert["id"]):
+        Delivery.objects.filter(pk=delivery.pk).update(state="sent", remote_id=f"post-{delivery.pk}")
+    Message.objects.filter(pk=alert["id"]).update(state=MessageState.PUBLISHED)
+
+
+def test_a_correction_by_policy_goes_where_the_text_changed(alert_client, brussels_channels):
+    alert = alert_client.post("/api/v1/alerts/", alert_body(), format="json").json()
+    _sent(alert)
+    fixed = {
+        "fr": {"text": "Incendie rue Neuve: évitez le quartier."},
+        "nl": {"text": "Brand Nieuwstraat: vermijd de buurt."},
+    }
+
+    response = alert_client.post(
+        f"/api/v1/alerts/{alert['id']}/updates/",
+        {"msg_type": "Update", "correction": True, "variants": fixed},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["is_correction"] is True
+    assert body["approved_by_policy"] is True
+    assert [(d["channel_name"], d["language"]) for d in body["deliveries"]] == [("NL Brussel", "nl")]
+    correction = Delivery.objects.get(pk=body["deliveries"][0]["id"])
+    assert correction.reply_to.occurrence.message_id == alert["id"]
+    assert AuditEvent.objects.filter(verb="message.approved_by_policy", object_id=str(body["id"])).exists()
+
+
+def test_a_correction_must_change_the_text_and_be_an_update(alert_client, brussels_channels):
+    alert = alert_client.post("/api/v1/alerts/", alert_body(), format="json").json()
+    _sent(alert)
+    same = alert_body()["variants"]
+    url = f"/api/v1/alerts/{alert['id']}/updates/"
+
+    unchanged = alert_client.post(url, {"msg_type": "Update", "correction": True, "variants": same}, format="json")
+    cancel = alert_client.post(url, {"msg_type": "Cancel", "correction": True, "variants": same}, format="json")
+
+    assert unchanged.status_code == 400
+    assert "changes nothing" in unchanged.content.decode()
+    assert cancel.status_code == 400
+    assert cancel.json()["errors"]["correction"] == ["A correction is an Update: it replaces the alert's text."]
+    assert Message.objects.count() == 1

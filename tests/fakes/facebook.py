@@ -4,7 +4,9 @@ graph-api/photo-uploads, graph-api/using-graph-api/error-handling).
 Enforces: the Page token (Bearer or access_token; code 190 otherwise); /photos with a
 `source` file (JPEG/PNG/GIF/BMP/TIFF, < 10 MB) and published=false giving an id that
 /feed may attach once through attached_media[n]={"media_fbid"}; /feed needs a message or
-media; comments on existing posts; DELETE. Errors are {"error": {message, type, code,
+media; comments on existing posts; DELETE; updating a post or a comment (POST /{id} with
+`message`, answering {"success": true}; an unknown id is error 100/33; an update without
+`message` changes nothing and is refused). Errors are {"error": {message, type, code,
 error_subcode, fbtrace_id}}; `rate_limit_next()` answers code 80001 with
 X-Business-Use-Case-Usage.
 """
@@ -47,6 +49,7 @@ class FakeFacebook(FakeServer):
         self.route("POST", v + r"/(?P<page>\d+)/feed", self.feed_post)
         self.route("POST", v + r"/(?P<post>\d+_\d+)/comments", self.comment)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", self.delete)
+        self.route("POST", v + r"/(?P<id>\d+_\d+)", self.update)
 
     def expire_token(self) -> None:
         """The Page token expired (code 190, subcode 463)."""
@@ -138,4 +141,23 @@ class FakeFacebook(FakeServer):
             return failure
         if self.posts.pop(request.match["id"], None) is None and self.comments.pop(request.match["id"], None) is None:
             return graph_error(400, "Unsupported delete request.", 100, 33, "GraphMethodException")
+        return Reply(200, {"success": True})
+
+    def update(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        target = self.posts.get(request.match["id"]) or self.comments.get(request.match["id"])
+        if target is None:
+            return graph_error(
+                400,
+                f"Unsupported post request. Object with ID '{request.match['id']}' does not exist.",
+                100,
+                33,
+                "GraphMethodException",
+            )
+        message = request.field("message")
+        if message is None or not message.strip():
+            return graph_error(400, "(#100) The message is required", 100)
+        target.setdefault("edits", []).append(target["message"])
+        target["message"] = message
         return Reply(200, {"success": True})

@@ -6,7 +6,9 @@ HTTP from our public URL (a local server in tests), refusing a fetch failure (22
 anything but JPEG, more than 8 MiB (36000/2207004), an aspect ratio outside 4:5–1.91:1,
 captions over 2200 characters; carousels of 2–10 finished children; the container status
 state machine (IN_PROGRESS → FINISHED → PUBLISHED, or EXPIRED); media_publish only for a
-FINISHED container; the content_publishing_limit quota.
+FINISHED container; the content_publishing_limit quota. Comments (IG Media comments
+reference): POST /{ig-media-id}/comments with a required `message`, on published media
+only (an unknown id is error 100/33); they do not count against the publishing quota.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class FakeInstagram(FakeServer):
         self.route("POST", v + r"/(?P<user>\d+)/media_publish", self.publish)
         self.route("GET", v + r"/(?P<user>\d+)/content_publishing_limit", self.limit)
         self.route("GET", v + r"/(?P<id>\d+)", self.read)
+        self.route("POST", v + r"/(?P<id>\d+)/comments", self.comment)
+        self.comments: dict[str, dict] = {}
 
     def expire_token(self) -> None:
         """The user token expired (code 190)."""
@@ -163,3 +167,15 @@ class FakeInstagram(FakeServer):
                 ]
             },
         )
+
+    def comment(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        if request.match["id"] not in self.media:
+            return graph_error(400, "Unsupported post request.", 100, 33, "GraphMethodException")
+        message = request.field("message")
+        if message is None or not message.strip():
+            return graph_error(400, "(#100) The parameter message is required", 100)
+        comment_id = str(next(self._ids))
+        self.comments[comment_id] = {"media": request.match["id"], "message": message}
+        return Reply(200, {"id": comment_id})

@@ -5,6 +5,12 @@ limit, size limit; 200 for processed media or 202 then GET 206 → 200; statuses
 processed media, grapheme length with URLs as 23 against the instance's max_characters;
 the Idempotency-Key returns the same status per account for 3600 s; 429 with
 X-RateLimit-* (ISO 8601 reset) after `rate_limit_remaining` requests.
+
+Edits (methods/statuses "Edit a status", PUT /api/v1/statuses/:id): only the owner's token
+(anyone else, or an unknown id: 404 "Record not found"); the same text and media checks as
+a new status; the media are the `media_ids[]` sent (none sent: the status loses its
+media, as the server's controller passes the parameter through); each edit keeps the
+previous version in the status's history and sets `edited_at`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ class FakeMastodon(FakeServer):
         self.route("GET", r"/api/v1/media/(?P<id>\d+)", self.media_get)
         self.route("POST", r"/api/v1/statuses", self.status_create)
         self.route("DELETE", r"/api/v1/statuses/(?P<id>\d+)", self.status_delete)
+        self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
+        self.route("PUT", r"/api/v1/statuses/(?P<id>\d+)", self.status_edit)
+        self.history: dict[str, list[dict]] = {}  # status id → its earlier versions, oldest first
 
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
@@ -168,6 +177,8 @@ class FakeMastodon(FakeServer):
             self.media[media_id]["attached"] = True
         self.statuses[status_id] = {
             "id": status_id,
+            "account": {"id": account},
+            "edited_at": None,
             "uri": f"{self.url}/users/zone/statuses/{status_id}",
             "url": f"{self.url}/@zone/{status_id}",
             "content": text,
@@ -186,4 +197,44 @@ class FakeMastodon(FakeServer):
         status = self.statuses.pop(request.match["id"], None)
         if status is None:
             return Reply(404, {"error": "Record not found"})
+        return Reply(200, status)
+
+    def status_get(self, request: Request) -> Reply:
+        status = self.statuses.get(request.match["id"])
+        if status is None or status["visibility"] == "direct":
+            return Reply(404, {"error": "Record not found"})
+        return Reply(200, status)
+
+    def status_edit(self, request: Request) -> Reply:
+        account = self._account(request)
+        if account is None:
+            return self._unauthorized()
+        status = self.statuses.get(request.match["id"])
+        # The server looks the status up among the caller's own: anyone else's is "not found".
+        if status is None or status["account"]["id"] != account:
+            return Reply(404, {"error": "Record not found"})
+        if limited := self._rate_limited():
+            return limited
+        text = request.field("status", "") or ""
+        media_ids = request.form.get("media_ids[]", [])
+        if not text.strip() and not media_ids:
+            return Reply(422, {"error": "Validation failed: Text can't be blank"})
+        if len(media_ids) > self.max_media:
+            return Reply(422, {"error": f"Validation failed: Cannot attach more than {self.max_media} files"})
+        attached = {m["id"] for m in status["media_attachments"]}
+        for media_id in media_ids:
+            media = self.media.get(media_id)
+            if media is None or media["account"] != account or (media["attached"] and media_id not in attached):
+                return Reply(422, {"error": "Validation failed: Media attachments are invalid"})
+        if textrules.mastodon(text) > self.max_characters:
+            return Reply(422, {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"})
+        self.history.setdefault(status["id"], []).append(
+            {"content": status["content"], "media_attachments": list(status["media_attachments"])}
+        )
+        for media_id in media_ids:
+            self.media[media_id]["attached"] = True
+        status["content"] = text
+        status["language"] = request.field("language") or status["language"]
+        status["media_attachments"] = [self._media_json(m) for m in media_ids]
+        status["edited_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         return Reply(200, status)

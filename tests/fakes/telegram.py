@@ -5,6 +5,11 @@ Enforces: the token in the path (401 Unauthorized otherwise); the {ok, result} /
 sendPhoto one photo ≤ 10 MB with width + height ≤ 10000 and ratio ≤ 20, caption ≤ 1024;
 sendMediaGroup 2–10 items with attach:// parts; reply_parameters to an existing message;
 429 with parameters.retry_after. No de-duplication: the same request twice posts twice.
+
+Edits (core.telegram.org/bots/api#updating-messages): editMessageText on a text message,
+editMessageCaption on a photo; "message to edit not found" for an unknown id, "there is no
+text in the message to edit" / "there is no caption ..." for the wrong kind, and "message is
+not modified" when the new content is exactly the current one. Each edit sets edit_date.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import time
 
 from PIL import Image
 
@@ -72,6 +78,8 @@ class FakeTelegram(FakeServer):
             "sendPhoto": self.send_photo,
             "sendMediaGroup": self.send_media_group,
             "deleteMessages": self.delete_messages,
+            "editMessageText": self.edit_message_text,
+            "editMessageCaption": self.edit_message_caption,
         }.get(method)
         if handler is None:
             return self._bad("Not Found", 404)
@@ -142,3 +150,32 @@ class FakeTelegram(FakeServer):
         for message_id in params.get("message_ids", []):
             self.messages.pop(message_id, None)
         return Reply(200, {"ok": True, "result": True})
+
+    def _edited(self, params: dict, field: str, value: str, limit: int, too_long: str) -> Reply:
+        message = self.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        if message is None or str(message["chat"]["id"]) != str(params.get("chat_id")):
+            return self._bad("Bad Request: message to edit not found")
+        if field not in message:
+            return self._bad(
+                f"Bad Request: there is no {'text' if field == 'text' else 'caption'} in the message to edit"
+            )
+        if not value.strip() and field == "text":
+            return self._bad("Bad Request: message text is empty")
+        if len(value) > limit:
+            return self._bad(too_long)
+        if message[field] == value:
+            return self._bad(
+                "Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        message[field] = value
+        message["edit_date"] = int(time.time())
+        return Reply(200, {"ok": True, "result": message})
+
+    def edit_message_text(self, request: Request, params: dict) -> Reply:
+        return self._edited(params, "text", params.get("text", ""), 4096, "Bad Request: message is too long")
+
+    def edit_message_caption(self, request: Request, params: dict) -> Reply:
+        return self._edited(
+            params, "caption", params.get("caption", ""), 1024, "Bad Request: message caption is too long"
+        )

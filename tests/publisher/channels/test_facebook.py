@@ -1,6 +1,6 @@
 import pytest
 
-from publisher.channels.base import AuthError, Post, RateLimited, UnknownOutcome
+from publisher.channels.base import AuthError, PermanentError, Post, RateLimited, Receipt, UnknownOutcome
 from publisher.channels.facebook import FacebookAdapter
 
 TOKEN = "EAAB-page-token-secret"
@@ -66,3 +66,23 @@ def test_retract_deletes_the_post(facebook):
     receipt = adapter.publish(Post(text="x", language="fr"), "k")
     adapter.retract(receipt)
     assert fake.posts == {}
+
+
+def test_edit_updates_the_page_post_and_keeps_its_photos(facebook, stored_image):
+    fake, adapter = facebook
+    original = adapter.publish(Post(text="Contrôles samedi", language="fr", images=(stored_image(),)), "k-1")
+
+    edited = adapter.edit(original, Post(text="Contrôles dimanche", language="fr", correction=True), "k-2")
+
+    assert edited.remote_id == original.remote_id
+    assert fake.posts[original.remote_id]["message"] == "Contrôles dimanche"
+    assert fake.posts[original.remote_id]["edits"] == ["Contrôles samedi"]
+    assert len(fake.posts[original.remote_id]["media"]) == 1
+    assert len(fake.posts) == 1
+
+
+def test_edit_of_a_deleted_post_fails_with_graphs_words(facebook):
+    _fake, adapter = facebook
+
+    with pytest.raises(PermanentError, match="does not exist"):
+        adapter.edit(Receipt(remote_id=f"{_fake.page_id}_1"), Post(text="Correction", language="fr"), "k-3")

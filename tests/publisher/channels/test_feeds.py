@@ -10,7 +10,8 @@ import pytest
 import xmlschema
 
 from publisher.channels.atom import AtomAdapter
-from publisher.channels.base import Post
+from publisher.channels.base import Post, Receipt
+from publisher.channels.cap import CapAdapter
 from publisher.feeds.syndication import cap_document, cap_time
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageStatus, Occurrence, PoliceZone
 from tests.factories import ChannelFactory, SegmentFactory, make_message
@@ -213,3 +214,43 @@ def test_cap_feed_lists_delivered_alerts(client, alert):
     response = client.get(f"/feeds/cap/{alert.pk}.xml")
     assert response["Content-Type"].startswith("application/cap+xml")
     CAP_SCHEMA.validate(response.content)
+
+
+def test_a_correction_in_place_updates_the_atom_entry(client, author, atom_channels):
+    fr, _nl = atom_channels
+    original = make_message(author=author, variants={"fr": "Rue fermée le 12", "nl": "Straat dicht op 12"})
+    first = deliver(original, fr, "fr")
+    correction = make_message(author=author, variants={"fr": "Rue fermée le 19", "nl": "Straat dicht op 12"})
+    Message.objects.filter(pk=correction.pk).update(follows=original, is_correction=True, kind=MessageKind.UPDATE)
+    later = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    second = deliver(correction, fr, "fr", receipt={"edited_in_place": True}, when=later)
+    Delivery.objects.filter(pk=second.pk).update(reply_to=first)
+
+    parsed = feedparser.parse(client.get("/feeds/fr.atom").content)
+
+    (entry,) = parsed.entries
+    assert entry.title == "Rue fermée le 19"
+    assert entry.id.endswith(f":delivery-{first.pk}")
+    assert entry.published_parsed[:5] == (2026, 11, 27, 13, 0)
+    assert entry.updated_parsed[:5] == (2026, 11, 27, 15, 0)
+
+
+def test_a_correction_on_the_cap_channel_is_an_update_referencing_the_alert(author, alert, settings):
+    settings.TANDEM_PUBLIC_URL = "https://tandem.police.example"
+    correction = make_message(author=author, variants={"fr": "Inondation à Ixelles", "nl": "Overstroming in Elsene"})
+    Message.objects.filter(pk=correction.pk).update(
+        kind=MessageKind.UPDATE, follows=alert, is_correction=True, approved_at=WHEN
+    )
+    correction.refresh_from_db()
+    channel = ChannelFactory(kind="cap", language="fr", covers_all=True)
+    original = Receipt(remote_id=f"cap-{alert.pk}")
+
+    receipt = CapAdapter(channel).edit(original, Post(text="x", language="fr", message_id=correction.pk), "k-9")
+
+    assert receipt.remote_id == f"cap-{correction.pk}"
+    root = ET.fromstring(cap_document(correction))
+    assert root.findtext(f"{CAP}msgType") == "Update"
+    assert root.findtext(f"{CAP}references") == (
+        f"tandem@tandem.police.example,tandem.police.example-tandem-{alert.pk},2026-11-27T14:00:00+01:00"
+    )
+    assert root.find(f"{CAP}info").findtext(f"{CAP}headline") == "Inondation à Ixelles"

@@ -1,7 +1,7 @@
 import pytest
 from PIL import Image
 
-from publisher.channels.base import AuthError, PermanentError, Post, RateLimited
+from publisher.channels.base import AuthError, PermanentError, Post, RateLimited, Receipt
 from publisher.channels.instagram import InstagramAdapter
 
 TOKEN = "IGQV-user-token"
@@ -79,3 +79,24 @@ def test_renditions_are_jpeg_within_bounds(instagram, stored_image):
         assert img.format == "JPEG"
         assert 0.8 <= img.width / img.height <= 1.91
         assert max(img.size) <= 1440
+
+
+def test_a_follow_up_is_a_comment_on_the_original_post(instagram, media_server, stored_image):
+    fake, adapter = instagram
+    original = adapter.publish(Post(text="Avis de recherche", language="fr", images=(stored_image(),)), "k-1")
+    quota = fake.quota_usage
+    follow_up = Post(text="Correction : personne retrouvée", language="fr", reply_to=original, correction=True)
+
+    assert adapter.check(follow_up) == []  # no image needed for a comment
+    receipt = adapter.publish(follow_up, "k-2")
+
+    assert fake.comments[receipt.remote_id] == {"media": original.remote_id, "message": follow_up.text}
+    assert fake.quota_usage == quota
+    assert len(fake.media) == 1
+
+
+def test_a_comment_on_an_unknown_post_fails_with_graphs_words(instagram):
+    _fake, adapter = instagram
+
+    with pytest.raises(PermanentError, match="Unsupported post request"):
+        adapter.publish(Post(text="Mise à jour", language="fr", reply_to=Receipt(remote_id="1")), "k-3")

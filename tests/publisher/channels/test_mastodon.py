@@ -187,3 +187,48 @@ def test_a_disabled_channel_never_reads_its_limits(mastodon):
     with pytest.raises(ValidationError, match="is disabled"):
         channel_limits_refresh(channel=adapter.channel)
     assert fake.requests == []
+
+
+def test_edit_changes_the_text_in_place_and_keeps_the_images(mastodon, stored_image):
+    fake, adapter = mastodon
+    original = adapter.publish(Post(text="Wegenwerken tot 12 mei", language="nl", images=(stored_image(),)), "k-1")
+
+    edited = adapter.edit(original, Post(text="Wegenwerken tot 19 mei", language="nl", correction=True), "k-2")
+
+    status = fake.statuses[original.remote_id]
+    assert edited.remote_id == original.remote_id
+    assert status["content"] == "Wegenwerken tot 19 mei"
+    assert status["edited_at"] is not None
+    assert len(status["media_attachments"]) == 1  # the server drops media not sent back
+    assert [v["content"] for v in fake.history[original.remote_id]] == ["Wegenwerken tot 12 mei"]
+    assert len(fake.statuses) == 1
+
+
+def test_edit_of_an_unknown_status_is_refused(mastodon):
+    _fake, adapter = mastodon
+
+    with pytest.raises(PermanentError, match="Record not found"):
+        adapter.edit(Receipt(remote_id="404404"), Post(text="Correctie", language="nl"), "k-3")
+
+
+def test_only_the_owner_can_edit(mastodon, make_channel):
+    fake, adapter = mastodon
+    original = adapter.publish(Post(text="Van de zone", language="nl"), "k-4")
+    fake.add_token("someone-else", account="2")
+    other = MastodonAdapter(
+        make_channel("mastodon", config={"base_url": fake.url}, secret="someone-else", language="nl")
+    )
+
+    with pytest.raises(PermanentError, match="Record not found"):
+        other.edit(original, Post(text="Gekaapt", language="nl"), "k-5")
+    assert fake.statuses[original.remote_id]["content"] == "Van de zone"
+
+
+def test_edit_too_long_for_the_instance_is_refused_before_sending(mastodon):
+    fake, adapter = mastodon
+    fake.max_characters = 20  # read once per hour: before the first call
+    original = adapter.publish(Post(text="Kort", language="nl"), "k-6")
+
+    with pytest.raises(PermanentError, match="/20"):
+        adapter.edit(original, Post(text="é" * 30, language="nl"), "k-7")
+    assert not fake.requests_to(r"/api/v1/statuses/\d+$")

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from publisher.channels.base import AuthError, PermanentError, Post, RateLimited, UnknownOutcome
+from publisher.channels.base import AuthError, PermanentError, Post, RateLimited, Receipt, UnknownOutcome
 from publisher.channels.telegram import TelegramAdapter
 
 TOKEN = "123456:ABC-secret-bot-token"
@@ -106,3 +106,53 @@ def test_revoked_bot_token(telegram):
     fake.expire_token()
     with pytest.raises(AuthError, match="Unauthorized"):
         adapter.publish(Post(text="x", language="nl"), "k")
+
+
+def test_edit_changes_a_text_message_in_place(telegram):
+    fake, adapter = telegram
+    original = adapter.publish(Post(text="Route fermée", language="fr"), "k-1")
+
+    adapter.edit(original, Post(text="Route rouverte", language="fr", correction=True), "k-2")
+
+    message = fake.messages[int(original.remote_id)]
+    assert message["text"] == "Route rouverte"
+    assert "edit_date" in message
+    assert len(fake.messages) == 1
+
+
+def test_edit_changes_the_caption_of_a_photo_post(telegram, stored_image):
+    fake, adapter = telegram
+    original = adapter.publish(Post(text="Avis de recherche", language="fr", images=(stored_image(),)), "k-3")
+
+    adapter.edit(original, Post(text="Personne retrouvée", language="fr"), "k-4")
+
+    assert fake.messages[int(original.remote_id)]["caption"] == "Personne retrouvée"
+    assert fake.requests_to(r"/editMessageCaption$")
+
+
+def test_edit_repeated_after_a_timeout_is_done_not_an_error(telegram):
+    fake, adapter = telegram
+    original = adapter.publish(Post(text="Route fermée", language="fr"), "k-5")
+    post = Post(text="Route rouverte", language="fr")
+    adapter.edit(original, post, "k-6")
+
+    adapter.edit(original, post, "k-6")  # Telegram answers "message is not modified"
+
+    assert fake.messages[int(original.remote_id)]["text"] == "Route rouverte"
+
+
+def test_edit_of_a_deleted_message_fails_with_telegrams_words(telegram):
+    _fake, adapter = telegram
+    receipt = Receipt(remote_id="999", extra={"chat_id": "@politie_zone"})
+
+    with pytest.raises(PermanentError, match="message to edit not found"):
+        adapter.edit(receipt, Post(text="Correction", language="fr"), "k-7")
+
+
+def test_corrected_caption_longer_than_telegram_allows_is_refused(telegram, stored_image):
+    fake, adapter = telegram
+    original = adapter.publish(Post(text="Court", language="fr", images=(stored_image(),)), "k-8")
+
+    with pytest.raises(PermanentError, match="1024"):
+        adapter.edit(original, Post(text="é" * 1100, language="fr"), "k-9")
+    assert not fake.requests_to(r"/editMessageCaption$")

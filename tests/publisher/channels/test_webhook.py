@@ -76,3 +76,20 @@ def test_exercise_sends_nothing(webhook):
     assert receipt.extra["exercise"] is True
     assert receipt.extra["payload"]["data"]["exercise"] is True
     assert fake.requests == []
+
+
+def test_edit_sends_a_signed_update_event_naming_the_original(webhook):
+    fake, adapter = webhook
+    original = adapter.publish(Post(text="Alerte", language="fr", message_id=3, delivery_id=9), "tandem-delivery-9")
+    correction = Post(text="Alerte levée à 14 h", language="fr", message_id=4, delivery_id=12, correction=True)
+
+    edited = adapter.edit(original, correction, "tandem-delivery-12")
+    adapter.edit(original, correction, "tandem-delivery-12")  # a retry: the receiver de-duplicates
+
+    assert fake.rejected == []
+    event = fake.events["tandem-delivery-12"]
+    assert event["type"] == "message.updated"
+    assert event["data"]["updates"] == "tandem-delivery-9"
+    assert event["data"]["text"] == "Alerte levée à 14 h"
+    assert fake.duplicates == 1
+    assert edited.remote_id == original.remote_id
