@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('publisher', '0009_home_indexes'),
+        ('publisher', '0010_boost'),
     ]
 
     operations = [
