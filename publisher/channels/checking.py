@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from publisher.channels.base import Limits, Post, Problem
+from publisher.channels.base import Limits, Post, Problem, TextCount
 
 
 def text_length_problem(count: int, limit: int, *, unit: str = "characters") -> Problem | None:
@@ -19,6 +19,13 @@ def text_length_problem(count: int, limit: int, *, unit: str = "characters") -> 
     else:
         message = _("%(count)s/%(limit)s characters") % {"count": count, "limit": limit}
     return Problem(code="text_too_long", message=message)
+
+
+def count_problems(measured: TextCount) -> list[Problem]:
+    """The text is over the network's limit, in the unit that network counts."""
+    rules = [(measured.count, measured.limit, "characters"), *measured.also]
+    found = [text_length_problem(count, limit, unit=unit) for count, limit, unit in rules if limit is not None]
+    return [problem for problem in found if problem]
 
 
 def image_problems(post: Post, limits: Limits) -> list[Problem]:

@@ -24,8 +24,8 @@ from publisher.channels.base import (
     Problem,
     Receipt,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import code_points, compose
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import compose
 from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
@@ -55,8 +55,11 @@ class FacebookAdapter(ChannelAdapter):
     def effective_limits(self) -> Limits:
         return replace(self.limits, images_max=int(self.channel.config.get("images_max", self.limits.images_max)))
 
+    def image_limits(self) -> Limits:
+        return self.effective_limits()
+
     def check(self, post: Post) -> list[Problem]:
-        return standard_problems(post, self.effective_limits(), code_points(compose(post.text, post.link)))
+        return count_problems(self.measure(post)) + image_problems(post, self.effective_limits())
 
     def _session(self, token: str) -> HttpSession:
         return HttpSession(

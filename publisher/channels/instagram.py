@@ -26,11 +26,13 @@ from publisher.channels.base import (
     Problem,
     RateLimited,
     Receipt,
+    TextCount,
     TransientError,
     UnknownOutcome,
+    links_shown,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import code_points, compose
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import code_points, compose, cut_at
 from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
@@ -63,9 +65,22 @@ class InstagramAdapter(ChannelAdapter):
     def graph(self) -> str:
         return str(self.channel.config.get("graph_url", "https://graph.facebook.com/v21.0")).rstrip("/")
 
+    def measure(self, post: Post) -> TextCount:
+        text = compose(post.text, post.link)
+        limit = self.limits.text_max or 2200
+        # A caption's links are printed in full and are not clickable.
+        return TextCount(
+            text=text,
+            count=code_points(text),
+            limit=limit,
+            cut=cut_at(text, code_points, limit),
+            links=links_shown(text, clickable=False),
+            rule="instagram",
+        )
+
     def check(self, post: Post) -> list[Problem]:
         text = compose(post.text, post.link)
-        problems = standard_problems(post, self.limits, code_points(text))
+        problems = count_problems(self.measure(post)) + image_problems(post, self.limits)
         for pattern, limit, what in ((HASHTAG_RE, 30, _("hashtags")), (MENTION_RE, 20, _("@-mentions"))):
             count = len(pattern.findall(text))
             if count > limit:
