@@ -14,6 +14,7 @@ from rest_framework import serializers
 from publisher.channels import cap
 from publisher.language.problems import message_language_findings
 from publisher.models import (
+    VARIANT_TEXT_MAX,
     Channel,
     Delivery,
     Language,
@@ -24,11 +25,12 @@ from publisher.models import (
     Municipality,
     Segment,
     Urgency,
+    variant_text_validate,
 )
 from publisher.territory import routing
 from publisher.workflow.services import Audience, VariantInput
 
-MAX_TEXT = 20_000
+MAX_TEXT = VARIANT_TEXT_MAX
 MAX_LIST = 600  # Belgium has 565 municipalities.
 
 
@@ -135,7 +137,7 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
 
 
 class VariantSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(max_length=MAX_TEXT)
+    text = serializers.CharField(validators=[variant_text_validate])
     link = serializers.URLField(required=False, allow_blank=True, max_length=500, default="")
 
 

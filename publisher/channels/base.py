@@ -126,6 +126,9 @@ class Limits:
     image_aspect_min: float | None = None
     image_aspect_max: float | None = None
     image_width_min: int | None = None
+    # The width a timeline shows an image at: a narrower one is enlarged there and looks
+    # blurry (the pixelated logo). A preview warning only, never a reason to refuse.
+    image_shown_width: int | None = None
     images_required: bool = False
 
 

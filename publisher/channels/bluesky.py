@@ -87,6 +87,8 @@ class BlueskyAdapter(ChannelAdapter):
         image_formats=("JPEG", "PNG"),
         alt_text_max=2000,
         alt_text_required=True,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_idempotency = True
     supports_replies = True

@@ -71,6 +71,24 @@ def image_problems(post: Post, limits: Limits) -> list[Problem]:
     return problems
 
 
+def image_shown_warnings(post: Post, limits: Limits) -> list[Problem]:
+    """Images narrower than the network shows them: enlarged, hence blurry."""
+    shown = limits.image_shown_width
+    return [
+        Problem(
+            code="image_small",
+            message=_("image %(number)s is %(width)s pixels wide; this network enlarges it from %(minimum)s")
+            % {"number": number, "width": image.width, "minimum": shown},
+            severity="warning",
+        )
+        for number, image in enumerate(post.images, start=1)
+        if shown
+        and image.width
+        and image.width < shown
+        and not (limits.image_width_min and image.width < limits.image_width_min)  # check() already says so
+    ]
+
+
 def standard_problems(post: Post, limits: Limits, text_length: int | None) -> list[Problem]:
     """Length (when the network has a limit) and image problems."""
     problems: list[Problem] = []

@@ -44,6 +44,8 @@ class FacebookAdapter(ChannelAdapter):
         image_bytes_max=4_000_000,
         image_side_max=2048,
         image_formats=("JPEG", "PNG"),
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True

@@ -57,6 +57,8 @@ class InstagramAdapter(ChannelAdapter):
         image_width_min=320,
         image_formats=("JPEG",),
         images_required=True,
+        # Shown 1080 px wide; narrower ones from 320 px are enlarged (Instagram Help Center).
+        image_shown_width=1080,
     )
     supports_replies = False
     supports_retract = False

@@ -64,6 +64,8 @@ class MastodonAdapter(ChannelAdapter):
         image_side_max=2560,
         image_formats=("JPEG", "PNG", "WEBP"),
         alt_text_max=1500,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_idempotency = True
     supports_replies = True

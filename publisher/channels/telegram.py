@@ -58,6 +58,8 @@ class TelegramAdapter(ChannelAdapter):
         # Telegram shows photos at ≤ 2560 px; sending more only costs bytes.
         image_side_max=2560,
         image_formats=("JPEG", "PNG"),
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True

@@ -47,6 +47,8 @@ class XAdapter(ChannelAdapter):
         image_side_max=2560,
         image_formats=("JPEG", "PNG", "WEBP"),
         alt_text_max=1000,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 import regex
+from twitter_text import parse_tweet
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"(@\w+)@[\w.-]+")
@@ -29,16 +30,8 @@ def _trailing(url: str) -> str:
 
 
 def twitter_weighted(text: str) -> int:
-    """twitter-text v3: NFC; URL 23; emoji 2; ranges 0-4351, 8192-8205, 8208-8223, 8242-8247 weigh 1."""
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    position = 0
-    for match in _URL.finditer(text):
-        url = match.group(0)
-        tail = _trailing(url)
-        total += _weigh(text[position : match.start()]) + 23
-        position = match.end() - len(tail)
-    return total + _weigh(text[position:])
+    """What X itself counts: twitter-text v3 (the real server runs twitter-text; so does the fake)."""
+    return int(parse_tweet(text).weightedLength)
 
 
 def _weigh(text: str) -> int:
