@@ -24,7 +24,6 @@ from publisher.models import Attachment, Channel, Message
 from publisher.territory import selectors as territory
 from publisher.workflow import selectors
 
-
 UNIT_LABELS = {
     "characters": gettext_lazy("characters"),
     "graphemes": gettext_lazy("characters"),
