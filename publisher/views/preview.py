@@ -137,7 +137,7 @@ def _read_cards_request(request: HttpRequest) -> dict[str, Any]:
 
 def _draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
     variants: dict[str, previews.DraftVariant] = {}
-    raw_variants = data.get("variants") or {}
+    raw_variants = data.get("variants", {})
     if not isinstance(raw_variants, dict):
         raise _BadRequest(_("Send the texts as an object by language."))
     for language, raw in raw_variants.items():
@@ -153,7 +153,7 @@ def _draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         except DjangoValidationError as exc:
             raise _BadRequest(" ".join(exc.messages)) from exc
         variants[language] = previews.DraftVariant(text=text.strip(), link=link.strip())
-    raw_audience = data.get("audience") or {}
+    raw_audience = data.get("audience", {})
     if not isinstance(raw_audience, dict):
         raise _BadRequest(_("Send the audience as an object."))
     segments = _strings(raw_audience.get("segments"), "segments")
@@ -164,7 +164,7 @@ def _draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         segments=tuple(int(s) for s in segments if s.isdigit() and len(s) < 10),
         everywhere=raw_audience.get("all") is True,
     )
-    raw_alts = data.get("alts") or {}
+    raw_alts = data.get("alts", {})
     if not isinstance(raw_alts, dict):
         raise _BadRequest(_("Send the alt texts as an object by image."))
     alts: dict[tuple[int, str], str] = {}
