@@ -206,14 +206,14 @@ class ChannelAdapter(abc.ABC):
             return urlsplit(self.default_endpoint).netloc.lower()
         return f"{self.kind}:{self.channel.pk}"
 
-    def image_limits(self) -> Limits:
+    def limits_in_force(self) -> Limits:
         """The limits in force for this channel (an instance's own, a configured blob size)."""
         return self.limits
 
     def measure(self, post: Post) -> TextCount:
         """How this network counts the post's text; code points unless the network says otherwise."""
         text = compose(post.text, post.link)
-        limit = self.image_limits().text_max
+        limit = self.limits_in_force().text_max
         cut = cut_at(text, code_points, limit) if limit is not None else None
         return TextCount(
             text=text, count=code_points(text), limit=limit, cut=cut, links=links_shown(text), rule=self.kind

@@ -105,7 +105,7 @@ class BlueskyAdapter(ChannelAdapter):
     def effective_limits(self) -> Limits:
         return replace(self.limits, image_bytes_max=int(self.channel.config.get("blob_max", 1_000_000)))
 
-    def image_limits(self) -> Limits:
+    def limits_in_force(self) -> Limits:
         return self.effective_limits()
 
     def measure(self, post: Post) -> TextCount:

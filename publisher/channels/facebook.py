@@ -57,7 +57,7 @@ class FacebookAdapter(ChannelAdapter):
     def effective_limits(self) -> Limits:
         return replace(self.limits, images_max=int(self.channel.config.get("images_max", self.limits.images_max)))
 
-    def image_limits(self) -> Limits:
+    def limits_in_force(self) -> Limits:
         return self.effective_limits()
 
     def check(self, post: Post) -> list[Problem]:

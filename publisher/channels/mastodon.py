@@ -89,7 +89,7 @@ class MastodonAdapter(ChannelAdapter):
         )
         return limits, int(values.get("characters_reserved_per_url", 23))
 
-    def image_limits(self) -> Limits:
+    def limits_in_force(self) -> Limits:
         return self.effective_limits()[0]
 
     def _measure(self, post: Post, limits: Limits, url_length: int) -> TextCount:

@@ -8,7 +8,7 @@ text limit."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -40,6 +40,15 @@ class OutboxAdapter(ChannelAdapter):
     def _folder(self) -> Path:
         return Path(settings.TANDEM_OUTBOX_DIR) / f"channel-{self.channel.pk}"
 
+    def limits_in_force(self) -> Limits:
+        config = self.channel.config or {}
+        if config.get("counts_like") == "x":
+            return replace(self.limits, text_max=X_MAX, text_unit="weighted")
+        text_max = int(config["text_max"]) if str(config.get("text_max", "")).isdigit() else None
+        if config.get("counts_like") == "mastodon":
+            return replace(self.limits, text_max=text_max or 500, text_unit="graphemes")
+        return replace(self.limits, text_max=text_max)
+
     def measure(self, post: Post) -> TextCount:
         config = self.channel.config or {}
         rule = str(config.get("counts_like", ""))
@@ -55,9 +64,8 @@ class OutboxAdapter(ChannelAdapter):
                 links=links_shown(text, keep=25, spans=x_urls(sent)),
                 rule="x",
             )
-        limit = int(config["text_max"]) if str(config.get("text_max", "")).isdigit() else None
-        if rule == "mastodon":
-            limit = limit or 500
+        limit = self.limits_in_force().text_max
+        if rule == "mastodon" and limit:
             return TextCount(
                 text=sent,
                 count=mastodon_length(sent),

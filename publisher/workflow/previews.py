@@ -190,7 +190,7 @@ def card_for(channel: Channel, language: str, post: Post | None, urls: Mapping[s
             notes=(_("text not written yet"),),
         )
     measured = adapter.measure(post)
-    limits = adapter.image_limits()
+    limits = adapter.limits_in_force()
     spec = RenditionSpec.from_limits(limits)
     images = tuple(
         CardImage(
