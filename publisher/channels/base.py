@@ -219,6 +219,10 @@ class ChannelAdapter(abc.ABC):
             text=text, count=code_points(text), limit=limit, cut=cut, links=links_shown(text), rule=self.kind
         )
 
+    def preview_summary(self, post: Post) -> tuple[tuple[str, str], ...]:
+        """What else the receiver gets, as (label, value) lines: a subject, a CAP headline."""
+        return ()
+
     @abc.abstractmethod
     def check(self, post: Post) -> list[Problem]:
         """Everything that would make the network refuse this post. Pure: no I/O."""

@@ -146,6 +146,12 @@ def link_shown(url: str, *, keep: int | None) -> str:
     return shown
 
 
+def first_line(text: str, limit: int = 140) -> str:
+    """A title made of the text's first line, cut with "…" (Atom titles, CAP headlines)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def compose(text: str, link: str = "") -> str:
     """The text a network receives: the variant's text, then its link unless already in it."""
     text = text.strip()

@@ -84,6 +84,7 @@ class PreviewCard:
     images: tuple[CardImage, ...] = ()
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    summary: tuple[tuple[str, str], ...] = ()
 
     @property
     def over(self) -> bool:
@@ -135,6 +136,7 @@ class PreviewCard:
             ],
             "problems": [{"code": p.code, "message": p.message, "severity": p.severity} for p in self.problems],
             "notes": list(self.notes),
+            "summary": [{"label": label, "value": value} for label, value in self.summary],
         }
 
 
@@ -213,6 +215,7 @@ def card_for(channel: Channel, language: str, post: Post | None, urls: Mapping[s
         images=images,
         problems=problems,
         notes=_notes(channel.kind, post, measured),
+        summary=adapter.preview_summary(post),
     )
 
 

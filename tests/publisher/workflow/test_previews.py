@@ -142,3 +142,19 @@ def test_draft_cards_follow_the_typed_text_and_audience(author, networks, django
     # The Dutch text is expected (Brussels) but not written yet: its cards say so.
     assert by_kind["bluesky"].measured is None
     assert by_kind["bluesky"].notes == ("text not written yet",)
+
+
+def test_email_webhook_and_cap_cards_summarise_what_they_send(author, db):
+    ChannelFactory(kind="email", language="fr", covers_all=True, name="Presse", config={"recipients": ["a@b.be"]})
+    ChannelFactory(kind="webhook", language="fr", covers_all=True, name="Dispatch", config={"url": "https://h.be/x"})
+    ChannelFactory(kind="cap", language="nl", covers_all=True, name="CAP")
+    message = make_message(author=author, variants={"fr": "Alerte inondation\nÉvitez la zone.", "nl": "x" * 200})
+
+    cards = cards_by_kind(previews.message_preview_cards(message))
+
+    assert cards["email"].summary == (("Subject", "Alerte inondation"),)
+    assert cards["webhook"].summary == (("Event", "message.published"), ("Images", "0"))
+    assert cards["cap"].summary == (("Headline", "x" * 159 + "…"), ("Web", "—"))
+    for card in cards.values():
+        assert card.measured.limit is None
+        assert card.notes == ("Sent in full: this channel has no text limit.",)
