@@ -174,8 +174,34 @@ def _draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         for language, alt in by_language.items():
             if language in Language.values and isinstance(alt, str):
                 alts[(int(key), language)] = alt.strip()[:VARIANT_TEXT_MAX]
+    new_image = None
+    raw_image = data.get("new_image")
+    if raw_image is not None:
+        if not isinstance(raw_image, dict):
+            raise _BadRequest(_("Send the new image as an object with its width and height."))
+        width, height, image_alts = raw_image.get("width"), raw_image.get("height"), raw_image.get("alts", {})
+        sizes_ok = all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 100_000 for v in (width, height))
+        if (
+            not sizes_ok
+            or not isinstance(width, int)
+            or not isinstance(height, int)
+            or not isinstance(image_alts, dict)
+        ):
+            raise _BadRequest(_("Send the new image as an object with its width and height."))
+        language = raw_image.get("language", "")
+        new_image = previews.DraftImage(
+            width=width,
+            height=height,
+            alts={
+                k: v.strip()[:VARIANT_TEXT_MAX]
+                for k, v in image_alts.items()
+                if k in Language.values and isinstance(v, str)
+            },
+            language=language if language in Language.values else "",
+        )
     title = data.get("title")
     return {
+        "new_image": new_image,
         "variants": variants,
         "audience": audience,
         "alts": alts,

@@ -240,6 +240,21 @@ class DraftVariant:
 
 
 @dataclass(frozen=True)
+class DraftImage:
+    """The image chosen in the form but not uploaded yet: the browser knows its size and shows
+    it from the file; the server frames it like the saved ones."""
+
+    width: int
+    height: int
+    alts: Mapping[str, str] = field(default_factory=dict)
+    language: str = ""
+
+
+# Stands for the chosen file's path: the card's image has no URL, the page fills it in.
+NEW_IMAGE = "new-image"
+
+
+@dataclass(frozen=True)
 class DraftAudience:
     municipalities: tuple[str, ...] = ()
     zones: tuple[str, ...] = ()
@@ -256,6 +271,7 @@ def draft_preview_cards(
     alts: Mapping[tuple[int, str], str] | None = None,
     title: str = "",
     exercise: bool = False,
+    new_image: DraftImage | None = None,
 ) -> list[PreviewCard]:
     """The cards of a message being composed (nothing saved): its texts as typed, its audience's
     routes, and the saved images with the alt texts as typed (`alts[(attachment id, language)]`)."""
@@ -284,6 +300,9 @@ def draft_preview_cards(
             for a in attachments
             if not a.language or a.language == language
         )
+        if new_image is not None and new_image.language in ("", language):
+            alt = new_image.alts.get(language, "")
+            images += (PostImage(NEW_IMAGE, alt, new_image.width, new_image.height, format=""),)
         posts[language] = Post(
             text=variant.text, language=language, link=variant.link, images=images, title=title, exercise=exercise
         )

@@ -85,6 +85,26 @@ def test_the_query_count_does_not_grow_with_images(
     assert cards["x"]["images"][0]["rendition"] == {"width": 900, "height": 600}
 
 
+def test_the_image_not_uploaded_yet_is_framed_by_its_size(author_client, networks):
+    body = draft(new_image={"width": 300, "height": 300, "alts": {"fr": "Logo", "nl": "Logo NL"}, "language": ""})
+    response = post(author_client, body)
+    assert response.status_code == 200
+    cards = {card["kind"]: card for card in response.json()["cards"]}
+    assert cards["x"]["images"] == [
+        {
+            "url": "",
+            "alt": "Logo",
+            "width": 300,
+            "height": 300,
+            "rendition": {"width": 300, "height": 300},
+            "box": {"left": 0.0, "top": 0.0, "width": 1.0, "height": 1.0},
+        }
+    ]
+    assert "image_small" in {p["code"] for p in cards["x"]["problems"]}
+    assert cards["bluesky"]["images"][0]["alt"] == "Logo NL"
+    assert "data-new-image" in response.json()["html"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -97,6 +117,15 @@ def test_the_query_count_does_not_grow_with_images(
         (json.dumps(draft(audience=[])), "Send the audience as an object."),
         (json.dumps(draft(alts={"x": {}})), "Send the alt texts as an object by image."),
         (json.dumps(draft(message="abc")), "Unknown message."),
+        (json.dumps(draft(new_image=[1])), "Send the new image as an object with its width and height."),
+        (
+            json.dumps(draft(new_image={"width": 0, "height": 5})),
+            "Send the new image as an object with its width and height.",
+        ),
+        (
+            json.dumps(draft(new_image={"width": True, "height": 5})),
+            "Send the new image as an object with its width and height.",
+        ),
         (json.dumps(draft(message=10**6)), "Unknown message."),
         (
             json.dumps(draft(variants={"fr": {"text": "x" * (VARIANT_TEXT_MAX + 1)}})),

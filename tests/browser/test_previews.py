@@ -136,3 +136,26 @@ def test_the_approver_sees_the_cards(login, scene):
     assert page.locator("#preview-cards .preview-card").count() == 4
     assert card(page, "x").locator(".card-problems [data-code=text_too_long]").count() == 1
     session.shot("32-previews-approver-fr")
+
+
+def test_an_image_chosen_but_not_saved_shows_in_the_cards(login, scene, tmp_path):
+    photo = tmp_path / "affiche.jpg"
+    photo.write_bytes(make_photo(1600, 400))  # 4:1, wider than Instagram's 1.91:1
+    ChannelFactory(kind="instagram", language="fr", covers_all=True, name="Police Bruxelles (instagram)")
+    session = login("auteur", locale="fr-BE")
+    page = session.page
+    session.goto(f"/admin/publisher/message/{scene.pk}/change/")
+    page.locator('#preview-cards[data-ready="1"]').wait_for(timeout=5_000)
+    page.fill("#id_image_alt_fr", "Affiche de la campagne")
+    page.set_input_files("#id_image", str(photo))
+    fresh = card(page, "instagram").locator(".rendition img[data-new-image]")
+    fresh.wait_for(timeout=5_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.preview-card[data-kind=\"instagram\"] img[data-new-image]');"
+        " return i && i.complete && i.naturalWidth === 1600; }",
+        timeout=5_000,
+    )
+    # Instagram pads the 4:1 poster to 1.91:1 and scales it to 1440 px: 1440 × 754.
+    assert "1440×754" in card(page, "instagram").locator(".card-image").nth(1).inner_text()
+    assert "Affiche de la campagne" in card(page, "instagram").locator(".card-image").nth(1).inner_text()
+    session.shot("33-previews-new-image-fr")

@@ -58,6 +58,8 @@
     return input ? input.value : "";
   }
 
+  // The image chosen but not uploaded yet: its size goes to the server, its pixels stay here.
+  const newImage = { width: 0, height: 0, url: "" };
   let cardsTimer = null;
   let cardsSequence = 0;
   function refreshCards() {
@@ -89,6 +91,15 @@
         },
         alts: alts,
       };
+      if (newImage.width) {
+        const alt = {};
+        ["fr", "nl", "de"].forEach((lang) => {
+          const el = form.elements["image_alt_" + lang];
+          if (el) alt[lang] = el.value;
+        });
+        const only = form.elements.image_language;
+        body.new_image = { width: newImage.width, height: newImage.height, alts: alt, language: only ? only.value : "" };
+      }
       const n = ++cardsSequence;
       fetch(labels.cardsUrl, {
         method: "POST",
@@ -105,6 +116,7 @@
         }
         // Server-rendered by the same template as the message page, every value escaped there.
         box.innerHTML = data.html;
+        box.querySelectorAll("img[data-new-image]").forEach((img) => { img.src = newImage.url; });
         box.dataset.ready = "1";
         renderCounters(data.cards);
       }).catch(() => {});
@@ -209,6 +221,10 @@
   Array.from(form.elements).forEach((el) => {
     if (/^att\d+_alt_(fr|nl|de)$/.test(el.name || "")) el.addEventListener("input", refreshCards);
   });
+  ["image_alt_fr", "image_alt_nl", "image_alt_de"].forEach((name) => {
+    if (form.elements[name]) form.elements[name].addEventListener("input", refreshCards);
+  });
+  if (form.elements.image_language) form.elements.image_language.addEventListener("change", refreshCards);
   ["title", "status"].forEach((name) => { if (form.elements[name]) form.elements[name].addEventListener("change", refreshCards); });
 
   const image = form.elements.image;
@@ -216,8 +232,15 @@
   if (image && preview) {
     image.addEventListener("change", () => {
       const file = image.files && image.files[0];
-      if (!file) { preview.hidden = true; return; }
-      preview.src = URL.createObjectURL(file);
+      if (newImage.url) URL.revokeObjectURL(newImage.url);
+      if (!file) { preview.hidden = true; newImage.width = 0; refreshCards(); return; }
+      newImage.url = URL.createObjectURL(file);
+      preview.onload = () => {
+        newImage.width = preview.naturalWidth;
+        newImage.height = preview.naturalHeight;
+        refreshCards();
+      };
+      preview.src = newImage.url;
       preview.hidden = false;
     });
   }
