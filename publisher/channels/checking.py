@@ -87,13 +87,3 @@ def image_shown_warnings(post: Post, limits: Limits) -> list[Problem]:
         and image.width < shown
         and not (limits.image_width_min and image.width < limits.image_width_min)  # check() already says so
     ]
-
-
-def standard_problems(post: Post, limits: Limits, text_length: int | None) -> list[Problem]:
-    """Length (when the network has a limit) and image problems."""
-    problems: list[Problem] = []
-    if limits.text_max is not None and text_length is not None:
-        problem = text_length_problem(text_length, limits.text_max)
-        if problem:
-            problems.append(problem)
-    return problems + image_problems(post, limits)
