@@ -31,3 +31,10 @@ def test_a_text_at_the_limit_is_accepted(make_client, author):
     client = make_client(["read", "compose"], user=author)
     body = message_body(variants={"fr": {"text": "x" * VARIANT_TEXT_MAX}, "nl": {"text": "Kort."}})
     assert client.post("/api/v1/messages/", body, format="json").status_code == 201
+
+
+def test_the_schema_still_says_the_limit(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    assert schema["components"]["schemas"]["Variant"]["properties"]["text"]["maxLength"] == VARIANT_TEXT_MAX
