@@ -57,7 +57,9 @@ class InstagramAdapter(ChannelAdapter):
         image_width_min=320,
         image_formats=("JPEG",),
         images_required=True,
-        # Shown 1080 px wide; narrower ones from 320 px are enlarged (Instagram Help Center).
+        # Instagram keeps widths of 320-1080 px as sent and enlarges narrower ones to 320 (Help
+        # Center, as quoted by third parties [secondary]); a feed fills a phone's width, about
+        # 1080 device pixels, so below that the picture is stretched there [inference].
         image_shown_width=1080,
     )
     supports_replies = False
