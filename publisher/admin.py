@@ -291,6 +291,7 @@ class MessageAdmin(admin.ModelAdmin):
             ),
             path("preview/audience/", wrap(preview.audience_view), name=f"{info}_preview_audience"),
             path("preview/schedule/", wrap(preview.schedule_view), name=f"{info}_preview_schedule"),
+            path("preview/cards/", wrap(preview.cards_view), name=f"{info}_preview_cards"),
             path("preview/language/", wrap(language.findings_view), name=f"{info}_preview_language"),
             path("<path:object_id>/submit/", wrap(message_views.submit_view), name=f"{info}_submit"),
             path("<path:object_id>/approve/", wrap(message_views.approve_view), name=f"{info}_approve"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -276,6 +277,21 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# The longest variant text accepted anywhere (compose form, API): far above any network's
+# limit, it only keeps a pasted document out.
+VARIANT_TEXT_MAX = 20_000
+
+
+def variant_text_validate(value: str) -> None:
+    """One rule and one message for every way a text comes in (form, API, preview)."""
+    if len(value) > VARIANT_TEXT_MAX:
+        raise ValidationError(
+            _("A text has at most %(limit)s characters; this one has %(count)s."),
+            code="max_length",
+            params={"limit": VARIANT_TEXT_MAX, "count": len(value)},
+        )
 
 
 class Variant(models.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.validators import MaxLengthValidator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +15,7 @@ from rest_framework import serializers
 from publisher.channels import cap
 from publisher.language.problems import message_language_findings
 from publisher.models import (
+    VARIANT_TEXT_MAX,
     Channel,
     Delivery,
     Language,
@@ -24,11 +26,12 @@ from publisher.models import (
     Municipality,
     Segment,
     Urgency,
+    variant_text_validate,
 )
 from publisher.territory import routing
 from publisher.workflow.services import Audience, VariantInput
 
-MAX_TEXT = 20_000
+MAX_TEXT = VARIANT_TEXT_MAX
 MAX_LIST = 600  # Belgium has 565 municipalities.
 
 
@@ -134,8 +137,19 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
 # --- Messages -----------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "maxLength": MAX_TEXT})
+class VariantTextField(serializers.CharField):
+    """A variant's text: maxLength in the schema, refused in the compose form's own words."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_TEXT, **kwargs)
+        # DRF's own length message would differ from the form's: one rule, one message.
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
+        self.validators.append(variant_text_validate)
+
+
 class VariantSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(max_length=MAX_TEXT)
+    text = VariantTextField()
     link = serializers.URLField(required=False, allow_blank=True, max_length=500, default="")
 
 

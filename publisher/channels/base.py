@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from publisher.channels.counting import UrlSpan, code_points, compose, cut_at, link_shown, urls
+
 if TYPE_CHECKING:
     from publisher.models import Channel
 
@@ -70,6 +72,47 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class LinkShown:
+    """A link in the text as the network prints it; offsets in code points of TextCount.text."""
+
+    start: int
+    end: int
+    url: str
+    shown: str
+    clickable: bool = True
+
+
+@dataclass(frozen=True)
+class TextCount:
+    """The text a network receives and how that network counts it: `check` judges this and the
+    preview card shows it, so the author sees the very count the server refuses on.
+
+    `cut` is where the part the network accepts ends (None: everything fits); `also` holds
+    further (count, limit, unit) rules the text must meet (Bluesky's 3000 bytes)."""
+
+    text: str
+    count: int
+    limit: int | None
+    unit: str = "characters"
+    cut: int | None = None
+    links: tuple[LinkShown, ...] = ()
+    also: tuple[tuple[int, int, str], ...] = ()
+    # Which rule counted: "mastodon", "x", ... (an outbox channel may count like a network).
+    rule: str = ""
+
+
+def links_shown(
+    text: str, *, keep: int | None = None, clickable: bool = True, spans: list[UrlSpan] | None = None
+) -> tuple[LinkShown, ...]:
+    """The links of `text` (or the given spans) as printed: in full, or shortened to `keep`."""
+    found = urls(text) if spans is None else spans
+    return tuple(
+        LinkShown(s.start, s.end, s.url, s.url if keep is None else link_shown(s.url, keep=keep), clickable)
+        for s in found
+    )
+
+
+@dataclass(frozen=True)
 class Limits:
     text_max: int | None = None
     text_unit: str = "characters"  # characters | graphemes | weighted | bytes
@@ -86,6 +129,9 @@ class Limits:
     image_aspect_min: float | None = None
     image_aspect_max: float | None = None
     image_width_min: int | None = None
+    # The width a timeline shows an image at: a narrower one is enlarged there and looks
+    # blurry (the pixelated logo). A preview warning only, never a reason to refuse.
+    image_shown_width: int | None = None
     images_required: bool = False
 
 
@@ -164,6 +210,23 @@ class ChannelAdapter(abc.ABC):
         if self.default_endpoint:
             return urlsplit(self.default_endpoint).netloc.lower()
         return f"{self.kind}:{self.channel.pk}"
+
+    def limits_in_force(self) -> Limits:
+        """The limits in force for this channel (an instance's own, a configured blob size)."""
+        return self.limits
+
+    def measure(self, post: Post) -> TextCount:
+        """How this network counts the post's text; code points unless the network says otherwise."""
+        text = compose(post.text, post.link)
+        limit = self.limits_in_force().text_max
+        cut = cut_at(text, code_points, limit) if limit is not None else None
+        return TextCount(
+            text=text, count=code_points(text), limit=limit, cut=cut, links=links_shown(text), rule=self.kind
+        )
+
+    def preview_summary(self, post: Post) -> tuple[tuple[str, str], ...]:
+        """What else the receiver gets, as (label, value) lines: a subject, a CAP headline."""
+        return ()
 
     @abc.abstractmethod
     def check(self, post: Post) -> list[Problem]:

@@ -30,9 +30,11 @@ from publisher.channels.base import (
     Post,
     Problem,
     Receipt,
+    TextCount,
+    links_shown,
 )
-from publisher.channels.checking import image_problems, text_length_problem
-from publisher.channels.counting import bluesky_length, compose, urls
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import bluesky_length, compose, cut_at, graphemes, urls, utf8_bytes
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
@@ -85,6 +87,8 @@ class BlueskyAdapter(ChannelAdapter):
         image_formats=("JPEG", "PNG"),
         alt_text_max=2000,
         alt_text_required=True,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_idempotency = True
     supports_replies = True
@@ -101,17 +105,28 @@ class BlueskyAdapter(ChannelAdapter):
     def effective_limits(self) -> Limits:
         return replace(self.limits, image_bytes_max=int(self.channel.config.get("blob_max", 1_000_000)))
 
-    def check(self, post: Post) -> list[Problem]:
+    def limits_in_force(self) -> Limits:
+        return self.effective_limits()
+
+    def measure(self, post: Post) -> TextCount:
         text = compose(post.text, post.link)
         grapheme_count, byte_count = bluesky_length(text)
-        problems = []
-        for problem in (
-            text_length_problem(grapheme_count, MAX_GRAPHEMES),
-            text_length_problem(byte_count, MAX_BYTES, unit="bytes"),
-        ):
-            if problem:
-                problems.append(problem)
-        return problems + image_problems(post, self.effective_limits())
+        cuts = [cut_at(text, graphemes, MAX_GRAPHEMES), cut_at(text, utf8_bytes, MAX_BYTES)]
+        found = [cut for cut in cuts if cut is not None]
+        # The text goes out as written (URLs in full, made links by facets) and counts in full.
+        return TextCount(
+            text=text,
+            count=grapheme_count,
+            limit=MAX_GRAPHEMES,
+            unit="graphemes",
+            cut=min(found) if found else None,
+            links=links_shown(text),
+            also=((byte_count, MAX_BYTES, "bytes"),),
+            rule="bluesky",
+        )
+
+    def check(self, post: Post) -> list[Problem]:
+        return count_problems(self.measure(post)) + image_problems(post, self.effective_limits())
 
     # --- session -------------------------------------------------------------------
 

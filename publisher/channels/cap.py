@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
+from publisher.channels.counting import first_line
 from publisher.channels.public import public_url
 
 # CAP 1.2 value lists (OASIS CAP 1.2, §3.2.2), in the standard's order; the API offers the same.
@@ -42,6 +43,10 @@ class CapAdapter(ChannelAdapter):
     # A correction is a new alert with msgType Update whose <references> names the original
     # (feeds.cap_document follows Message.follows): CAP's own way of changing an alert.
     supports_edit = True
+
+    def preview_summary(self, post: Post) -> tuple[tuple[str, str], ...]:
+        # The feed's <info> for this language: its headline is the text's first line.
+        return ((_("Headline"), first_line(post.text, 160)), (_("Web"), post.link or "—"))
 
     def check(self, post: Post) -> list[Problem]:
         problems = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from publisher.channels.base import Limits, Post, Problem
+from publisher.channels.base import Limits, Post, Problem, TextCount
 
 
 def text_length_problem(count: int, limit: int, *, unit: str = "characters") -> Problem | None:
@@ -19,6 +19,13 @@ def text_length_problem(count: int, limit: int, *, unit: str = "characters") -> 
     else:
         message = _("%(count)s/%(limit)s characters") % {"count": count, "limit": limit}
     return Problem(code="text_too_long", message=message)
+
+
+def count_problems(measured: TextCount) -> list[Problem]:
+    """The text is over the network's limit, in the unit that network counts."""
+    rules = [(measured.count, measured.limit, "characters"), *measured.also]
+    found = [text_length_problem(count, limit, unit=unit) for count, limit, unit in rules if limit is not None]
+    return [problem for problem in found if problem]
 
 
 def image_problems(post: Post, limits: Limits) -> list[Problem]:
@@ -64,11 +71,19 @@ def image_problems(post: Post, limits: Limits) -> list[Problem]:
     return problems
 
 
-def standard_problems(post: Post, limits: Limits, text_length: int | None) -> list[Problem]:
-    """Length (when the network has a limit) and image problems."""
-    problems: list[Problem] = []
-    if limits.text_max is not None and text_length is not None:
-        problem = text_length_problem(text_length, limits.text_max)
-        if problem:
-            problems.append(problem)
-    return problems + image_problems(post, limits)
+def image_shown_warnings(post: Post, limits: Limits) -> list[Problem]:
+    """Images narrower than the network shows them: enlarged, hence blurry."""
+    shown = limits.image_shown_width
+    return [
+        Problem(
+            code="image_small",
+            message=_("image %(number)s is %(width)s pixels wide; this network enlarges it from %(minimum)s")
+            % {"number": number, "width": image.width, "minimum": shown},
+            severity="warning",
+        )
+        for number, image in enumerate(post.images, start=1)
+        if shown
+        and image.width
+        and image.width < shown
+        and not (limits.image_width_min and image.width < limits.image_width_min)  # check() already says so
+    ]

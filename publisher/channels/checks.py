@@ -14,7 +14,8 @@ from publisher.models import Channel, Message, MessageStatus
 from publisher.territory import selectors
 
 
-def _posts_by_language(message: Message) -> dict[str, Post]:
+def message_posts(message: Message) -> dict[str, Post]:
+    """Each variant as the Post its channels receive (images with that language's alt text)."""
     variants = {v.language: v for v in message.variants.all()}
     attachments = list(message.attachments.all())
     posts = {}
@@ -53,7 +54,7 @@ def correction_reply_text(text: str, language: str) -> str:
 def message_channel_problems(message: Message) -> list[tuple[str, Channel, Problem]]:
     """(channel language, channel, problem) for every routed channel, with the problem's
     message formatted as "NL — Bluesky: 312/300 characters" in the active language."""
-    posts = _posts_by_language(message)
+    posts = message_posts(message)
     found: list[tuple[str, Channel, Problem]] = []
     for route in selectors.channels_for(message):
         post = posts.get(route.variant_language)

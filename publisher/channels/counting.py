@@ -4,17 +4,20 @@
   mention ``@user@domain`` as ``@user``.
 - Bluesky: at most 300 grapheme clusters AND 3000 UTF-8 bytes; URLs count in full.
 - Telegram: UTF-16 code units (always ≥ the code-point count the server may use).
-- X: twitter-text v3 weights on the NFC form: 1 for Latin and common punctuation, 2 for
-  anything else and per emoji, 23 per URL.
+- X: twitter-text v3 through the maintained port (`twitter-text-parser`): weights on the
+  NFC form, 1 for Latin and common punctuation, 2 for anything else and per emoji, 23 per
+  URL, where a URL is what twitter-text links, also without a scheme ("example.com").
 - Instagram, Facebook: code points (a safe upper bound; the networks do not document it).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
+from twitter_text import extract_urls_with_indices, parse_tweet
 
 # A URL the networks would link: scheme-qualified, up to whitespace, without the trailing
 # punctuation that usually ends a sentence rather than the address.
@@ -22,11 +25,7 @@ URL_RE = regex.compile(r"https?://[^\s<>\"'«»“”]+", regex.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\"»"
 MENTION_RE = regex.compile(r"(?<![\w@])(@[\w.]+)@[\w.-]+\.\w+", regex.UNICODE)
 GRAPHEME_RE = regex.compile(r"\X")
-EMOJI_RE = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20e3]")
 
-# twitter-text config/v3.json: these code-point ranges weigh 100 (i.e. 1); everything else 200.
-X_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-X_URL_WEIGHT = 23
 X_MAX = 280
 
 
@@ -89,25 +88,68 @@ def bluesky_length(text: str) -> tuple[int, int]:
     return graphemes(text), utf8_bytes(text)
 
 
-def _x_code_point_weight(char: str) -> int:
-    point = ord(char)
-    return 1 if any(low <= point <= high for low, high in X_LIGHT_RANGES) else 2
+def x_text(text: str) -> str:
+    """The form X counts: NFC, line endings as LF (twitter-text's own normalisation)."""
+    return unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def x_weighted_length(text: str) -> int:
-    """twitter-text v3 `weightedLength` / 100."""
-    text = unicodedata.normalize("NFC", text)
-    total, last = 0, 0
-    for span in urls(text) + [UrlSpan(len(text), len(text), "")]:
-        for cluster in GRAPHEME_RE.findall(text[last : span.start]):
-            if EMOJI_RE.search(cluster):
-                total += 2  # an emoji, even a ZWJ sequence or a flag, weighs one default weight
-            else:
-                total += sum(_x_code_point_weight(c) for c in cluster)
-        if span.url:
-            total += X_URL_WEIGHT
-        last = span.end
-    return total
+    """twitter-text v3 `weightedLength`."""
+    return int(parse_tweet(text).weightedLength)
+
+
+def x_cut(text: str) -> int | None:
+    """Code-point offset into x_text(text) where the part X accepts ends; None if all fits."""
+    result = parse_tweet(text)
+    if result.weightedLength <= X_MAX:
+        return None
+    # validRangeEnd is the last accepted UTF-16 unit (inclusive) of the original text.
+    units, normalised = int(result.validRangeEnd) + 1, x_text(text)
+    for index, char in enumerate(normalised):
+        units -= 2 if ord(char) > 0xFFFF else 1
+        if units < 0:
+            return index
+    return len(normalised)
+
+
+def x_urls(text: str) -> list[UrlSpan]:
+    """The links twitter-text finds in x_text(text), with or without a scheme."""
+    return [
+        UrlSpan(int(found["indices"][0]), int(found["indices"][1]), str(found["url"]))
+        for found in extract_urls_with_indices(x_text(text))
+    ]
+
+
+def cut_at(text: str, length: Callable[[str], int], limit: int) -> int | None:
+    """Code-point offset of the longest prefix (on grapheme boundaries) that `length` keeps
+    within `limit`; None when the whole text fits. Uses the network's own length function,
+    so the cut shown is the cut the check makes."""
+    if length(text) <= limit:
+        return None
+    bounds = [match.end() for match in GRAPHEME_RE.finditer(text)]
+    low, high = 0, len(bounds) - 1  # the answer is bounds[k] for the largest k that fits, or 0
+    best = 0
+    while low <= high:
+        middle = (low + high) // 2
+        if length(text[: bounds[middle]]) <= limit:
+            best, low = bounds[middle], middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def link_shown(url: str, *, keep: int | None) -> str:
+    """A link as timelines print it: without scheme and "www.", cut to `keep` characters + "…"."""
+    shown = regex.sub(r"^(?:https?://)?(?:www\.)?", "", url, flags=regex.IGNORECASE)
+    if keep is not None and len(shown) > keep:
+        return shown[:keep] + "…"
+    return shown
+
+
+def first_line(text: str, limit: int = 140) -> str:
+    """A title made of the text's first line, cut with "…" (Atom titles, CAP headlines)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def compose(text: str, link: str = "") -> str:

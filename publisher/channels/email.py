@@ -78,15 +78,21 @@ class EmailAdapter(ChannelAdapter):
             problems.append(Problem(code="not_configured", message=_("no recipients are configured")))
         return problems
 
+    def subject(self, post: Post) -> str:
+        text = compose(post.text, post.link)
+        first_line = text.splitlines()[0] if text else post.title
+        subject = subject_line(f"{self.channel.config.get('subject_prefix', '')}{first_line}")
+        return subject[:119].rstrip() + "…" if len(subject) > 120 else subject
+
+    def preview_summary(self, post: Post) -> tuple[tuple[str, str], ...]:
+        return ((_("Subject"), self.subject(post)),)
+
     def build(self, post: Post, idempotency_key: str) -> EmailMessage:
         config = self.channel.config
         text = compose(post.text, post.link)
         sender = str(config.get("from_address") or settings.DEFAULT_FROM_EMAIL)
         domain = sender.rsplit("@", 1)[-1] or "tandem.invalid"
-        first_line = text.splitlines()[0] if text else post.title
-        subject = subject_line(f"{config.get('subject_prefix', '')}{first_line}")
-        if len(subject) > 120:
-            subject = subject[:119].rstrip() + "…"
+        subject = self.subject(post)
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = formataddr((str(config.get("from_name", "")), sender)) if config.get("from_name") else sender

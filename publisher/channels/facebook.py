@@ -24,8 +24,8 @@ from publisher.channels.base import (
     Problem,
     Receipt,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import code_points, compose
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import compose
 from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
@@ -44,6 +44,8 @@ class FacebookAdapter(ChannelAdapter):
         image_bytes_max=4_000_000,
         image_side_max=2048,
         image_formats=("JPEG", "PNG"),
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True
@@ -56,8 +58,11 @@ class FacebookAdapter(ChannelAdapter):
     def effective_limits(self) -> Limits:
         return replace(self.limits, images_max=int(self.channel.config.get("images_max", self.limits.images_max)))
 
+    def limits_in_force(self) -> Limits:
+        return self.effective_limits()
+
     def check(self, post: Post) -> list[Problem]:
-        return standard_problems(post, self.effective_limits(), code_points(compose(post.text, post.link)))
+        return count_problems(self.measure(post)) + image_problems(post, self.effective_limits())
 
     def _session(self, token: str) -> HttpSession:
         return HttpSession(

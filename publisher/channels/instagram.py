@@ -30,11 +30,13 @@ from publisher.channels.base import (
     Problem,
     RateLimited,
     Receipt,
+    TextCount,
     TransientError,
     UnknownOutcome,
+    links_shown,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import code_points, compose
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import code_points, compose, cut_at
 from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
@@ -59,6 +61,10 @@ class InstagramAdapter(ChannelAdapter):
         image_width_min=320,
         image_formats=("JPEG",),
         images_required=True,
+        # Instagram keeps widths of 320-1080 px as sent and enlarges narrower ones to 320 (Help
+        # Center, as quoted by third parties [secondary]); a feed fills a phone's width, about
+        # 1080 device pixels, so below that the picture is stretched there [inference].
+        image_shown_width=1080,
     )
     supports_replies = True
     supports_retract = False
@@ -67,14 +73,27 @@ class InstagramAdapter(ChannelAdapter):
     def graph(self) -> str:
         return str(self.channel.config.get("graph_url", "https://graph.facebook.com/v21.0")).rstrip("/")
 
+    def measure(self, post: Post) -> TextCount:
+        text = compose(post.text, post.link)
+        limit = self.limits.text_max or 2200
+        # A caption's links are printed in full and are not clickable.
+        return TextCount(
+            text=text,
+            count=code_points(text),
+            limit=limit,
+            cut=cut_at(text, code_points, limit),
+            links=links_shown(text, clickable=False),
+            rule="instagram",
+        )
+
     def check(self, post: Post) -> list[Problem]:
         text = compose(post.text, post.link)
         if post.reply_to is not None:
             # A comment: text only, no image needed (nor sent).
-            return standard_problems(
-                replace(post, images=()), replace(self.limits, images_required=False), code_points(text)
+            return count_problems(self.measure(post)) + image_problems(
+                replace(post, images=()), replace(self.limits, images_required=False)
             )
-        problems = standard_problems(post, self.limits, code_points(text))
+        problems = count_problems(self.measure(post)) + image_problems(post, self.limits)
         for pattern, limit, what in ((HASHTAG_RE, 30, _("hashtags")), (MENTION_RE, 20, _("@-mentions"))):
             count = len(pattern.findall(text))
             if count > limit:

@@ -26,10 +26,12 @@ from publisher.channels.base import (
     PostImage,
     Problem,
     Receipt,
+    TextCount,
     TransientError,
+    links_shown,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import compose, mastodon_length
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import compose, cut_at, mastodon_length
 from publisher.channels.http import HttpSession, from_response, parse_reset, parse_retry_after
 from publisher.channels.netpolicy import RefusedDestination
 from publisher.channels.secrets import channel_secret
@@ -62,6 +64,8 @@ class MastodonAdapter(ChannelAdapter):
         image_side_max=2560,
         image_formats=("JPEG", "PNG", "WEBP"),
         alt_text_max=1500,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_idempotency = True
     supports_replies = True
@@ -86,9 +90,33 @@ class MastodonAdapter(ChannelAdapter):
         )
         return limits, int(values.get("characters_reserved_per_url", 23))
 
+    def limits_in_force(self) -> Limits:
+        return self.effective_limits()[0]
+
+    def _measure(self, post: Post, limits: Limits, url_length: int) -> TextCount:
+        text = compose(post.text, post.link)
+
+        def length(part: str) -> int:
+            return mastodon_length(part, url_length=url_length)
+
+        limit = limits.text_max or 500
+        # Mastodon prints a link without its scheme and "www.", cut after 30 characters.
+        return TextCount(
+            text=text,
+            count=length(text),
+            limit=limit,
+            unit="graphemes",
+            cut=cut_at(text, length, limit),
+            links=links_shown(text, keep=30),
+            rule="mastodon",
+        )
+
     def _problems(self, post: Post, limits: Limits, url_length: int) -> list[Problem]:
-        length = mastodon_length(compose(post.text, post.link), url_length=url_length)
-        return standard_problems(post, limits, length)
+        return count_problems(self._measure(post, limits, url_length)) + image_problems(post, limits)
+
+    def measure(self, post: Post) -> TextCount:
+        limits, url_length = self.effective_limits()
+        return self._measure(post, limits, url_length)
 
     def check(self, post: Post) -> list[Problem]:
         limits, url_length = self.effective_limits()

@@ -1,15 +1,31 @@
 """The embedded default: writes each post as JSON plus its image renditions under
-var/outbox/channel-<id>/, so a newcomer sees exactly what would have gone out."""
+var/outbox/channel-<id>/, so a newcomer sees exactly what would have gone out.
+
+Channel.config may make an outbox count like a network, so a demo shows what a too-long
+text looks like: {"counts_like": "mastodon" | "x", "text_max": 500}. Without it there is no
+text limit."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from django.conf import settings
 
-from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt
+from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt, TextCount, links_shown
+from publisher.channels.checking import count_problems
+from publisher.channels.counting import (
+    X_MAX,
+    code_points,
+    compose,
+    cut_at,
+    mastodon_length,
+    x_cut,
+    x_text,
+    x_urls,
+    x_weighted_length,
+)
 from publisher.media.images import RenditionSpec, rendition_for
 
 
@@ -24,8 +40,46 @@ class OutboxAdapter(ChannelAdapter):
     def _folder(self) -> Path:
         return Path(settings.TANDEM_OUTBOX_DIR) / f"channel-{self.channel.pk}"
 
+    def limits_in_force(self) -> Limits:
+        config = self.channel.config or {}
+        if config.get("counts_like") == "x":
+            return replace(self.limits, text_max=X_MAX, text_unit="weighted")
+        text_max = int(config["text_max"]) if str(config.get("text_max", "")).isdigit() else None
+        if config.get("counts_like") == "mastodon":
+            return replace(self.limits, text_max=text_max or 500, text_unit="graphemes")
+        return replace(self.limits, text_max=text_max)
+
+    def measure(self, post: Post) -> TextCount:
+        config = self.channel.config or {}
+        rule = str(config.get("counts_like", ""))
+        sent = compose(post.text, post.link)
+        if rule == "x":
+            text = x_text(sent)
+            return TextCount(
+                text=text,
+                count=x_weighted_length(sent),
+                limit=X_MAX,
+                unit="weighted",
+                cut=x_cut(sent),
+                links=links_shown(text, keep=25, spans=x_urls(sent)),
+                rule="x",
+            )
+        limit = self.limits_in_force().text_max
+        if rule == "mastodon" and limit:
+            return TextCount(
+                text=sent,
+                count=mastodon_length(sent),
+                limit=limit,
+                unit="graphemes",
+                cut=cut_at(sent, mastodon_length, limit),
+                links=links_shown(sent, keep=30),
+                rule="mastodon",
+            )
+        cut = cut_at(sent, code_points, limit) if limit else None
+        return TextCount(text=sent, count=code_points(sent), limit=limit, cut=cut, links=links_shown(sent), rule="")
+
     def check(self, post: Post) -> list[Problem]:
-        return []
+        return count_problems(self.measure(post))
 
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
         folder = self._folder()

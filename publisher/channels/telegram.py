@@ -27,11 +27,13 @@ from publisher.channels.base import (
     Problem,
     RateLimited,
     Receipt,
+    TextCount,
     TransientError,
     UnknownOutcome,
+    links_shown,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import compose, utf16_units
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import compose, cut_at, utf16_units
 from publisher.channels.http import HttpSession, error_text, excerpt
 from publisher.channels.secrets import channel_secret, redact
 from publisher.media.images import RenditionSpec, rendition_for
@@ -56,13 +58,27 @@ class TelegramAdapter(ChannelAdapter):
         # Telegram shows photos at ≤ 2560 px; sending more only costs bytes.
         image_side_max=2560,
         image_formats=("JPEG", "PNG"),
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True
     supports_edit = True
 
+    def measure(self, post: Post) -> TextCount:
+        text = compose(post.text, post.link)
+        return TextCount(
+            text=text,
+            count=utf16_units(text),
+            limit=TEXT_MAX,
+            unit="utf16",
+            cut=cut_at(text, utf16_units, TEXT_MAX),
+            links=links_shown(text),
+            rule="telegram",
+        )
+
     def check(self, post: Post) -> list[Problem]:
-        return standard_problems(post, self.limits, utf16_units(compose(post.text, post.link)))
+        return count_problems(self.measure(post)) + image_problems(post, self.limits)
 
     def _to_error(self, response: httpx.Response, token: str) -> ChannelError:
         try:

@@ -40,6 +40,10 @@ class WebhookAdapter(ChannelAdapter):
     supports_retract = True
     supports_edit = True
 
+    def preview_summary(self, post: Post) -> tuple[tuple[str, str], ...]:
+        # The receiver's URL stays out: it may carry the receiver's own token.
+        return ((_("Event"), "message.published"), (_("Images"), str(len(post.images))))
+
     def check(self, post: Post) -> list[Problem]:
         if not self.channel.config.get("url"):
             return [Problem(code="not_configured", message=_("the webhook URL is missing"))]

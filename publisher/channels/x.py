@@ -1,6 +1,7 @@
 """X (API v2): media upload, alt text through /2/media/metadata, then POST /2/tweets.
 
-Length is twitter-text v3's weighted count (280; every URL 23; emoji and non-Latin 2).
+Length is twitter-text v3's weighted count (280; every URL 23, with or without a scheme;
+emoji and non-Latin 2), computed by the maintained port `twitter-text-parser`.
 X has no idempotency key and refuses an identical text with 403 "duplicate content": after
 an unknown outcome that answer most likely means our first attempt went out, so it is
 reported as UnknownOutcome, never as an authentication failure.
@@ -21,10 +22,12 @@ from publisher.channels.base import (
     Post,
     Problem,
     Receipt,
+    TextCount,
     UnknownOutcome,
+    links_shown,
 )
-from publisher.channels.checking import standard_problems
-from publisher.channels.counting import X_MAX, compose, x_weighted_length
+from publisher.channels.checking import count_problems, image_problems
+from publisher.channels.counting import X_MAX, compose, x_cut, x_text, x_urls, x_weighted_length
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
@@ -44,6 +47,8 @@ class XAdapter(ChannelAdapter):
         image_side_max=2560,
         image_formats=("JPEG", "PNG", "WEBP"),
         alt_text_max=1000,
+        # Timelines show a single image about 600 px wide on the web [inference: column widths].
+        image_shown_width=600,
     )
     supports_replies = True
     supports_retract = True
@@ -52,8 +57,22 @@ class XAdapter(ChannelAdapter):
     def api(self) -> str:
         return str(self.channel.config.get("api_url", "https://api.x.com")).rstrip("/")
 
+    def measure(self, post: Post) -> TextCount:
+        sent = compose(post.text, post.link)
+        text = x_text(sent)
+        # t.co prints a link without its scheme, cut after about 25 characters.
+        return TextCount(
+            text=text,
+            count=x_weighted_length(sent),
+            limit=X_MAX,
+            unit="weighted",
+            cut=x_cut(sent),
+            links=links_shown(text, keep=25, spans=x_urls(sent)),
+            rule="x",
+        )
+
     def check(self, post: Post) -> list[Problem]:
-        return standard_problems(post, self.limits, x_weighted_length(compose(post.text, post.link)))
+        return count_problems(self.measure(post)) + image_problems(post, self.limits)
 
     def _to_error(self, response: httpx.Response, token: str) -> ChannelError:
         text = error_text(response)

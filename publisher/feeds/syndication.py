@@ -24,6 +24,7 @@ from django.utils.feedgenerator import Atom1Feed, Enclosure
 from django.utils.translation import gettext as _
 
 from publisher.channels.cap import CapAdapter
+from publisher.channels.counting import first_line
 from publisher.channels.public import public_host, public_url
 from publisher.media.images import RenditionSpec, rendition_for, rendition_url
 from publisher.models import (
@@ -47,8 +48,7 @@ FEED_SIZE = 50
 
 
 def _first_line(text: str, limit: int = 140) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return first_line(text, limit)
 
 
 # --- Atom --------------------------------------------------------------------------------

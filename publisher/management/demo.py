@@ -74,6 +74,19 @@ def demo_load() -> list[DemoLogin]:
         )
         if created and not covers_all:
             channel.municipalities.set([m for m in brussels if m.police_zone_id == "5339"])
+    # Outboxes that count like Mastodon (500, links 23) and X (280 weighted, twitter-text): the
+    # demo's previews and checks show a text that is too long, as the real networks would.
+    for name, channel_language, rule in (
+        ("Police fédérale (démo Mastodon FR)", Language.FR, "mastodon"),
+        ("Federale politie (demo Mastodon NL)", Language.NL, "mastodon"),
+        ("Police fédérale (démo X FR)", Language.FR, "x"),
+        ("Federale politie (demo X NL)", Language.NL, "x"),
+    ):
+        config = {"counts_like": rule, "text_max": 500} if rule == "mastodon" else {"counts_like": rule}
+        Channel.objects.get_or_create(
+            name=name,
+            defaults={"kind": "outbox", "language": channel_language, "covers_all": True, "config": config},
+        )
     # Tandem's own feeds, so /feeds/fr.atom, /feeds/nl.atom and /feeds/cap.xml fill as soon as
     # a message is published (one CAP channel: its documents hold every language).
     for name, kind, channel_language in (

@@ -387,6 +387,35 @@ def _scale_for(width: int, height: int, spec: RenditionSpec) -> float:
     return scale
 
 
+@dataclass(frozen=True)
+class RenditionFrame:
+    """Where a stored image lands in a network's rendition, without rendering it: the frame's
+    size in pixels and the picture's box inside it as fractions (padding fills the rest).
+    A byte limit may shrink a rendition further when it is encoded; never the other way."""
+
+    width: int
+    height: int
+    left: float
+    top: float
+    box_width: float
+    box_height: float
+
+
+def rendition_frame(width: int, height: int, spec: RenditionSpec) -> RenditionFrame:
+    """The geometry `rendition_for` produces, from the same padding and scaling rules."""
+    canvas_w, canvas_h = _canvas_size(width, height, spec)
+    scale = _scale_for(canvas_w, canvas_h, spec)
+    frame_w, frame_h = max(1, round(canvas_w * scale)), max(1, round(canvas_h * scale))
+    return RenditionFrame(
+        width=frame_w,
+        height=frame_h,
+        left=(canvas_w - width) / 2 / canvas_w,
+        top=(canvas_h - height) / 2 / canvas_h,
+        box_width=width / canvas_w,
+        box_height=height / canvas_h,
+    )
+
+
 def _fit_canvas(img: Image.Image, canvas: tuple[int, int], flatten: bool) -> Image.Image:
     if img.mode == "RGBA" and flatten:
         background = Image.new("RGB", img.size, (255, 255, 255))

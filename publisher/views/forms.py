@@ -29,6 +29,7 @@ from publisher.models import (
     Province,
     Segment,
     Urgency,
+    variant_text_validate,
 )
 from publisher.workflow import attachments, services
 from publisher.workflow.checklist import checklist_items
@@ -172,11 +173,26 @@ class ComposeForm(forms.Form):
         help_text=gettext_lazy("An exercise runs the whole flow without sending anything."),
     )
 
-    text_fr = forms.CharField(label=gettext_lazy("French text"), required=False, widget=forms.Textarea({"rows": 7}))
+    text_fr = forms.CharField(
+        label=gettext_lazy("French text"),
+        required=False,
+        widget=forms.Textarea({"rows": 7}),
+        validators=[variant_text_validate],
+    )
     link_fr = forms.URLField(label=gettext_lazy("Link (French)"), required=False, assume_scheme="https")
-    text_nl = forms.CharField(label=gettext_lazy("Dutch text"), required=False, widget=forms.Textarea({"rows": 7}))
+    text_nl = forms.CharField(
+        label=gettext_lazy("Dutch text"),
+        required=False,
+        widget=forms.Textarea({"rows": 7}),
+        validators=[variant_text_validate],
+    )
     link_nl = forms.URLField(label=gettext_lazy("Link (Dutch)"), required=False, assume_scheme="https")
-    text_de = forms.CharField(label=gettext_lazy("German text"), required=False, widget=forms.Textarea({"rows": 5}))
+    text_de = forms.CharField(
+        label=gettext_lazy("German text"),
+        required=False,
+        widget=forms.Textarea({"rows": 5}),
+        validators=[variant_text_validate],
+    )
     link_de = forms.URLField(label=gettext_lazy("Link (German)"), required=False, assume_scheme="https")
 
     audience_all = forms.BooleanField(label=gettext_lazy("All of Belgium"), required=False)

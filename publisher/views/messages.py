@@ -29,7 +29,7 @@ from publisher.views.forms import (
     RejectForm,
     RetractForm,
 )
-from publisher.workflow import followups, newsroom, selectors, services
+from publisher.workflow import followups, newsroom, previews, selectors, services
 from publisher.workflow.language_confirmations import CONFIRMABLE_STATES
 from publisher.workflow.retraction import message_retract
 
@@ -136,6 +136,9 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
         "language_names": selectors.language_names(),
         "preview_url": reverse("admin:publisher_message_preview_audience"),
         "schedule_url": reverse("admin:publisher_message_preview_schedule"),
+        "cards_url": reverse("admin:publisher_message_preview_cards"),
+        # Drawn on the server for the first paint; the compose page refreshes them as the author types.
+        "preview_cards": previews.message_preview_cards(message) if message is not None else [],
         "media": model_admin.media + (form.media if form else ComposeForm().media),
         # German shows when the audience needs it (the live preview refines this as the author types).
         "show_german": bool(form and form["text_de"].value()) or (message is not None and "de" in _required(message)),

@@ -61,7 +61,7 @@ def message_channel_problems(message: Message) -> list[str]:
 
 def channel_text_max(channel: Channel) -> int | None:
     try:
-        return get_adapter(channel).limits.text_max
+        return get_adapter(channel).limits_in_force().text_max
     except ImproperlyConfigured:
         return None
 

@@ -4,13 +4,12 @@ the fakes check our adapters rather than agree with them by construction."""
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import regex
+from twitter_text import parse_tweet
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"(@\w+)@[\w.-]+")
-_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
 
 
 def graphemes(text: str) -> int:
@@ -29,26 +28,5 @@ def _trailing(url: str) -> str:
 
 
 def twitter_weighted(text: str) -> int:
-    """twitter-text v3: NFC; URL 23; emoji 2; ranges 0-4351, 8192-8205, 8208-8223, 8242-8247 weigh 1."""
-    text = unicodedata.normalize("NFC", text)
-    total = 0
-    position = 0
-    for match in _URL.finditer(text):
-        url = match.group(0)
-        tail = _trailing(url)
-        total += _weigh(text[position : match.start()]) + 23
-        position = match.end() - len(tail)
-    return total + _weigh(text[position:])
-
-
-def _weigh(text: str) -> int:
-    total = 0
-    for cluster in regex.findall(r"\X", text):
-        if _EMOJI.search(cluster):
-            total += 2
-            continue
-        for char in cluster:
-            point = ord(char)
-            light = point <= 4351 or 8192 <= point <= 8205 or 8208 <= point <= 8223 or 8242 <= point <= 8247
-            total += 1 if light else 2
-    return total
+    """What X itself counts: twitter-text v3 (the real server runs twitter-text; so does the fake)."""
+    return int(parse_tweet(text).weightedLength)

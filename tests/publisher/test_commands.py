@@ -28,8 +28,10 @@ def test_load_demo_twice_creates_everything_once(capsys):
     assert redacteur.is_demo
     assert redacteur.groups.filter(name="author").exists()
     assert User.objects.get(username="approbateur").has_perm("publisher.approve_message")
-    # Four outboxes, two Atom feeds and one CAP feed.
-    assert sorted(Channel.objects.values_list("kind", flat=True)) == ["atom", "atom", "cap", *["outbox"] * 4]
+    # Eight outboxes (four of them counting like Mastodon or X), two Atom feeds and one CAP feed.
+    assert sorted(Channel.objects.values_list("kind", flat=True)) == ["atom", "atom", "cap", *["outbox"] * 8]
+    rules = Channel.objects.filter(kind="outbox").values_list("config__counts_like", flat=True)
+    assert sorted(rule for rule in rules if rule) == ["mastodon", "mastodon", "x", "x"]
     assert Segment.objects.count() == 1
     assert Message.objects.count() == 1
     out = capsys.readouterr().out

@@ -1,6 +1,7 @@
-// Live previews of the compose page: audience → languages → channels, character counters
-// per target channel (the strictest limit highlighted), next occurrences, image preview.
-// Every visible label comes from the server (data-label-* attributes, JSON), already translated.
+// Live previews of the compose page: audience → languages → channels, one card per target
+// channel as that network shows the post (with its counter), next occurrences, image preview.
+// Every count and label comes from the server (the channel adapters' own measure and check,
+// data-label-* attributes, HTML drawn by the server's template): nothing is counted here.
 (function () {
   "use strict";
   const form = document.getElementById("compose-form");
@@ -21,12 +22,6 @@
       return el && el.value.trim() !== "";
     });
   }
-  function textLength(lang) {
-    const text = (form.elements["text_" + lang] || {}).value || "";
-    const link = (form.elements["link_" + lang] || {}).value || "";
-    // Code points, as most networks count; the server-side channel check has the final word.
-    return Array.from(text.trim()).length + (link.trim() ? Array.from(link.trim()).length + 1 : 0);
-  }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
   function add(parent, tag, text, cls) {
     const el = document.createElement(tag);
@@ -36,30 +31,96 @@
     return el;
   }
 
-  function renderCounters() {
+  // Per language, each target channel's count in that network's own rule, from the cards.
+  function renderCounters(cards) {
     ["fr", "nl", "de"].forEach((lang) => {
       const box = form.querySelector('.counter[data-language="' + lang + '"]');
       if (!box) return;
       clear(box);
-      const length = textLength(lang);
-      const mine = routes.filter((r) => r.language === lang);
-      const limited = mine.filter((r) => r.text_max);
-      const strictest = limited.reduce((a, r) => (a === null || r.text_max < a ? r.text_max : a), null);
-      if (!mine.length) {
-        add(box, "span", length + " " + labels.labelCharacters, "count");
-        return;
-      }
-      mine.forEach((r) => {
+      const mine = cards.filter((c) => c.language === lang && c.count !== null);
+      const limited = mine.filter((c) => c.limit);
+      const strictest = limited.reduce((a, c) => (a === null || c.limit - c.count < a.limit - a.count ? c : a), null);
+      mine.forEach((c) => {
         const item = add(box, "span", "", "count");
-        const limitText = r.text_max ? length + "/" + r.text_max : length + " (" + labels.labelNoLimit + ")";
-        item.textContent = r.channel + ": " + limitText;
-        if (r.text_max && r.text_max === strictest) {
+        const over = c.problems.some((p) => p.code === "text_too_long");
+        item.textContent = c.channel + ": " + (c.limit ? c.count + "/" + c.limit : c.count + " (" + labels.labelNoLimit + ")");
+        if (c === strictest) {
           item.classList.add("strictest");
           item.title = labels.labelStrictest;
         }
-        if (r.text_max && length > r.text_max) item.classList.add("over");
+        if (over) item.classList.add("over");
       });
     });
+  }
+
+  function csrfToken() {
+    const input = form.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
+  }
+
+  // The image chosen but not uploaded yet: its size goes to the server, its pixels stay here.
+  const newImage = { width: 0, height: 0, url: "" };
+  let cardsTimer = null;
+  let cardsSequence = 0;
+  function refreshCards() {
+    if (!labels.cardsUrl) return;
+    clearTimeout(cardsTimer);
+    cardsTimer = setTimeout(() => {
+      const variants = {};
+      ["fr", "nl", "de"].forEach((lang) => {
+        const text = form.elements["text_" + lang];
+        const link = form.elements["link_" + lang];
+        if (text) variants[lang] = { text: text.value, link: link ? link.value : "" };
+      });
+      const alts = {};
+      Array.from(form.elements).forEach((el) => {
+        const m = /^att(\d+)_alt_(fr|nl|de)$/.exec(el.name || "");
+        if (m) { alts[m[1]] = alts[m[1]] || {}; alts[m[1]][m[2]] = el.value; }
+      });
+      const body = {
+        message: labels.messageId || null,
+        title: form.elements.title ? form.elements.title.value : "",
+        status: form.elements.status ? form.elements.status.value : "",
+        variants: variants,
+        audience: {
+          municipalities: selected("audience_municipalities"),
+          zones: selected("audience_zones"),
+          provinces: selected("audience_provinces"),
+          segments: selected("audience_segments"),
+          all: form.elements.audience_all.checked,
+        },
+        alts: alts,
+      };
+      if (newImage.width) {
+        const alt = {};
+        ["fr", "nl", "de"].forEach((lang) => {
+          const el = form.elements["image_alt_" + lang];
+          if (el) alt[lang] = el.value;
+        });
+        const only = form.elements.image_language;
+        body.new_image = { width: newImage.width, height: newImage.height, alts: alt, language: only ? only.value : "" };
+      }
+      const n = ++cardsSequence;
+      fetch(labels.cardsUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify(body),
+      }).then((r) => r.json()).then((data) => {
+        if (n !== cardsSequence) return; // an older answer arriving late
+        const box = document.getElementById("preview-cards");
+        if (data.error) {
+          clear(box);
+          add(box, "p", data.error, "errornote");
+          return;
+        }
+        // Server-rendered by the same template as the message page, every value escaped there.
+        box.innerHTML = data.html;
+        box.querySelectorAll("img[data-new-image]").forEach((img) => { img.src = newImage.url; });
+        box.dataset.ready = "1";
+        renderCounters(data.cards);
+      }).catch(() => {});
+    }, 300);
   }
 
   function renderAudience(data) {
@@ -89,7 +150,7 @@
     }
     const de = form.querySelector(".variant-de");
     if (de) de.hidden = !(required.includes("de") || written().includes("de"));
-    renderCounters();
+    refreshCards();
   }
 
   let audienceTimer = null;
@@ -141,7 +202,7 @@
 
   ["text_fr", "text_nl", "text_de", "link_fr", "link_nl", "link_de"].forEach((name) => {
     const el = form.elements[name];
-    if (el) el.addEventListener("input", () => { renderCounters(); if (name.startsWith("text_")) refreshAudience(); });
+    if (el) el.addEventListener("input", () => { refreshCards(); if (name.startsWith("text_")) refreshAudience(); });
   });
   ["audience_municipalities", "audience_zones", "audience_provinces", "audience_segments"].forEach((name) => {
     const el = form.elements[name];
@@ -157,13 +218,29 @@
   });
   form.querySelectorAll('input[name="recurrence_days"]').forEach((el) => el.addEventListener("change", refreshSchedule));
 
+  Array.from(form.elements).forEach((el) => {
+    if (/^att\d+_alt_(fr|nl|de)$/.test(el.name || "")) el.addEventListener("input", refreshCards);
+  });
+  ["image_alt_fr", "image_alt_nl", "image_alt_de"].forEach((name) => {
+    if (form.elements[name]) form.elements[name].addEventListener("input", refreshCards);
+  });
+  if (form.elements.image_language) form.elements.image_language.addEventListener("change", refreshCards);
+  ["title", "status"].forEach((name) => { if (form.elements[name]) form.elements[name].addEventListener("change", refreshCards); });
+
   const image = form.elements.image;
   const preview = document.getElementById("image-preview");
   if (image && preview) {
     image.addEventListener("change", () => {
       const file = image.files && image.files[0];
-      if (!file) { preview.hidden = true; return; }
-      preview.src = URL.createObjectURL(file);
+      if (newImage.url) URL.revokeObjectURL(newImage.url);
+      if (!file) { preview.hidden = true; newImage.width = 0; refreshCards(); return; }
+      newImage.url = URL.createObjectURL(file);
+      preview.onload = () => {
+        newImage.width = preview.naturalWidth;
+        newImage.height = preview.naturalHeight;
+        refreshCards();
+      };
+      preview.src = newImage.url;
       preview.hidden = false;
     });
   }

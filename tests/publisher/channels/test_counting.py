@@ -63,6 +63,9 @@ def test_telegram_counts_utf16_units():
         ("Voir https://www.police.be/fr/tres/longue/adresse", 5 + 23),
         ("« guillemets » – tiret…", 24),  # U+2013 is in a light range, U+2026 (…) is not
         ("東京", 4),
+        # twitter-text links a domain without a scheme too: 5 + 23 + 11. The hand-written
+        # weighting this replaced said 27.
+        ("Voir example.com maintenant", 39),
     ],
 )
 def test_x_weighted_length(text, weight):
@@ -79,3 +82,27 @@ def test_x_limit_with_french_and_dutch_text():
 def test_compose_appends_the_link_once():
     assert counting.compose("Texte", "https://a.be") == "Texte\n\nhttps://a.be"
     assert counting.compose("Voir https://a.be", "https://a.be") == "Voir https://a.be"
+
+
+def test_x_cut_is_where_the_280_weighted_characters_end():
+    assert counting.x_cut("a" * 280) is None
+    assert counting.x_cut("a" * 300) == 280
+    # Emoji weigh 2 and are astral (two UTF-16 units): the cut is in code points all the same.
+    assert counting.x_cut("🚲" * 141) == 140
+
+
+def test_x_urls_include_domains_without_a_scheme():
+    assert [(s.start, s.end, s.url) for s in counting.x_urls("Voir example.com maintenant")] == [(5, 16, "example.com")]
+
+
+def test_cut_at_keeps_whole_graphemes_and_counts_with_the_networks_rule():
+    text = "Voir https://www.police.be/fr/une/adresse/tres/longue " + "é" * 10
+    assert counting.cut_at(text, counting.mastodon_length, 500) is None
+    cut = counting.cut_at(text, counting.mastodon_length, 30)
+    assert counting.mastodon_length(text[:cut]) <= 30 < counting.mastodon_length(text[: cut + 1])
+    assert counting.cut_at(FAMILY + "a", counting.graphemes, 1) == len(FAMILY)
+
+
+def test_links_are_shown_without_scheme_and_cut():
+    assert counting.link_shown("https://www.police.be/fr/actualites/2026", keep=12) == "police.be/fr…"
+    assert counting.link_shown("https://police.be", keep=30) == "police.be"
