@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 
 TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
 TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
+TASK_REFRESH = "publisher.delivery.tasks.credentials_refresh"
 
 
 def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -36,3 +37,8 @@ def enqueue_publish(delivery_ids: Sequence[int], *, urgent: bool) -> None:
 
 def enqueue_retract(delivery_ids: Sequence[int]) -> None:
     async_task(TASK_RETRACT, list(delivery_ids), q_options={})
+
+
+def enqueue_refresh(channel_ids: Sequence[int]) -> None:
+    """Credential refreshes go to the routine cluster: they are due minutes ahead, not seconds."""
+    async_task(TASK_REFRESH, list(channel_ids), q_options={})

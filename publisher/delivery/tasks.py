@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from publisher.delivery import publishing, supervision
+from publisher.delivery import publishing, renewal, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
@@ -22,3 +22,7 @@ def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
 
 def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:
     return publishing.deliveries_retract(delivery_ids=delivery_ids)
+
+
+def credentials_refresh(channel_ids: list[int]) -> dict[str, list[int]]:
+    return renewal.credentials_refresh(channel_ids=channel_ids)
