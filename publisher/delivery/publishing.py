@@ -951,16 +951,17 @@ def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
     return delivery
 
 
-def channel_reconnect_needed(*, channel_id: int, reason: str, now: datetime | None = None) -> bool:
+def channel_reconnect_needed(*, channel_id: int, reason: str, now: datetime | None = None, notify: bool = True) -> bool:
     """Hold a channel's deliveries until a person reconnects it (the dispatcher skips it) and
-    tell the channel administrators after the commit, with the network's reason. True if the
-    flag was raised now (an already flagged channel keeps its first reason and time)."""
+    tell the channel administrators after the commit, with the network's reason (`notify`
+    off when a person disconnected it on purpose). True if the flag was raised now (an
+    already flagged channel keeps its first reason and time)."""
     now = now or timezone.now()
     with transaction.atomic():
         flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
             needs_reconnect=True, needs_reconnect_reason=reason[:2000], needs_reconnect_since=now, updated_at=now
         )
-        if flagged:
+        if flagged and notify:
             transaction.on_commit(_reconnect_notify_hook(channel_id))
     return bool(flagged)
 
