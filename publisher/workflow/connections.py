@@ -26,9 +26,14 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from publisher.audit import audit_record
 from publisher.channels import credentials, registry
-from publisher.channels.base import ChannelError, Credential
+from publisher.channels.base import AuthError, ChannelError, Credential
+from publisher.channels.bluesky import BlueskyAdapter
+from publisher.channels.email import EmailAdapter
+from publisher.channels.telegram import TelegramAdapter
 from publisher.delivery import publishing
+from publisher.errors import ValidationError
 from publisher.models import Channel, ConnectFlow
+from publisher.workflow.catalogue import channel_connection_check
 
 logger = logging.getLogger(__name__)
 
@@ -128,3 +133,170 @@ def webhook_secret_rotate(*, channel: Channel, actor: User, now: datetime | None
     connection_established(channel=channel, secrets=stored, flow=ConnectFlow.WEBHOOK_SECRET, actor=actor)
     audit_record(actor=actor, verb="channel.secret_rotated", obj=channel, summary={"overlap_until": until.isoformat()})
     return secret, until
+
+
+# --- Bluesky: handle + app password → a session --------------------------------------
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+def _kind(channel: Channel, kind: str) -> None:
+    if channel.kind != kind:
+        raise ValidationError(
+            _("%(channel)s is a %(kind)s channel: this connection is for another network.")
+            % {"channel": channel.name, "kind": channel.kind}
+        )
+
+
+def _config_checked(channel: Channel, config: Mapping[str, Any]) -> Channel:
+    """The channel with `config` merged in memory (not saved), where the outgoing-request
+    policy allows it to connect (a ValidationError names the field otherwise)."""
+    merged = {**(channel.config or {}), **config}
+    channel_connection_check(kind=channel.kind, config=merged, secret_ref=None)
+    return Channel(pk=channel.pk, kind=channel.kind, name=channel.name, config=merged)
+
+
+def _unreachable(exc: ChannelError) -> ValidationError:
+    return ValidationError(
+        _("The server did not answer as expected; try again later (%(error)s).") % {"error": exc.message}
+    )
+
+
+def bluesky_connect(*, channel: Channel, handle: str, app_password: str, actor: User, pds_url: str = "") -> Channel:
+    """Log in at the PDS with the handle and an app password (never the account password:
+    Bluesky → Settings → App passwords) and store the session it answers (access + refresh
+    JWT). The password itself is not stored: renewing the session needs only the refresh JWT."""
+    _kind(channel, "bluesky")
+    handle = handle.strip().lstrip("@")
+    errors = {}
+    if not handle:
+        errors["handle"] = _("Give the account's handle, e.g. politie.brussel.bsky.social.")
+    if not app_password.strip():
+        errors["app_password"] = _("Give an app password made for Tandem in the account's settings.")
+    if errors:
+        raise ValidationError(errors)
+    config: dict[str, Any] = {"identifier": handle}
+    if pds_url.strip():
+        config["pds_url"] = pds_url.strip().rstrip("/")
+    probe = _config_checked(channel, config)
+    adapter = BlueskyAdapter(probe)
+    try:
+        session, account = adapter.session_open(handle, app_password.strip())
+    except AuthError as exc:
+        raise ValidationError(
+            {"app_password": _("Bluesky refused this handle and app password (%(error)s).") % {"error": exc.message}}
+        ) from None
+    except ChannelError as exc:
+        raise _unreachable(exc) from None
+    return connection_established(
+        channel=channel,
+        secrets=session.secrets,
+        flow=ConnectFlow.APP_PASSWORD,
+        actor=actor,
+        account=f"@{account}",
+        expires_at=session.expires_at,
+        refresh_expires_at=session.refresh_expires_at,
+        config=config,
+    )
+
+
+# --- Telegram: bot token + chat, checked before saving ----------------------------------
+
+
+def telegram_connect(*, channel: Channel, bot_token: str, chat_id: str, actor: User) -> Channel:
+    """Check with Telegram that the token is a bot's, that the chat exists and that the bot
+    may post there (an administrator of a channel with the right to post), then store it."""
+    _kind(channel, "telegram")
+    bot_token, chat_id = bot_token.strip(), chat_id.strip()
+    errors = {}
+    if not bot_token:
+        errors["bot_token"] = _("Give the bot's token (from @BotFather).")
+    if not chat_id:
+        errors["chat_id"] = _("Give the channel's @name or its numeric id.")
+    if errors:
+        raise ValidationError(errors)
+    probe = _config_checked(channel, {"chat_id": chat_id})
+    try:
+        found = TelegramAdapter(probe).bot_check(bot_token, chat_id)
+    except AuthError as exc:
+        raise ValidationError(
+            {"bot_token": _("Telegram refused this bot token (%(error)s).") % {"error": exc.message}}
+        ) from None
+    except ChannelError as exc:
+        if exc.status == 400:
+            raise ValidationError(
+                {"chat_id": _("Telegram does not know this chat for this bot (%(error)s).") % {"error": exc.message}}
+            ) from None
+        raise _unreachable(exc) from None
+    if not found.may_post:
+        raise ValidationError(
+            {
+                "chat_id": _(
+                    "The bot @%(bot)s is not an administrator allowed to post in “%(chat)s” (its status there: "
+                    "%(status)s). Add it as an administrator with the right to post messages, then connect again."
+                )
+                % {"bot": found.bot_username, "chat": found.chat_title, "status": found.member_status}
+            }
+        )
+    config = {"chat_id": chat_id}
+    if found.chat_username:
+        config["chat_username"] = found.chat_username
+    return connection_established(
+        channel=channel,
+        secrets={"secret": bot_token},
+        flow=ConnectFlow.BOT_TOKEN,
+        actor=actor,
+        account=f"@{found.bot_username} → {found.chat_title}",
+        config=config,
+    )
+
+
+# --- Email: an SMTP account, checked with a test connection ---------------------------------
+
+
+def smtp_connect(
+    *,
+    channel: Channel,
+    host: str,
+    port: int,
+    security: str,
+    username: str,
+    password: str,
+    actor: User,
+) -> Channel:
+    """Connect, secure and sign in to the SMTP server as a send would (nothing is sent),
+    then store the password encrypted and the rest in the channel's settings."""
+    _kind(channel, "email")
+    host, username = host.strip(), username.strip()
+    errors = {}
+    if not host:
+        errors["host"] = _("Give the SMTP server's host name.")
+    if not 0 < port < 65536:
+        errors["port"] = _("Give a port between 1 and 65535 (587 for STARTTLS, 465 for TLS).")
+    if security not in SMTP_SECURITY:
+        errors["security"] = _("Choose none, STARTTLS or TLS.")
+    if username and not password:
+        errors["password"] = _("Give the password of this SMTP user.")
+    if errors:
+        raise ValidationError(errors)
+    config = {"host": host, "port": port, "security": security, "username": username}
+    probe = _config_checked(channel, config)
+    try:
+        EmailAdapter(probe).login_check(host=host, port=port, security=security, username=username, password=password)
+    except AuthError as exc:
+        raise ValidationError(
+            {"password": _("The SMTP server refused this user and password (%(error)s).") % {"error": exc.message}}
+        ) from None
+    except ChannelError as exc:
+        raise ValidationError(
+            {"host": _("Could not connect to this SMTP server (%(error)s).") % {"error": exc.message}}
+        ) from None
+    return connection_established(
+        channel=channel,
+        # A server without sign-in still gets a row: the channel then says it is connected.
+        secrets={"secret": password, "username": username},
+        flow=ConnectFlow.SMTP,
+        actor=actor,
+        account=f"{username}@{host}:{port}" if username else f"{host}:{port}",
+        config=config,
+    )
