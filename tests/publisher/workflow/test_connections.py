@@ -13,13 +13,14 @@ from publisher.channels.base import Post
 from publisher.channels.bluesky import BlueskyAdapter
 from publisher.channels.credentials import credential_get
 from publisher.channels.webhook import WebhookAdapter
-from publisher.delivery import dispatch, renewal
+from publisher.delivery import dispatch, publishing, renewal
 from publisher.errors import ValidationError
-from publisher.models import AuditEvent, Channel, ChannelCredential, ConnectFlow
+from publisher.models import AuditEvent, Channel, ChannelCredential, ConnectFlow, Delivery, DeliveryState
 from publisher.workflow import connections
 from tests.factories import UserFactory
 from tests.fakes.fixtures import *  # noqa: F403 - the fake networks
 from tests.fakes.smtp import _free_port as free_port
+from tests.publisher.dispatch_support import due_deliveries
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +284,24 @@ def test_a_connection_for_another_kind_is_refused(make_channel, admin_user):
     channel = make_channel("outbox", config={})
     with pytest.raises(ValidationError):
         connections.telegram_connect(channel=channel, bot_token=BOT_TOKEN, chat_id="@x", actor=admin_user)
+
+
+def test_a_disconnected_channel_holds_its_deliveries_and_reconnecting_sends_them(
+    fake_telegram, author, admin_user, django_capture_on_commit_callbacks
+):
+    fake_telegram.add_bot(BOT_TOKEN, "zone_bxl_bot")
+    fake_telegram.add_chat("@politie_bxl", title="Politie Brussel")
+    fake_telegram.make_admin("@politie_bxl", BOT_TOKEN)
+    ids = due_deliveries(author=author, count=1, kind="telegram", config={"api_url": fake_telegram.url})
+    channel = Channel.objects.get(deliveries__in=ids)
+    connections.telegram_connect(channel=channel, bot_token=BOT_TOKEN, chat_id="@politie_bxl", actor=admin_user)
+    connections.channel_disconnect(channel=channel, actor=admin_user)
+    assert dispatch.deliveries_claim(ids=ids).handled == 0  # held, not failed
+    assert Delivery.objects.get(pk=ids[0]).state == DeliveryState.PENDING
+    connections.telegram_connect(channel=channel, bot_token=BOT_TOKEN, chat_id="@politie_bxl", actor=admin_user)
+    assert not Channel.objects.get(pk=channel.pk).needs_reconnect
+    assert dispatch.deliveries_claim(ids=ids).handled == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert publishing.deliveries_publish(delivery_ids=ids) == {"sent": 1}
+    assert Delivery.objects.get(pk=ids[0]).state == DeliveryState.SENT
+    assert AuditEvent.objects.filter(verb="channel.reconnected", object_id=str(channel.pk)).exists()
