@@ -368,6 +368,19 @@ TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)
 # dispatcher looks every TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS).
 TANDEM_CREDENTIAL_REFRESH_MARGIN_SECONDS = env.int("TANDEM_CREDENTIAL_REFRESH_MARGIN_SECONDS", default=900)
 TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS = env.float("TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS", default=60.0)
+# OAuth connect flows (publisher/workflow/oauth.py): the state and PKCE verifier of a
+# sign-in started from the admin hold this long, in the session of who started it.
+TANDEM_OAUTH_STATE_SECONDS = env.int("TANDEM_OAUTH_STATE_SECONDS", default=600)
+# X: the OAuth 2.0 client of Tandem's app in the X developer console (confidential client:
+# the secret authenticates the token and revoke calls).
+TANDEM_X_CLIENT_ID = env.str("TANDEM_X_CLIENT_ID", default="")
+TANDEM_X_CLIENT_SECRET = env.str("TANDEM_X_CLIENT_SECRET", default="")
+TANDEM_X_AUTHORIZE_URL = env.str("TANDEM_X_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize")
+# Meta (Facebook Pages, Instagram professional accounts): Tandem's Meta app.
+TANDEM_META_APP_ID = env.str("TANDEM_META_APP_ID", default="")
+TANDEM_META_APP_SECRET = env.str("TANDEM_META_APP_SECRET", default="")
+TANDEM_META_DIALOG_URL = env.str("TANDEM_META_DIALOG_URL", default="https://www.facebook.com/v21.0/dialog/oauth")
+TANDEM_META_GRAPH_URL = env.str("TANDEM_META_GRAPH_URL", default="https://graph.facebook.com/v21.0")
 # After "rotate", a webhook's former secret still signs (beside the new one) this long.
 TANDEM_WEBHOOK_ROTATION_OVERLAP_HOURS = env.int("TANDEM_WEBHOOK_ROTATION_OVERLAP_HOURS", default=24)
 TANDEM_CHANNEL_CONNECT_TIMEOUT = env.float("TANDEM_CHANNEL_CONNECT_TIMEOUT", default=5.0)

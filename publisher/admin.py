@@ -176,6 +176,9 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
         info = "publisher_channel"
         return [
+            # Before the <path:object_id> patterns: these paths have no channel id.
+            path("connect/oauth/callback/", wrap(connect_views.oauth_callback_view), name=f"{info}_oauth_callback"),
+            path("connect/oauth/pages/<str:key>/", wrap(connect_views.oauth_pages_view), name=f"{info}_oauth_pages"),
             path(
                 "<path:object_id>/connect/<slug:flow>/",
                 wrap(connect_views.connect_view),

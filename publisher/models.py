@@ -646,3 +646,28 @@ class ChannelCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id} {self.flow} {self.account}"
+
+
+class OAuthApp(models.Model):
+    """Tandem's own registration as an OAuth client at one server that registers clients
+    dynamically (a Mastodon instance: POST /api/v1/apps), reused by every channel of that
+    instance. Keyed by the redirect URI too: a new TANDEM_PUBLIC_URL needs a new registration.
+    The client secret is a Fernet token like a channel credential's (publisher/channels/credentials.py)."""
+
+    network = models.CharField(_("network"), max_length=40)
+    server = models.CharField(_("server"), max_length=300)
+    redirect_uri = models.CharField(_("redirect URI"), max_length=500)
+    scopes = models.CharField(_("scopes"), max_length=300)
+    client_id = models.CharField(_("client id"), max_length=300)
+    client_secret_ciphertext = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("OAuth app registration")
+        verbose_name_plural = _("OAuth app registrations")
+        constraints = [
+            models.UniqueConstraint(fields=["network", "server", "redirect_uri"], name="oauth_app_once_per_server")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.server}"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,15 +21,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from publisher.channels import credentials, registry
 from publisher.errors import ValidationError
 from publisher.models import Channel, ConnectFlow
 from publisher.views.messages import post_only
-from publisher.workflow import connections
+from publisher.workflow import connections, oauth
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -227,12 +228,172 @@ def webhook_view(model_admin: ModelAdmin[Channel], request: HttpRequest, channel
     )
 
 
-# The OAuth flows add their start view here (ConnectFlow.OAUTH).
+# --- OAuth: sign in at the network ------------------------------------------------------------
+
+NETWORK_NAMES = {"mastodon": "Mastodon", "x": "X", "facebook": "Facebook", "instagram": "Facebook (Meta)"}
+
+
+class MastodonServerForm(forms.Form):
+    base_url = forms.CharField(
+        label=gettext_lazy("Mastodon server"),
+        max_length=300,
+        help_text=gettext_lazy(
+            "The address of the account's server, e.g. mastodon.social or https://social.politie.be. "
+            "You will sign in there and allow Tandem to post."
+        ),
+    )
+
+
+class ContinueForm(forms.Form):
+    pass
+
+
+def oauth_redirect_uri() -> str:
+    """The callback every network sends the browser back to: registered with each network
+    (Mastodon apps, X and Meta app settings), so it is built from TANDEM_PUBLIC_URL."""
+    return settings.TANDEM_PUBLIC_URL.rstrip("/") + reverse("admin:publisher_channel_oauth_callback")
+
+
+def oauth_view(model_admin: ModelAdmin[Channel], request: HttpRequest, channel: Channel) -> HttpResponse:
+    """GET: what will happen (Mastodon: which server); POST: off to the network's sign-in."""
+    user = _admin_user(request)
+    form_class = MastodonServerForm if channel.kind == "mastodon" else ContinueForm
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                url = oauth.oauth_start(
+                    channel=channel,
+                    actor=user,
+                    session=request.session,
+                    redirect_uri=oauth_redirect_uri(),
+                    base_url=form.cleaned_data.get("base_url", ""),
+                    language=(get_language() or "")[:2],
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                return HttpResponseRedirect(url)
+    else:
+        form = form_class(initial=_config(channel, "base_url"))
+    return _page(
+        model_admin,
+        request,
+        channel,
+        "admin/publisher/channel/connect.html",
+        _("Connect %(channel)s") % {"channel": channel.name},
+        form=form,
+        oauth_network=NETWORK_NAMES.get(channel.kind, channel.kind),
+    )
+
+
+def oauth_callback_view(model_admin: ModelAdmin[Channel], request: HttpRequest) -> HttpResponse:
+    """Where the network sends the browser back, with ?code&state or ?error&state."""
+    user = _admin_user(request)
+    state = request.GET.get("state", "")
+    # Where to go back to if it fails: the channel this session started the sign-in for.
+    pending = (request.session.get(oauth.SESSION_KEY) or {}).get(state) or {}
+    back = (
+        reverse("admin:publisher_channel_change", args=[pending["channel"]])
+        if pending.get("user") == user.pk and isinstance(pending.get("channel"), int)
+        else reverse("admin:publisher_channel_changelist")
+    )
+    try:
+        finished = oauth.oauth_finish(
+            session=request.session,
+            actor=user,
+            state=state,
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", ""),
+            error_description=request.GET.get("error_description", ""),
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return HttpResponseRedirect(back)
+    if finished.pages_key:
+        return HttpResponseRedirect(reverse("admin:publisher_channel_oauth_pages", args=[finished.pages_key]))
+    messages.success(request, _("%(channel)s is connected.") % {"channel": finished.channel.name})
+    return HttpResponseRedirect(_change_url(finished.channel))
+
+
+class PageChoiceForm(forms.Form):
+    page = forms.ChoiceField(label=gettext_lazy("Facebook Page"), widget=forms.RadioSelect)
+    instagram = forms.ChoiceField(label=gettext_lazy("Its Instagram account"), required=False)
+
+    def __init__(self, *args: Any, channel: Channel, pages: list[oauth.PageChoice], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        page_field: forms.ChoiceField = self.fields["page"]  # type: ignore[assignment]
+        page_field.choices = [
+            (
+                page.id,
+                page.name
+                + (f" — Instagram @{page.instagram_username}" if page.instagram_username else "")
+                + ("" if page.may_post else " " + _("(you may not publish there)")),
+            )
+            for page in pages
+        ]
+        if channel.kind == "instagram":
+            self.fields["page"].help_text = _("The Instagram account linked to the Page you choose is connected.")
+            del self.fields["instagram"]
+        else:
+            others = Channel.objects.filter(kind="instagram").order_by("name")
+            instagram_field: forms.ChoiceField = self.fields["instagram"]  # type: ignore[assignment]
+            instagram_field.choices = [
+                ("", _("Do not connect it")),
+                (oauth.INSTAGRAM_NEW, _("Make a new Instagram channel for it")),
+                *((str(other.pk), _("Connect the channel %(name)s") % {"name": other.name}) for other in others),
+            ]
+            self.fields["instagram"].help_text = _(
+                "If an Instagram professional account is linked to the Page, Tandem can publish there too."
+            )
+
+
+def oauth_pages_view(model_admin: ModelAdmin[Channel], request: HttpRequest, key: str) -> HttpResponse:
+    """Meta: choose the Page (and its Instagram account) among those the user manages."""
+    user = _admin_user(request)
+    try:
+        channel, pages = oauth.meta_pages(session=request.session, key=key, actor=user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return HttpResponseRedirect(reverse("admin:publisher_channel_changelist"))
+    if request.method == "POST":
+        form = PageChoiceForm(request.POST, channel=channel, pages=pages)
+        if form.is_valid():
+            try:
+                connected = oauth.meta_page_choose(
+                    session=request.session,
+                    key=key,
+                    actor=user,
+                    page_id=form.cleaned_data["page"],
+                    instagram=form.cleaned_data.get("instagram") or "",
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                for done in connected:
+                    messages.success(request, _("%(channel)s is connected.") % {"channel": done.name})
+                return HttpResponseRedirect(_change_url(channel))
+    else:
+        form = PageChoiceForm(channel=channel, pages=pages)
+    return _page(
+        model_admin,
+        request,
+        channel,
+        "admin/publisher/channel/connect.html",
+        _("Choose the Page for %(channel)s") % {"channel": channel.name},
+        form=form,
+        choose_page=True,
+    )
+
+
 CONNECT_VIEWS: dict[str, ConnectView] = {
     ConnectFlow.APP_PASSWORD: bluesky_view,
     ConnectFlow.BOT_TOKEN: telegram_view,
     ConnectFlow.WEBHOOK_SECRET: webhook_view,
     ConnectFlow.SMTP: smtp_view,
+    ConnectFlow.OAUTH: oauth_view,
 }
 
 
@@ -315,4 +476,17 @@ def connection_context(channel: Channel) -> dict[str, Any]:
         "secret_ref": channel.secret_ref,
         "needs_reconnect": channel.needs_reconnect,
         "needs_reconnect_reason": channel.needs_reconnect_reason,
+        "instance_limits": _instance_limits(channel),
+    }
+
+
+def _instance_limits(channel: Channel) -> str:
+    """A Mastodon instance's limits as read back at connection (shown, never a secret)."""
+    config = channel.config or {}
+    if channel.kind != "mastodon" or not config.get("max_characters"):
+        return ""
+    return _("%(chars)s characters per post, %(media)s images, image descriptions up to %(alt)s characters.") % {
+        "chars": config.get("max_characters"),
+        "media": config.get("max_media_attachments", "?"),
+        "alt": config.get("description_limit", "?"),
     }
