@@ -41,7 +41,8 @@ def test_a_mastodon_channel_is_connected_from_its_page_in_french(client, fake_ma
     assert start in page
     form = client.get(start)
     body = form.content.decode()
-    assert "Serveur Mastodon" in body and "Continuer vers Mastodon" in body
+    assert "Serveur Mastodon" in body
+    assert "Continuer vers Mastodon" in body
     assert "no-store" in form["Cache-Control"]
     response = client.post(start, {"base_url": fake_mastodon.url})
     assert response.status_code == 302
@@ -52,7 +53,8 @@ def test_a_mastodon_channel_is_connected_from_its_page_in_french(client, fake_ma
     assert query["lang"] == ["fr"]
     answer = consent(location)
     back = _callback(client, answer)
-    assert back.status_code == 302 and back["Location"] == f"/admin/publisher/channel/{channel.pk}/change/"
+    assert back.status_code == 302
+    assert back["Location"] == f"/admin/publisher/channel/{channel.pk}/change/"
     page = client.get(back["Location"]).content.decode()
     assert "est connecté" in page
     assert "@zone_bxl@" in page
@@ -119,7 +121,8 @@ def test_the_facebook_page_is_chosen_on_a_page_of_tandem(client, fake_facebook, 
 
 def test_the_callback_needs_a_signed_in_channel_administrator(client, db, roles):
     response = client.get(CALLBACK, {"state": "s", "code": "c"})
-    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
     reader = UserFactory(is_staff=True)
     client.force_login(reader)
     assert client.get(CALLBACK, {"state": "s", "code": "c"}).status_code == 403

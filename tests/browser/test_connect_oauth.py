@@ -95,6 +95,8 @@ def test_connect_publish_refresh_revoke_reconnect(login, people, live_server, fa
     fake_mastodon.oauth.expire_access_tokens()
     assert dispatch.credentials_refresh_hand_over() == [channel.pk]
     after = credential_get(Channel.objects.select_related("credential").get(pk=channel.pk))
+    assert before is not None
+    assert after is not None
     assert fake_mastodon.oauth.refreshes == 1
     assert after.secrets["secret"] != before.secrets["secret"]
     admin_fr.goto(change)

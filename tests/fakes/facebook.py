@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import secrets
+from typing import Any
 from urllib.parse import urlencode
 
 from PIL import Image
@@ -66,7 +67,7 @@ class FakeFacebook(FakeServer):
         self.app_id, self.app_secret, self.redirect_uris = "", "", [""]
         self.codes: dict[str, dict] = {}
         self.user_tokens: dict[str, str] = {}  # token → "short" | "long"
-        self.pages = [
+        self.pages: list[dict[str, Any]] = [
             {
                 "id": self.page_id,
                 "name": "Politie Brussel",

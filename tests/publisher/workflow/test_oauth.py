@@ -2,6 +2,7 @@
 servers that check the client, the redirect URI, the code's single use and the PKCE verifier."""
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from publisher.channels import registry
-from publisher.channels.base import AuthError, Post
+from publisher.channels.base import AuthError, Credential, Post
 from publisher.channels.credentials import credential_get
 from publisher.delivery import renewal
 from publisher.errors import ValidationError
@@ -35,6 +36,12 @@ def admin_user():
 
 def _fresh(channel):
     return Channel.objects.select_related("credential").get(pk=channel.pk)
+
+
+def _credential(channel) -> Credential:
+    found = credential_get(_fresh(channel))
+    assert found is not None
+    return found
 
 
 def _query(url):
@@ -61,7 +68,7 @@ def test_mastodon_registers_once_signs_in_with_pkce_and_stores_the_token_account
     mastodon_channel, fake_mastodon, admin_user
 ):
     fake_mastodon.max_characters = 1000
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel,
         actor=admin_user,
@@ -83,7 +90,8 @@ def test_mastodon_registers_once_signs_in_with_pkce_and_stores_the_token_account
     finished = oauth.oauth_finish(session=session, actor=admin_user, state=answer["state"], code=answer["code"])
     channel = _fresh(finished.channel)
     credential = credential_get(channel)
-    assert credential is not None and credential.flow == ConnectFlow.OAUTH
+    assert credential is not None
+    assert credential.flow == ConnectFlow.OAUTH
     assert credential.account == f"@zone_bxl@{urlsplit(fake_mastodon.url).netloc}"
     assert credential.expires_at is None  # Mastodon's tokens do not expire
     assert fake_mastodon.oauth.account_of(credential.secrets["secret"]) == "1"
@@ -91,7 +99,8 @@ def test_mastodon_registers_once_signs_in_with_pkce_and_stores_the_token_account
     assert channel.config["max_media_attachments"] == 4
     # The verifier went to the token endpoint and matched the challenge sent to authorize.
     token_call = fake_mastodon.requests_to(r"/oauth/token$")[0]
-    assert token_call.field("code_verifier") and token_call.field("code_verifier") not in url
+    assert token_call.field("code_verifier")
+    assert token_call.field("code_verifier") not in url
     # The token publishes.
     receipt = registry.get_adapter(channel).publish(Post(text="Test", language="fr"), "k-1")
     assert receipt.remote_id in fake_mastodon.statuses
@@ -113,7 +122,7 @@ def test_the_app_registration_is_reused_per_instance_and_its_secret_is_encrypted
 
 
 def test_a_state_is_single_use(mastodon_channel, fake_mastodon, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
@@ -127,7 +136,7 @@ def test_a_state_is_single_use(mastodon_channel, fake_mastodon, admin_user):
 
 
 def test_a_state_expires_after_ten_minutes_and_the_code_is_never_exchanged(mastodon_channel, fake_mastodon, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
@@ -141,14 +150,14 @@ def test_a_state_expires_after_ten_minutes_and_the_code_is_never_exchanged(masto
 
 
 def test_a_state_is_bound_to_the_session_and_the_user_who_started(mastodon_channel, fake_mastodon, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
     answer = consent(url)
     with pytest.raises(ValidationError):
         oauth.oauth_finish(session={}, actor=admin_user, state=answer["state"], code=answer["code"])
-    someone_else = UserFactory()
+    someone_else: Any = UserFactory()
     with pytest.raises(ValidationError):
         oauth.oauth_finish(session=session, actor=someone_else, state=answer["state"], code=answer["code"])
     assert not fake_mastodon.requests_to(r"/oauth/token$")
@@ -156,7 +165,7 @@ def test_a_state_is_bound_to_the_session_and_the_user_who_started(mastodon_chann
 
 
 def test_the_fake_checks_the_pkce_verifier_and_a_refusal_saves_nothing(mastodon_channel, fake_mastodon, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
@@ -169,7 +178,7 @@ def test_the_fake_checks_the_pkce_verifier_and_a_refusal_saves_nothing(mastodon_
 
 
 def test_access_denied_at_the_consent_page_is_a_clear_message(mastodon_channel, fake_mastodon, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
@@ -194,11 +203,13 @@ def test_a_server_giving_refresh_tokens_is_renewed_before_expiry_and_revoked_on_
 ):
     fake_mastodon.oauth.token_lifetime = 600  # within the 900 s margin at once
     finished = _mastodon_connect(mastodon_channel, admin_user, {}, fake_mastodon)
-    before = credential_get(_fresh(finished.channel))
-    assert before is not None and before.expires_at is not None
+    before = _credential(finished.channel)
+    assert before is not None
+    assert before.expires_at is not None
     renewal.credentials_refresh(channel_ids=[mastodon_channel.pk])
-    after = credential_get(_fresh(mastodon_channel))
-    assert after is not None and after.secrets["secret"] != before.secrets["secret"]
+    after = _credential(mastodon_channel)
+    assert after is not None
+    assert after.secrets["secret"] != before.secrets["secret"]
     assert after.secrets["client_id"] == before.secrets["client_id"]
     assert fake_mastodon.oauth.refreshes == 1
     refusal = connections.channel_disconnect(channel=_fresh(mastodon_channel), actor=admin_user)
@@ -215,7 +226,7 @@ def test_a_refresh_refused_by_the_server_is_an_auth_error(mastodon_channel, fake
     fake_mastodon.oauth.revoke_grants()
     channel = _fresh(mastodon_channel)
     with pytest.raises(AuthError, match="invalid_grant"):
-        registry.get_adapter(channel).refresh(credential_get(channel))
+        registry.get_adapter(channel).refresh(_credential(channel))
 
 
 # --- X ---------------------------------------------------------------------------------------
@@ -231,7 +242,7 @@ def x_channel(make_channel, fake_x, settings):
 
 
 def _x_connect(channel, user, fake):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(channel=channel, actor=user, session=session, redirect_uri=REDIRECT)
     answer = consent(url)
     return oauth.oauth_finish(session=session, actor=user, state=answer["state"], code=answer["code"])
@@ -245,7 +256,8 @@ def test_x_signs_in_with_pkce_and_basic_auth_and_stores_a_refresh_token(x_channe
     assert fake_x.requests_to(r"/2/oauth2/token$")[0].headers["authorization"].startswith("Basic ")
     channel = _fresh(finished.channel)
     credential = credential_get(channel)
-    assert credential is not None and credential.account == "@PolitieBrussel"
+    assert credential is not None
+    assert credential.account == "@PolitieBrussel"
     assert credential.secrets["refresh"]
     assert credential.expires_at is not None
     assert timedelta(minutes=119) < credential.expires_at - timezone.now() <= timedelta(hours=2)
@@ -256,10 +268,10 @@ def test_x_signs_in_with_pkce_and_basic_auth_and_stores_a_refresh_token(x_channe
 
 def test_x_refresh_tokens_are_single_use_and_the_new_one_is_stored(x_channel, fake_x, admin_user):
     _x_connect(x_channel, admin_user, fake_x)
-    first = credential_get(_fresh(x_channel))
+    first = _credential(x_channel)
     with time_machine.travel(timezone.now() + timedelta(minutes=110)):
         renewal.credentials_refresh(channel_ids=[x_channel.pk])
-    second = credential_get(_fresh(x_channel))
+    second = _credential(x_channel)
     assert second.secrets["refresh"] != first.secrets["refresh"]
     assert second.secrets["secret"] != first.secrets["secret"]
     # The former refresh token was used up: X refuses it.
@@ -270,7 +282,7 @@ def test_x_refresh_tokens_are_single_use_and_the_new_one_is_stored(x_channel, fa
 
 def test_x_disconnect_revokes_at_x(x_channel, fake_x, admin_user):
     _x_connect(x_channel, admin_user, fake_x)
-    credential = credential_get(_fresh(x_channel))
+    credential = _credential(x_channel)
     assert connections.channel_disconnect(channel=_fresh(x_channel), actor=admin_user) == ""
     assert {r.field("token_type_hint") for r in fake_x.requests_to(r"/2/oauth2/revoke$")} == {
         "refresh_token",
@@ -287,7 +299,7 @@ def test_x_without_a_client_id_says_what_the_operator_must_do(make_channel, fake
 
 
 def test_a_token_endpoint_error_is_a_clear_message_and_saves_nothing(x_channel, fake_x, admin_user):
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(channel=x_channel, actor=admin_user, session=session, redirect_uri=REDIRECT)
     answer = consent(url)
     fake_x.fail_next(503, {"error": "temporarily_unavailable"}, path=r"/2/oauth2/token$")
@@ -320,9 +332,10 @@ def test_facebook_lists_the_pages_connects_the_chosen_one_and_makes_its_instagra
 ):
     graph = f"{meta_app.url}/v21.0"
     facebook = make_channel("facebook", config={"graph_url": graph})
-    session = {}
+    session: dict[str, Any] = {}
     finished = _meta_sign_in(facebook, admin_user, meta_app, session)
-    assert finished.pages_key and not ChannelCredential.objects.exists()
+    assert finished.pages_key
+    assert not ChannelCredential.objects.exists()
     # The long-lived user token was asked for, and the Pages listed with it.
     assert meta_app.requests_to(r"/oauth/access_token$")[1].field("grant_type") == "fb_exchange_token"
     channel, pages = oauth.meta_pages(session=session, key=finished.pages_key, actor=admin_user)
@@ -342,13 +355,13 @@ def test_facebook_lists_the_pages_connects_the_chosen_one_and_makes_its_instagra
     assert [c.kind for c in connected] == ["facebook", "instagram"]
     page_channel = _fresh(facebook)
     assert page_channel.config["page_id"] == meta_app.page_id
-    assert credential_get(page_channel).secrets["secret"] == meta_app.token
-    assert credential_get(page_channel).account == "Politie Brussel"
+    assert _credential(page_channel).secrets["secret"] == meta_app.token
+    assert _credential(page_channel).account == "Politie Brussel"
     instagram = _fresh(connected[1])
     assert instagram.config["ig_user_id"] == "17841400000000001"
     assert instagram.config["graph_url"] == graph
     assert instagram.language == facebook.language
-    assert credential_get(instagram).account == "@politie.brussel"
+    assert _credential(instagram).account == "@politie.brussel"
     # The choice is single-use too.
     with pytest.raises(ValidationError):
         oauth.meta_pages(session=session, key=finished.pages_key, actor=admin_user)
@@ -358,7 +371,7 @@ def test_facebook_lists_the_pages_connects_the_chosen_one_and_makes_its_instagra
 
 def test_an_instagram_channel_is_connected_through_its_page(make_channel, meta_app, admin_user):
     instagram = make_channel("instagram", config={"graph_url": f"{meta_app.url}/v21.0"})
-    session = {}
+    session: dict[str, Any] = {}
     finished = _meta_sign_in(instagram, admin_user, meta_app, session)
     connected = oauth.meta_page_choose(
         session=session, key=finished.pages_key, actor=admin_user, page_id=meta_app.page_id
@@ -370,7 +383,7 @@ def test_an_instagram_channel_is_connected_through_its_page(make_channel, meta_a
 
 def test_meta_access_denied_and_a_reused_code(make_channel, meta_app, admin_user):
     facebook = make_channel("facebook", config={"graph_url": f"{meta_app.url}/v21.0"})
-    session = {}
+    session: dict[str, Any] = {}
     url = oauth.oauth_start(channel=facebook, actor=admin_user, session=session, redirect_uri=REDIRECT)
     answer = consent(url, decision="deny")
     with pytest.raises(ValidationError, match="cancelled"):
