@@ -97,6 +97,15 @@ def _take(session: MutableMapping[str, Any], key: str, name: str) -> dict[str, A
     return entry
 
 
+def _seal(verifier: str) -> str:
+    # The session is stored in the database: the verifier is kept there encrypted, like a credential.
+    return credentials.encrypt({"verifier": verifier})
+
+
+def _unseal(sealed: str) -> str:
+    return credentials.decrypt(sealed)["verifier"]
+
+
 def _expired() -> ValidationError:
     return ValidationError(
         _(
@@ -196,7 +205,7 @@ def oauth_start(
         server = mastodon_server(base_url or str(channel.config.get("base_url", "")))
         app, _secret = mastodon_app(server=server, redirect_uri=redirect_uri)
         verifier = oauth.pkce_verifier()
-        entry |= {"server": server, "app": app.pk, "verifier": verifier}
+        entry |= {"server": server, "app": app.pk, "verifier": _seal(verifier)}
         url = mastodon.authorize_url(
             server,
             client_id=app.client_id,
@@ -209,7 +218,7 @@ def oauth_start(
         if not settings.TANDEM_X_CLIENT_ID:
             raise ValidationError(_("Tandem has no X app yet: an operator must set TANDEM_X_CLIENT_ID first."))
         verifier = oauth.pkce_verifier()
-        entry["verifier"] = verifier
+        entry["verifier"] = _seal(verifier)
         url = x.authorize_url(redirect_uri=redirect_uri, state=state, challenge=oauth.pkce_challenge(verifier))
     else:
         if not settings.TANDEM_META_APP_ID:
@@ -273,7 +282,7 @@ def _mastodon_finish(channel: Channel, entry: dict[str, Any], code: str, actor: 
         client_secret=client_secret,
         redirect_uri=entry["redirect_uri"],
         code=code,
-        verifier=entry["verifier"],
+        verifier=_unseal(entry["verifier"]),
     )
     account = mastodon.account_of(server, tokens.access)
     limits = mastodon.instance_limits(server)
@@ -293,7 +302,7 @@ def _mastodon_finish(channel: Channel, entry: dict[str, Any], code: str, actor: 
 
 def _x_finish(channel: Channel, entry: dict[str, Any], code: str, actor: User) -> Channel:
     api = str(channel.config.get("api_url") or x.XAdapter.default_endpoint).rstrip("/")
-    tokens = x.token_from_code(api, redirect_uri=entry["redirect_uri"], code=code, verifier=entry["verifier"])
+    tokens = x.token_from_code(api, redirect_uri=entry["redirect_uri"], code=code, verifier=_unseal(entry["verifier"]))
     username = x.username_of(api, tokens.access)
     secrets = {"secret": tokens.access}
     if tokens.refresh:

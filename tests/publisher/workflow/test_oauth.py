@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Role
 from publisher.channels import registry
 from publisher.channels.base import AuthError, Credential, Post
-from publisher.channels.credentials import credential_get
+from publisher.channels.credentials import credential_get, encrypt
 from publisher.delivery import renewal
 from publisher.errors import ValidationError
 from publisher.models import Channel, ChannelCredential, ConnectFlow, OAuthApp
@@ -170,7 +170,8 @@ def test_the_fake_checks_the_pkce_verifier_and_a_refusal_saves_nothing(mastodon_
         channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
     )
     answer = consent(url)
-    session[oauth.SESSION_KEY][answer["state"]]["verifier"] = "x" * 64  # not the one the challenge was made of
+    # Not the verifier the challenge was made of.
+    session[oauth.SESSION_KEY][answer["state"]]["verifier"] = encrypt({"verifier": "x" * 64})
     with pytest.raises(ValidationError, match="code verifier does not match"):
         oauth.oauth_finish(session=session, actor=admin_user, state=answer["state"], code=answer["code"])
     assert not ChannelCredential.objects.exists()
