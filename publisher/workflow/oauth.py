@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from publisher.channels import credentials, mastodon, meta, netpolicy, oauth, x
-from publisher.channels.base import AuthError, ChannelError
+from publisher.channels.base import AuthError, ChannelError, PermanentError
 from publisher.errors import ValidationError
 from publisher.models import Channel, ConnectFlow, OAuthApp
 from publisher.workflow.catalogue import channel_create
@@ -273,19 +273,33 @@ def oauth_error_text(error: str, description: str) -> str:
 
 
 def _mastodon_finish(channel: Channel, entry: dict[str, Any], code: str, actor: User) -> Channel:
-    app = OAuthApp.objects.get(pk=entry["app"])
+    app = OAuthApp.objects.filter(pk=entry["app"]).first()
+    if app is None:
+        raise _expired()
     client_secret = credentials.decrypt(app.client_secret_ciphertext)["client_secret"]
     server = entry["server"]
-    tokens = mastodon.token_from_code(
-        server,
-        client_id=app.client_id,
-        client_secret=client_secret,
-        redirect_uri=entry["redirect_uri"],
-        code=code,
-        verifier=_unseal(entry["verifier"]),
-    )
+    try:
+        tokens = mastodon.token_from_code(
+            server,
+            client_id=app.client_id,
+            client_secret=client_secret,
+            redirect_uri=entry["redirect_uri"],
+            code=code,
+            verifier=_unseal(entry["verifier"]),
+        )
+    except AuthError as exc:
+        if "invalid_client" in exc.message:
+            # The instance forgot Tandem's registration (an admin removed the app): the next
+            # connect registers again instead of reusing a dead one.
+            app.delete()
+        raise
     account = mastodon.account_of(server, tokens.access)
-    limits = mastodon.instance_limits(server)
+    try:
+        limits = mastodon.instance_limits(server)
+    except PermanentError as exc:
+        if isinstance(exc, AuthError):
+            raise
+        limits = {}  # an older server without /api/v2/instance: Tandem's defaults apply
     secrets = {"secret": tokens.access, "client_id": app.client_id, "client_secret": client_secret}
     if tokens.refresh:
         secrets["refresh"] = tokens.refresh

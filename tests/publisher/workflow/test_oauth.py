@@ -190,6 +190,32 @@ def test_access_denied_at_the_consent_page_is_a_clear_message(mastodon_channel, 
     assert not ChannelCredential.objects.exists()
 
 
+def test_a_registration_the_instance_forgot_is_made_again_at_the_next_connect(
+    mastodon_channel, fake_mastodon, admin_user
+):
+    session: dict[str, Any] = {}
+    url = oauth.oauth_start(
+        channel=mastodon_channel, actor=admin_user, session=session, redirect_uri=REDIRECT, base_url=fake_mastodon.url
+    )
+    answer = consent(url)
+    fake_mastodon.oauth.clients.clear()  # an admin of the instance removed Tandem's app
+    with pytest.raises(ValidationError, match="invalid_client"):
+        oauth.oauth_finish(session=session, actor=admin_user, state=answer["state"], code=answer["code"])
+    assert not OAuthApp.objects.exists()
+    _mastodon_connect(mastodon_channel, admin_user, {}, fake_mastodon)
+    assert len(fake_mastodon.requests_to(r"/api/v1/apps$")) == 2
+    assert _credential(mastodon_channel).flow == ConnectFlow.OAUTH
+
+
+def test_an_instance_without_v2_instance_still_connects_with_the_default_limits(
+    mastodon_channel, fake_mastodon, admin_user
+):
+    fake_mastodon.fail_next(404, {"error": "Not found"}, path=r"/api/v2/instance$")
+    _mastodon_connect(mastodon_channel, admin_user, {}, fake_mastodon)
+    assert "max_characters" not in _fresh(mastodon_channel).config
+    assert _credential(mastodon_channel).account.startswith("@zone_bxl@")
+
+
 @pytest.mark.parametrize("typed", ["http://169.254.169.254", "https://10.1.2.3", ""])
 def test_the_instance_url_must_pass_the_outgoing_request_policy(mastodon_channel, admin_user, typed):
     mastodon_channel.config = {}
