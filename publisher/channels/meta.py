@@ -27,11 +27,14 @@ from publisher.channels import oauth
 from publisher.channels.base import PermanentError
 from publisher.channels.graph import graph_error
 
-# Publish on a Page and on its linked Instagram account, and list the Pages.
+# Publish on a Page (pages-api/getting-started: pages_manage_metadata, pages_manage_posts,
+# pages_read_engagement, pages_show_list) and on its linked Instagram account (instagram_basic,
+# instagram_content_publish; business_management where the Page is in a business portfolio).
 SCOPES = ",".join(
     (
         "pages_show_list",
         "pages_read_engagement",
+        "pages_manage_metadata",
         "pages_manage_posts",
         "business_management",
         "instagram_basic",
