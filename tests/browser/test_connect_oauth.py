@@ -132,3 +132,43 @@ def test_connect_publish_refresh_revoke_reconnect(login, people, live_server, fa
     assert len(fake_mastodon.requests_to(r"/api/v1/apps$")) == 1  # the registration was reused
     assert _send(Delivery.objects.get(pk=held.pk)).state == DeliveryState.SENT
     assert len(fake_mastodon.statuses) == 3
+
+
+def test_a_facebook_page_and_its_instagram_account_are_connected_in_dutch(
+    login, people, live_server, fake_facebook, settings
+):
+    settings.TANDEM_PUBLIC_URL = live_server.url
+    settings.TANDEM_META_APP_ID, settings.TANDEM_META_APP_SECRET = "meta-app", "meta-secret"
+    settings.TANDEM_META_DIALOG_URL = f"{fake_facebook.url}/v21.0/dialog/oauth"
+    fake_facebook.set_app(
+        "meta-app", "meta-secret", f"{live_server.url}/admin/publisher/channel/connect/oauth/callback/"
+    )
+    channel = ChannelFactory(
+        name="Politie Brussel (Facebook)",
+        kind="facebook",
+        language="nl",
+        covers_all=True,
+        config={"graph_url": f"{fake_facebook.url}/v21.0"},
+    )
+    admin_nl = login("kanaal_nl", locale="nl-BE")
+    page = admin_nl.page
+    admin_nl.goto(f"/admin/publisher/channel/{channel.pk}/change/")
+    page.click("#connection a.button:has-text('Koppelen')")
+    page.click("input[type=submit][value='Verder naar Facebook']")
+    page.wait_for_selector("#approve")
+    page.click("#approve")
+    page.wait_for_selector("input[name=page]")
+    assert "(u mag er niet publiceren)" in page.inner_text("body")
+    page.check(f"input[name=page][value='{fake_facebook.page_id}']")
+    page.select_option("select[name=instagram]", "new")
+    admin_nl.shot("oauth-08-nl-facebook-page-choice")
+    page.click("input[type=submit][value='Deze Pagina koppelen']")
+    page.wait_for_url(f"**/admin/publisher/channel/{channel.pk}/change/")
+    body = page.inner_text("body")
+    assert "Politie Brussel (Facebook) is gekoppeld." in body
+    assert "Instagram @politie.brussel is gekoppeld." in body
+    assert "Gekoppeld als Politie Brussel" in page.inner_text("#connection")
+    admin_nl.shot("oauth-09-nl-facebook-connected")
+    instagram = Channel.objects.get(kind="instagram")
+    assert instagram.config["ig_user_id"] == "17841400000000001"
+    assert instagram.language == "nl"
