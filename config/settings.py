@@ -57,6 +57,15 @@ if not TANDEM_ENCRYPTION_KEYS:
     TANDEM_ENCRYPTION_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(b"tandem-credentials:" + SECRET_KEY.encode()).digest()).decode()
     ]
+for _position, _key in enumerate(TANDEM_ENCRYPTION_KEYS, start=1):
+    try:
+        if len(base64.urlsafe_b64decode(_key.strip().encode())) != 32:
+            raise ValueError
+    except ValueError:
+        # The message names the position, never the key.
+        raise ImproperlyConfigured(
+            f"TANDEM_ENCRYPTION_KEYS: key {_position} is not a Fernet key (32 url-safe base64-encoded bytes)."
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -68,6 +68,14 @@ def test_encryption_keys_are_required_when_debug_is_off():
     assert "Fernet.generate_key()" in result.stderr
 
 
+def test_a_malformed_encryption_key_is_refused_without_being_printed():
+    env = {"DEBUG": "0", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "tandem.example.be"}
+    result = run_manage("check", env={**env, "TANDEM_ENCRYPTION_KEYS": f"{ENCRYPTION_KEY},not-a-fernet-key-at-all"})
+    assert result.returncode != 0
+    assert "TANDEM_ENCRYPTION_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-fernet-key-at-all" not in result.stderr
+
+
 def test_a_weak_secret_key_is_fine_in_debug():
     result = run_manage("check", env={"DEBUG": "1", "SECRET_KEY": "dev"})
     assert result.returncode == 0, result.stderr
