@@ -4,6 +4,8 @@ Embedded default (no environment): SQLite in var/, the django-q2 ORM broker, out
 At scale: DATABASE_URL (PostgreSQL), REDIS_URL (django-q2 Redis broker), SECRET_KEY, ALLOWED_HOSTS.
 """
 
+import base64
+import hashlib
 import ipaddress
 import os
 from datetime import timedelta
@@ -38,6 +40,32 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_K
 # Rotation: the new key in SECRET_KEY, the old one here until sessions and reset links signed
 # with it have expired (README, "Backups and upgrades").
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+# Channel credentials are encrypted at rest with these Fernet keys (comma-separated, newest
+# first; `manage.py credentials_reencrypt` moves everything to the newest). Generate one with:
+# python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+TANDEM_ENCRYPTION_KEYS = env.list("TANDEM_ENCRYPTION_KEYS", default=[])
+if not TANDEM_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "TANDEM_ENCRYPTION_KEYS must be set when DEBUG is off (channel credentials are encrypted with it). "
+            "Generate a key with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        )
+    # Development and tests: a key derived from SECRET_KEY, so credentials saved under `make
+    # run` survive restarts without any setup (and are lost if SECRET_KEY changes).
+    TANDEM_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(b"tandem-credentials:" + SECRET_KEY.encode()).digest()).decode()
+    ]
+for _position, _key in enumerate(TANDEM_ENCRYPTION_KEYS, start=1):
+    try:
+        if len(base64.urlsafe_b64decode(_key.strip().encode())) != 32:
+            raise ValueError
+    except ValueError:
+        # The message names the position, never the key.
+        raise ImproperlyConfigured(
+            f"TANDEM_ENCRYPTION_KEYS: key {_position} is not a Fernet key (32 url-safe base64-encoded bytes)."
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -352,6 +380,25 @@ TANDEM_MAX_IMAGE_SAMPLES = env.int("TANDEM_MAX_IMAGE_SAMPLES", default=90_000_00
 # Below this many pixels on the longer side an upload is accepted with a warning.
 TANDEM_MIN_IMAGE_SIDE = env.int("TANDEM_MIN_IMAGE_SIDE", default=1080)
 # Network calls: seconds to connect, seconds to wait for an answer (a channel's config may override).
+# A credential expiring within this many seconds is refreshed by the routine task (the
+# dispatcher looks every TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS).
+TANDEM_CREDENTIAL_REFRESH_MARGIN_SECONDS = env.int("TANDEM_CREDENTIAL_REFRESH_MARGIN_SECONDS", default=900)
+TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS = env.float("TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS", default=60.0)
+# OAuth connect flows (publisher/workflow/oauth.py): the state and PKCE verifier of a
+# sign-in started from the admin hold this long, in the session of who started it.
+TANDEM_OAUTH_STATE_SECONDS = env.int("TANDEM_OAUTH_STATE_SECONDS", default=600)
+# X: the OAuth 2.0 client of Tandem's app in the X developer console (confidential client:
+# the secret authenticates the token and revoke calls).
+TANDEM_X_CLIENT_ID = env.str("TANDEM_X_CLIENT_ID", default="")
+TANDEM_X_CLIENT_SECRET = env.str("TANDEM_X_CLIENT_SECRET", default="")
+TANDEM_X_AUTHORIZE_URL = env.str("TANDEM_X_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize")
+# Meta (Facebook Pages, Instagram professional accounts): Tandem's Meta app.
+TANDEM_META_APP_ID = env.str("TANDEM_META_APP_ID", default="")
+TANDEM_META_APP_SECRET = env.str("TANDEM_META_APP_SECRET", default="")
+TANDEM_META_DIALOG_URL = env.str("TANDEM_META_DIALOG_URL", default="https://www.facebook.com/v21.0/dialog/oauth")
+TANDEM_META_GRAPH_URL = env.str("TANDEM_META_GRAPH_URL", default="https://graph.facebook.com/v21.0")
+# After "rotate", a webhook's former secret still signs (beside the new one) this long.
+TANDEM_WEBHOOK_ROTATION_OVERLAP_HOURS = env.int("TANDEM_WEBHOOK_ROTATION_OVERLAP_HOURS", default=24)
 TANDEM_CHANNEL_CONNECT_TIMEOUT = env.float("TANDEM_CHANNEL_CONNECT_TIMEOUT", default=5.0)
 TANDEM_CHANNEL_TIMEOUT = env.float("TANDEM_CHANNEL_TIMEOUT", default=30.0)
 # CAP <sender>: globally unique; defaults to tandem@<host of TANDEM_PUBLIC_URL>.

@@ -43,6 +43,7 @@ from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
 from publisher.views import boosts as boost_views
 from publisher.views import calendar as calendar_views
+from publisher.views import connect as connect_views
 from publisher.views import home, language, language_guard, lists, preview
 from publisher.views import messages as message_views
 from publisher.workflow import catalogue
@@ -166,6 +167,40 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
     autocomplete_fields = ("municipalities",)
     readonly_fields = ("needs_reconnect", "needs_reconnect_reason")
     actions = ["mark_reconnected", "refresh_limits"]
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(wrapper)
+
+        info = "publisher_channel"
+        return [
+            # Before the <path:object_id> patterns: these paths have no channel id.
+            path("connect/oauth/callback/", wrap(connect_views.oauth_callback_view), name=f"{info}_oauth_callback"),
+            path("connect/oauth/pages/<str:key>/", wrap(connect_views.oauth_pages_view), name=f"{info}_oauth_pages"),
+            path(
+                "<path:object_id>/connect/<slug:flow>/",
+                wrap(connect_views.connect_view),
+                name=f"{info}_connect",
+            ),
+            path("<path:object_id>/disconnect/", wrap(connect_views.disconnect_view), name=f"{info}_disconnect"),
+            path("<path:object_id>/rotate/", wrap(connect_views.webhook_rotate_view), name=f"{info}_rotate"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        channel = (
+            Channel.objects.select_related("credential__connected_by").filter(pk=object_id).first()
+            if str(object_id).isdigit()
+            else None
+        )
+        if channel is not None:
+            extra_context = {**(extra_context or {}), "connection": connect_views.connection_context(channel)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @csrf_protect_m
     def changeform_view(

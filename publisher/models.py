@@ -572,6 +572,9 @@ AUDIT_VERBS = {
     "channel.disabled": _("channel disabled"),
     "channel.reconnected": _("channel reconnected"),
     "channel.limits_refreshed": _("channel limits read from the server"),
+    "channel.connected": _("channel account connected"),
+    "channel.disconnected": _("channel account disconnected"),
+    "channel.secret_rotated": _("webhook signing secret rotated"),
     "segment.created": _("segment created"),
     "segment.updated": _("segment changed"),
     "api_token.created": _("API token created"),
@@ -704,3 +707,77 @@ class LanguageConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.field}"
+
+
+class ConnectFlow(models.TextChoices):
+    """How a channel's credential was obtained: the admin offers one connect form per flow."""
+
+    APP_PASSWORD = "app_password", _("Handle and app password")
+    BOT_TOKEN = "bot_token", _("Bot token")
+    WEBHOOK_SECRET = "webhook_secret", _("Signing secret made by Tandem")
+    SMTP = "smtp", _("SMTP account")
+    OAUTH = "oauth", _("Sign-in at the network (OAuth)")
+
+
+class ChannelCredential(models.Model):
+    """A channel's secrets (tokens, passwords, signing keys), encrypted with the keys of
+    TANDEM_ENCRYPTION_KEYS (publisher/channels/credentials.py; never read this row's
+    `ciphertext` anywhere else). What users may see is in the clear: the account label and
+    until when the access holds."""
+
+    channel = models.OneToOneField(
+        Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="credential"
+    )
+    flow = models.CharField(_("connected with"), max_length=40, choices=ConnectFlow.choices)
+    # A Fernet token (MultiFernet: any of the configured keys decrypts, the newest encrypts)
+    # of the JSON object of secrets.
+    ciphertext = models.TextField(editable=False)
+    account = models.CharField(_("account"), max_length=300, blank=True)
+    expires_at = models.DateTimeField(_("access expires at"), null=True, blank=True)
+    # Past this, the grant itself is gone: only a person can connect again.
+    refresh_expires_at = models.DateTimeField(_("refresh possible until"), null=True, blank=True)
+    connected_at = models.DateTimeField(_("connected at"), default=timezone.now)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("connected by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    refreshed_at = models.DateTimeField(_("refreshed at"), null=True, blank=True)
+    # One worker refreshes a credential at a time: a refresh token is often single-use.
+    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("channel credential")
+        verbose_name_plural = _("channel credentials")
+        indexes = [models.Index(fields=["expires_at"], name="credential_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} {self.flow} {self.account}"
+
+
+class OAuthApp(models.Model):
+    """Tandem's own registration as an OAuth client at one server that registers clients
+    dynamically (a Mastodon instance: POST /api/v1/apps), reused by every channel of that
+    instance. Keyed by the redirect URI too: a new TANDEM_PUBLIC_URL needs a new registration.
+    The client secret is a Fernet token like a channel credential's (publisher/channels/credentials.py)."""
+
+    network = models.CharField(_("network"), max_length=40)
+    server = models.CharField(_("server"), max_length=300)
+    redirect_uri = models.CharField(_("redirect URI"), max_length=500)
+    scopes = models.CharField(_("scopes"), max_length=300)
+    client_id = models.CharField(_("client id"), max_length=300)
+    client_secret_ciphertext = models.TextField(editable=False)
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("OAuth app registration")
+        verbose_name_plural = _("OAuth app registrations")
+        constraints = [
+            models.UniqueConstraint(fields=["network", "server", "redirect_uri"], name="oauth_app_once_per_server")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.server}"

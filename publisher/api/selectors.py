@@ -52,6 +52,10 @@ def segment_list() -> QuerySet[Segment]:
 
 
 def channel_list() -> QuerySet[Channel]:
-    return Channel.objects.prefetch_related(
-        Prefetch("municipalities", queryset=Municipality.objects.only("pk"))
-    ).order_by("language", "name", "pk")
+    # The credential's dates only: its ciphertext never leaves the database here.
+    return (
+        Channel.objects.select_related("credential")
+        .defer("credential__ciphertext")
+        .prefetch_related(Prefetch("municipalities", queryset=Municipality.objects.only("pk")))
+        .order_by("language", "name", "pk")
+    )

@@ -9,6 +9,7 @@ from django.core.validators import MaxLengthValidator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +18,7 @@ from publisher.language.problems import message_language_findings
 from publisher.models import (
     VARIANT_TEXT_MAX,
     Channel,
+    ChannelCredential,
     Delivery,
     Language,
     LanguageConfirmation,
@@ -106,6 +108,8 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
         help_text="Name of the secret (environment variable or secret-store entry); never returned.",
     )
     has_secret = serializers.SerializerMethodField()
+    connected = serializers.SerializerMethodField()
+    connected_until = serializers.SerializerMethodField()
     kind = serializers.CharField(max_length=40)
     language = serializers.ChoiceField(choices=Language.choices)
     config = serializers.DictField(required=False, help_text="Non-secret settings of the adapter.")
@@ -123,6 +127,8 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
             "config",
             "secret_ref",
             "has_secret",
+            "connected",
+            "connected_until",
             "needs_reconnect",
             "needs_reconnect_reason",
             "created_at",
@@ -131,7 +137,27 @@ class ChannelSerializer(serializers.ModelSerializer[Channel]):
         read_only_fields = ["id", "needs_reconnect", "needs_reconnect_reason", "created_at", "updated_at"]
 
     def get_has_secret(self, obj: Channel) -> bool:
-        return bool(obj.secret_ref)
+        return bool(obj.secret_ref) or self.get_connected(obj)
+
+    def _credential(self, obj: Channel) -> ChannelCredential | None:
+        try:
+            return obj.credential
+        except ChannelCredential.DoesNotExist:
+            return None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_connected(self, obj: Channel) -> bool:
+        """A credential was connected from the admin (the secret itself is never returned)."""
+        return self._credential(obj) is not None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True, read_only=True))
+    def get_connected_until(self, obj: Channel) -> str | None:
+        """Until when the connection holds without a person: the later of the access's expiry
+        and the grant's (Tandem renews the access until then); null if it does not expire."""
+        row = self._credential(obj)
+        if row is None or row.expires_at is None:
+            return None
+        return max(row.expires_at, row.refresh_expires_at or row.expires_at).isoformat()
 
 
 # --- Messages -----------------------------------------------------------------------------

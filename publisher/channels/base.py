@@ -8,7 +8,9 @@ database transaction, by the publish task.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -173,6 +175,29 @@ class UnknownOutcome(ChannelError):
     """The request may have been received (timeout after sending): do not blindly repost."""
 
 
+@dataclass(frozen=True)
+class Credential:
+    """A channel's stored credential, decrypted (publisher/channels/credentials.py). `secrets`
+    never appears in a repr, a log line or an error: print the account instead."""
+
+    channel_id: int
+    flow: str
+    secrets: Mapping[str, str] = field(repr=False)
+    account: str = ""
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a successful refresh gives back: the new secrets (the whole set, not a diff) and
+    their expiry. A refresh that fails for good raises AuthError with the network's reason."""
+
+    secrets: Mapping[str, str] = field(repr=False)
+    expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+
+
 # Config keys naming the endpoint a channel calls, in the adapters' own words.
 ENDPOINT_KEYS = ("url", "base_url", "api_url", "graph_url", "pds_url", "host")
 
@@ -194,6 +219,12 @@ class ChannelAdapter(abc.ABC):
     host_fields: ClassVar[dict[str, str]] = {}
     # The API a channel talks to when its config names none (X, Telegram, Graph API, ...).
     default_endpoint: ClassVar[str] = ""
+    # How an administrator connects this kind from the channel page (a ConnectFlow value;
+    # "" = nothing to connect: outbox, feeds). The admin shows that flow's button.
+    connect_flow: ClassVar[str] = ""
+    # True if `refresh` renews the stored credential before it expires (OAuth refresh
+    # tokens, Bluesky sessions): the routine renewal calls it within the margin.
+    supports_refresh: ClassVar[bool] = False
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
@@ -239,6 +270,17 @@ class ChannelAdapter(abc.ABC):
     def exercise_receipt(self, post: Post, idempotency_key: str, payload: dict[str, Any]) -> Receipt:
         """An exercise renders every payload but sends nothing: the receipt says what would have gone out."""
         return Receipt(remote_id=f"exercise-{idempotency_key}", extra={"exercise": True, "payload": payload})
+
+    def refresh(self, credential: Credential) -> Refreshed:
+        """Renew `credential` at the network (a network call; never inside a transaction).
+        Raises AuthError when the grant is revoked or expired (the channel then needs
+        reconnecting, with the message as the reason), TransientError to try again later."""
+        raise NotImplementedError(f"{self.kind} credentials are not refreshed.")
+
+    def revoke(self, credential: Credential) -> None:
+        """Tell the network to forget `credential` (disconnect), where it offers that.
+        Errors are the caller's to report: the credential is deleted anyway."""
+        return  # noqa: B027 - optional: most networks offer no revocation
 
     def retract(self, receipt: Receipt) -> None:
         """Delete a published post. Raises PermanentError where the network cannot."""

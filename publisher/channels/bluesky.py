@@ -7,12 +7,23 @@ retried create hits the existing record, which we then read back instead of post
 
 Channel.config: pds_url (default https://bsky.social), identifier (the handle),
 blob_max (bytes, default 1,000,000 as the docs still say; the lexicon allows 2,000,000).
-Secret: an app password.
+
+Credential, either:
+- connected from the admin (flow app_password): `session_open` logs in once with the handle
+  and app password; the store keeps the session only (access + refresh JWT, did, handle),
+  never the password. The access JWT lives about 2 hours: `refresh` (refreshSession with the
+  refresh JWT, which the PDS rotates) renews it before it expires; a refused refresh
+  (revoked app password, expired grant) needs a person to connect again. Publishing meets
+  an expired access token only if a refresh failed for now: that is transient.
+- or the operator's app password in the environment (secret_ref): sessions are opened and
+  renewed in this process's memory.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,19 +36,24 @@ from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
     ChannelError,
+    Credential,
     Limits,
     PermanentError,
     Post,
     Problem,
     Receipt,
+    Refreshed,
     TextCount,
+    TransientError,
     links_shown,
 )
 from publisher.channels.checking import count_problems, image_problems
 from publisher.channels.counting import bluesky_length, compose, cut_at, graphemes, urls, utf8_bytes
+from publisher.channels.credentials import credential_get
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
 
 COLLECTION = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300
@@ -93,6 +109,13 @@ class BlueskyAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    connect_flow = ConnectFlow.APP_PASSWORD
+    supports_refresh = True
+
+    def __init__(self, channel: Any) -> None:
+        super().__init__(channel)
+        # A stored session (connected from the admin) replaces the operator's password.
+        self._stored: dict[str, str] | None = None
 
     @property
     def pds(self) -> str:
@@ -130,11 +153,98 @@ class BlueskyAdapter(ChannelAdapter):
 
     # --- session -------------------------------------------------------------------
 
+    def _credential(self) -> tuple[str, list[str]]:
+        """(the operator's app password or "", every value to keep out of error texts)."""
+        stored = credential_get(self.channel)
+        if stored is not None and stored.flow == ConnectFlow.APP_PASSWORD:
+            self._stored = dict(stored.secrets)
+            return "", [self._stored.get("access", ""), self._stored.get("refresh", "")]
+        password = channel_secret(self.channel)
+        return password, [password]
+
     def _to_error(self, response: httpx.Response, password: str) -> ChannelError:
         retry = parse_retry_after(response.headers.get("retry-after"))
         if retry is None and response.status_code == 429:
             retry = parse_reset(response.headers.get("ratelimit-reset"))
-        return from_response(response, retry_after=retry, secrets=[password])
+        hidden = [password] + (
+            [self._stored.get("access", ""), self._stored.get("refresh", "")] if self._stored else []
+        )
+        return from_response(response, retry_after=retry, secrets=hidden)
+
+    # --- connect, refresh, disconnect (the credential store) -------------------------
+
+    def session_open(self, identifier: str, app_password: str) -> tuple[Refreshed, str]:
+        """Log in once with the handle and an app password (connect from the admin): the
+        session to store and the account's handle. The password itself is not kept.
+        AuthError if the PDS refuses the pair."""
+        with HttpSession(config=self.channel.config, secrets=[app_password]) as http:
+            response = http.request(
+                "POST",
+                f"{self.pds}/xrpc/com.atproto.server.createSession",
+                json={"identifier": identifier, "password": app_password},
+                check=False,
+            )
+            if response.status_code in (400, 401):
+                raise AuthError(f"HTTP {response.status_code}: {error_text(response, app_password)}", status=401)
+            if not response.is_success:
+                raise self._to_error(response, app_password)
+            body = response.json()
+        session = {
+            "access": body["accessJwt"],
+            "refresh": body["refreshJwt"],
+            "did": body["did"],
+            "handle": body["handle"],
+        }
+        return self._refreshed(session), str(body["handle"])
+
+    def _refreshed(self, session: dict[str, str]) -> Refreshed:
+        return Refreshed(
+            secrets=session,
+            expires_at=jwt_expiry(session["access"]),
+            refresh_expires_at=jwt_expiry(session["refresh"]),
+        )
+
+    def refresh(self, credential: Credential) -> Refreshed:
+        """com.atproto.server.refreshSession with the refresh JWT (the PDS answers a new pair
+        and revokes the one used). ExpiredToken, InvalidToken, AccountTakedown: AuthError."""
+        session = dict(credential.secrets)
+        hidden = [session.get("access", ""), session.get("refresh", "")]
+        with HttpSession(config=self.channel.config, secrets=hidden) as http:
+            response = http.request(
+                "POST",
+                f"{self.pds}/xrpc/com.atproto.server.refreshSession",
+                headers={"Authorization": f"Bearer {session.get('refresh', '')}"},
+                check=False,
+            )
+            if response.is_success:
+                body = response.json()
+                session |= {"access": body["accessJwt"], "refresh": body["refreshJwt"], "handle": body["handle"]}
+                return self._refreshed(session)
+            if response.status_code in (400, 401) and _error_name(response) in (
+                "ExpiredToken",
+                "InvalidToken",
+                "AccountTakedown",
+                "AuthenticationRequired",
+                "InvalidRequest",
+            ):
+                raise AuthError(
+                    f"HTTP {response.status_code}: {error_text(response, *hidden)}", status=response.status_code
+                )
+            raise from_response(response, secrets=hidden)
+
+    def revoke(self, credential: Credential) -> None:
+        """com.atproto.server.deleteSession with the refresh JWT (its expiry is ignored)."""
+        refresh = credential.secrets.get("refresh", "")
+        hidden = [credential.secrets.get("access", ""), refresh]
+        with HttpSession(config=self.channel.config, secrets=hidden) as http:
+            response = http.request(
+                "POST",
+                f"{self.pds}/xrpc/com.atproto.server.deleteSession",
+                headers={"Authorization": f"Bearer {refresh}"},
+                check=False,
+            )
+            if not response.is_success:
+                raise from_response(response, secrets=hidden)
 
     def _create_session(self, http: HttpSession, password: str) -> dict[str, str]:
         response = http.request(
@@ -178,6 +288,12 @@ class BlueskyAdapter(ChannelAdapter):
         return {**session, "access": body["accessJwt"], "refresh": body["refreshJwt"]}
 
     def _session(self, http: HttpSession, password: str, *, renew: bool = False) -> dict[str, str]:
+        if self._stored is not None:
+            if renew:
+                # Only the renewal writes a rotated refresh JWT back: a publish renewing it
+                # here would leave the store holding a revoked one.
+                raise TransientError("The Bluesky session expired; Tandem renews it before trying again.")
+            return self._stored
         key = (self.pds, self.identifier)
         # createSession is limited to 30 per 5 minutes: reuse the session across posts.
         with _SESSIONS_LOCK:
@@ -245,8 +361,8 @@ class BlueskyAdapter(ChannelAdapter):
         blocking = [p.message for p in self.check(post) if p.severity == "error"]
         if blocking:
             raise PermanentError("; ".join(blocking))
-        password = channel_secret(self.channel)
-        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+        password, hidden = self._credential()
+        with HttpSession(config=self.channel.config, secrets=hidden) as http:
             if post.images:
                 spec = RenditionSpec.from_limits(self.effective_limits())
                 images = []
@@ -316,9 +432,9 @@ class BlueskyAdapter(ChannelAdapter):
         return Receipt(remote_id=uri, url=f"https://bsky.app/profile/{session['handle']}/post/{rkey}", extra=extra)
 
     def retract(self, receipt: Receipt) -> None:
-        password = channel_secret(self.channel)
+        password, hidden = self._credential()
         rkey = receipt.remote_id.rsplit("/", 1)[-1]
-        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+        with HttpSession(config=self.channel.config, secrets=hidden) as http:
             session = self._session(http, password)
             response = self._xrpc(
                 http,
@@ -337,6 +453,17 @@ def _error_name(response: httpx.Response) -> str:
     except ValueError:
         return ""
     return str(body.get("error", "")) if isinstance(body, dict) else ""
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The `exp` claim of a session JWT (read, not verified: the PDS verifies it; we only
+    plan the refresh), or None if the token does not say."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 def sessions_forget() -> None:

@@ -41,6 +41,7 @@ from publisher.channels.netpolicy import connect
 from publisher.channels.secrets import channel_secret
 from publisher.mail import subject_line
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
 
 
 class PolicySMTP(smtplib.SMTP):
@@ -66,6 +67,7 @@ class EmailAdapter(ChannelAdapter):
         image_formats=("JPEG", "PNG"),
     )
     supports_replies = True
+    connect_flow = ConnectFlow.SMTP
 
     @property
     def recipients(self) -> list[str]:
@@ -142,13 +144,29 @@ class EmailAdapter(ChannelAdapter):
         refused = self._send(msg)
         return Receipt(remote_id=str(msg["Message-ID"]), extra={"refused": sorted(refused)} if refused else {})
 
+    def login_check(self, *, host: str, port: int, security: str, username: str, password: str) -> None:
+        """Connect, secure and sign in as a send would, then quit without sending (connect
+        from the admin: the settings are checked before they are saved). Raises AuthError
+        when the server refuses the user and password, TransientError when it cannot be
+        reached or secured."""
+        self._session(host=host, port=port, security=security, username=username, password=password, msg=None)
+
     def _send(self, msg: EmailMessage) -> dict[str, Any]:
         config = self.channel.config
-        host, port = str(config.get("host", self.host_fields["host"])), int(config.get("port", 25))
-        timeout = float(config.get("timeout", 30))
-        security = str(config.get("security", "none"))
         username = str(config.get("username", ""))
-        password = channel_secret(self.channel) if username else ""
+        return self._session(
+            host=str(config.get("host", self.host_fields["host"])),
+            port=int(config.get("port", 25)),
+            security=str(config.get("security", "none")),
+            username=username,
+            password=channel_secret(self.channel) if username else "",
+            msg=msg,
+        )
+
+    def _session(
+        self, *, host: str, port: int, security: str, username: str, password: str, msg: EmailMessage | None
+    ) -> dict[str, Any]:
+        timeout = float(self.channel.config.get("timeout", 30))
         sending = False
         try:
             smtp: smtplib.SMTP
@@ -161,6 +179,8 @@ class EmailAdapter(ChannelAdapter):
                     smtp.starttls(context=ssl.create_default_context())
                 if username:
                     smtp.login(username, password)
+                if msg is None:
+                    return {}
                 sending = True
                 refused: dict[str, Any] = smtp.send_message(msg, to_addrs=self.recipients)
                 return refused

@@ -30,6 +30,7 @@ from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
 
 
 class FacebookAdapter(ChannelAdapter):
@@ -37,6 +38,8 @@ class FacebookAdapter(ChannelAdapter):
     default_endpoint = "https://graph.facebook.com"
     label = "Facebook"
     url_fields = ("graph_url",)
+    # Meta login (publisher/channels/meta.py): a Page token that does not expire.
+    connect_flow = ConnectFlow.OAUTH
     # The text limit is not documented (63,206 is folklore); images per post neither (≤ 4 is safe).
     limits = Limits(
         text_max=63_206,

@@ -41,6 +41,7 @@ from publisher.channels.graph import graph_error
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for, rendition_url
+from publisher.models import ConnectFlow
 
 HASHTAG_RE = re.compile(r"(?<!\w)#\w+")
 MENTION_RE = re.compile(r"(?<!\w)@[\w.]+")
@@ -51,6 +52,8 @@ class InstagramAdapter(ChannelAdapter):
     default_endpoint = "https://graph.facebook.com"
     label = "Instagram"
     url_fields = ("graph_url",)
+    # Meta login (publisher/channels/meta.py): the linked Page's token, which does not expire.
+    connect_flow = ConnectFlow.OAUTH
     limits = Limits(
         text_max=2200,
         images_max=10,

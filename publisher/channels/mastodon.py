@@ -5,6 +5,12 @@ Channel.config: base_url (the instance), visibility (default public), and option
 instance's limits (max_characters, max_media_attachments, characters_reserved_per_url,
 description_limit, image_size_limit, image_matrix_limit) for checks before approval; at
 publish time the limits are read from /api/v2/instance. Secret: the user access token.
+
+Connecting (workflow/oauth.py): Tandem registers itself once per instance (POST
+/api/v1/apps), then the user signs in at the instance (authorization code with PKCE, S256,
+Mastodon 4.3+). Mastodon's tokens do not expire and come without a refresh token; where a
+server does answer `expires_in` and `refresh_token` (Doorkeeper's refresh option), the
+credential is renewed with them before it expires.
 """
 
 from __future__ import annotations
@@ -13,19 +19,23 @@ import threading
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from publisher.channels import oauth
 from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
     ChannelError,
+    Credential,
     Limits,
     PermanentError,
     Post,
     PostImage,
     Problem,
     Receipt,
+    Refreshed,
     TextCount,
     TransientError,
     links_shown,
@@ -36,6 +46,7 @@ from publisher.channels.http import HttpSession, from_response, parse_reset, par
 from publisher.channels.netpolicy import RefusedDestination
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
 
 _INSTANCE_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
 _INSTANCE_LOCK = threading.Lock()
@@ -47,6 +58,26 @@ LIMIT_MAX = 2**31 - 1
 def _mapping(value: Any, key: str) -> dict[str, Any]:
     found = value.get(key) if isinstance(value, dict) else None
     return found if isinstance(found, dict) else {}
+
+
+def limits_from_instance(body: Any) -> dict[str, int]:
+    """Only the documented limits, as bounded integers, ever reach the channel's config."""
+    configuration = _mapping(body, "configuration")
+    statuses = _mapping(configuration, "statuses")
+    media = _mapping(configuration, "media_attachments")
+    found = {
+        key: value
+        for key, value in {
+            "max_characters": statuses.get("max_characters"),
+            "max_media_attachments": statuses.get("max_media_attachments"),
+            "characters_reserved_per_url": statuses.get("characters_reserved_per_url"),
+            "description_limit": media.get("description_limit"),
+            "image_size_limit": media.get("image_size_limit"),
+            "image_matrix_limit": media.get("image_matrix_limit"),
+        }.items()
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= LIMIT_MAX
+    }
+    return found
 
 
 class MastodonAdapter(ChannelAdapter):
@@ -71,6 +102,8 @@ class MastodonAdapter(ChannelAdapter):
     supports_replies = True
     supports_retract = True
     supports_edit = True
+    connect_flow = ConnectFlow.OAUTH
+    supports_refresh = True
 
     @property
     def base_url(self) -> str:
@@ -155,22 +188,7 @@ class MastodonAdapter(ChannelAdapter):
             body = response.json()
         except ValueError:
             return {}  # not an instance document: the channel's stored limits apply
-        # Only the documented limits, as bounded integers, ever reach the channel's config.
-        configuration = _mapping(body, "configuration")
-        statuses = _mapping(configuration, "statuses")
-        media = _mapping(configuration, "media_attachments")
-        found = {
-            key: value
-            for key, value in {
-                "max_characters": statuses.get("max_characters"),
-                "max_media_attachments": statuses.get("max_media_attachments"),
-                "characters_reserved_per_url": statuses.get("characters_reserved_per_url"),
-                "description_limit": media.get("description_limit"),
-                "image_size_limit": media.get("image_size_limit"),
-                "image_matrix_limit": media.get("image_matrix_limit"),
-            }.items()
-            if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= LIMIT_MAX
-        }
+        found = limits_from_instance(body)
         with _INSTANCE_LOCK:
             _INSTANCE_CACHE[self.base_url] = (now, found)
         return found
@@ -271,3 +289,113 @@ class MastodonAdapter(ChannelAdapter):
                 return  # already deleted
             if not response.is_success:
                 raise http.error_for(response)
+
+    def refresh(self, credential: Credential) -> Refreshed:
+        refresh = credential.secrets.get("refresh", "")
+        if not refresh:
+            raise AuthError("The instance gave no refresh token: sign in again.")
+        client_id, client_secret = credential.secrets.get("client_id", ""), credential.secrets.get("client_secret", "")
+        tokens = oauth.token_request(
+            f"{self.base_url}/oauth/token",
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+            config=self.channel.config,
+        )
+        return Refreshed(
+            secrets={
+                **credential.secrets,
+                "secret": tokens.access,
+                # Doorkeeper may keep the refresh token or rotate it.
+                "refresh": tokens.refresh or refresh,
+            },
+            expires_at=tokens.expires_at,
+        )
+
+    def revoke(self, credential: Credential) -> None:
+        secrets = credential.secrets
+        oauth.json_request(
+            "POST",
+            f"{self.base_url}/oauth/revoke",
+            config=self.channel.config,
+            secrets=(secrets.get("client_secret", ""), secrets.get("secret", ""), secrets.get("refresh", "")),
+            data={
+                "client_id": secrets.get("client_id", ""),
+                "client_secret": secrets.get("client_secret", ""),
+                "token": secrets.get("secret", ""),
+            },
+        )
+
+
+# --- connecting: Tandem's app on the instance, the user's sign-in -----------------------------
+
+# Granular scopes (Mastodon 3.5+ docs, api/oauth-scopes): post, upload media, know who signed in.
+SCOPES = "write:statuses write:media read:accounts"
+CLIENT_NAME = "Tandem"
+
+
+def app_register(base_url: str, *, redirect_uri: str, website: str = "") -> tuple[str, str]:
+    """Register Tandem as a client of the instance; returns (client_id, client_secret)."""
+    data = {"client_name": CLIENT_NAME, "redirect_uris": redirect_uri, "scopes": SCOPES}
+    if website:
+        data["website"] = website
+    body = oauth.json_request("POST", f"{base_url}/api/v1/apps", config={"base_url": base_url}, data=data)
+    body = body if isinstance(body, dict) else {}
+    client_id, client_secret = body.get("client_id"), body.get("client_secret")
+    if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id or not client_secret:
+        raise PermanentError("The instance registered no client (no client_id or client_secret in its answer).")
+    return client_id, client_secret
+
+
+def authorize_url(
+    base_url: str, *, client_id: str, redirect_uri: str, state: str, challenge: str, language: str = ""
+) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": SCOPES,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if language:
+        query["lang"] = language
+    return f"{base_url}/oauth/authorize?{urlencode(query)}"
+
+
+def token_from_code(
+    base_url: str, *, client_id: str, client_secret: str, redirect_uri: str, code: str, verifier: str
+) -> oauth.TokenSet:
+    return oauth.token_request(
+        f"{base_url}/oauth/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "scope": SCOPES,
+        },
+        config={"base_url": base_url},
+    )
+
+
+def account_of(base_url: str, token: str) -> str:
+    """The signed-in account as people write it: @name@instance."""
+    body = oauth.json_request(
+        "GET", f"{base_url}/api/v1/accounts/verify_credentials", config={"base_url": base_url}, bearer=token
+    )
+    username = body.get("username") if isinstance(body, dict) else None
+    if not isinstance(username, str) or not username:
+        raise PermanentError("The instance did not say which account signed in.")
+    return f"@{username}@{urlsplit(base_url).netloc}"
+
+
+def instance_limits(base_url: str) -> dict[str, int]:
+    """The instance's limits (GET /api/v2/instance, public), to store in the channel's config."""
+    return limits_from_instance(oauth.json_request("GET", f"{base_url}/api/v2/instance", config={"base_url": base_url}))

@@ -1,9 +1,14 @@
-"""Channel secrets, read from the environment at the moment they are needed.
+"""Channel secrets, read at the moment they are needed: the channel's stored credential
+first (connected from the admin, encrypted at rest: publisher/channels/credentials.py),
+else the operator's alternative, the environment.
+
+A stored credential's main secret is under the key "secret"; `part` names another key
+("password" for part="PASSWORD").
 
 `Channel.secret_ref` names an environment variable holding the secret (a token, an app
 password, a `whsec_` key). Adapters needing several values use it as a prefix:
-``<ref>_PASSWORD``, ``<ref>_USERNAME``. The database never holds a secret; nothing here
-logs or returns it inside an error message.
+``<ref>_PASSWORD``, ``<ref>_USERNAME``. Nothing here
+logs or returns it inside an error message. (The database holds secrets only encrypted.)
 
 Only variables named ``TANDEM_SECRET_…`` can be referenced: a channel is configured by
 administrators through the API and the admin, and the adapters send the secret to the
@@ -23,6 +28,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from publisher.channels.base import AuthError
+from publisher.channels.credentials import credential_get
 
 if TYPE_CHECKING:
     from publisher.models import Channel
@@ -48,8 +54,15 @@ def secret_ref_problem(ref: str) -> str | None:
 
 
 def channel_secret(channel: Channel, part: str = "", *, required: bool = True) -> str:
-    """The secret `secret_ref` (or `secret_ref_PART`) names; raises MissingSecret if unset
-    or if the reference is not a TANDEM_SECRET_ name."""
+    """The stored credential's secret (key "secret", or `part` in lower case), else the one
+    `secret_ref` (or `secret_ref_PART`) names; raises MissingSecret if unset or if the
+    reference is not a TANDEM_SECRET_ name."""
+    credential = credential_get(channel)
+    if credential is not None:
+        value = credential.secrets.get(part.lower() if part else "secret", "")
+        if value or not required:
+            return value
+        raise MissingSecret(f"Channel {channel.pk}: its stored credential has no {part.lower() or 'secret'}.")
     ref = channel.secret_ref.strip()
     name = f"{ref}_{part.upper()}" if part else ref
     if not ref or not _NAME.match(name):

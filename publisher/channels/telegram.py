@@ -7,12 +7,14 @@ as its own message after the images. There is no idempotency: a timeout after se
 an unknown outcome. 429 answers carry `parameters.retry_after`.
 
 Channel.config: chat_id (e.g. "@politie_zone" or a numeric id), chat_username (for links),
-api_url (default https://api.telegram.org). Secret: the bot token.
+api_url (default https://api.telegram.org). Secret: the bot token (connected from the
+admin, checked first with `bot_check`; or the operator's TANDEM_SECRET_ variable).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -37,9 +39,30 @@ from publisher.channels.counting import compose, cut_at, utf16_units
 from publisher.channels.http import HttpSession, error_text, excerpt
 from publisher.channels.secrets import channel_secret, redact
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+
+
+@dataclass(frozen=True)
+class BotCheck:
+    """What Telegram says of a bot token and a chat, before they are saved."""
+
+    bot_username: str
+    chat_id: int
+    chat_title: str
+    chat_type: str
+    chat_username: str
+    member_status: str  # creator | administrator | member | restricted | left | kicked
+    can_post: bool
+
+    @property
+    def may_post(self) -> bool:
+        """A channel takes posts from its administrators allowed to post; a group from any member."""
+        if self.chat_type == "channel":
+            return self.member_status == "creator" or (self.member_status == "administrator" and self.can_post)
+        return self.member_status in ("creator", "administrator")
 
 
 class TelegramAdapter(ChannelAdapter):
@@ -64,6 +87,27 @@ class TelegramAdapter(ChannelAdapter):
     supports_replies = True
     supports_retract = True
     supports_edit = True
+    connect_flow = ConnectFlow.BOT_TOKEN
+
+    def bot_check(self, token: str, chat_id: str) -> BotCheck:
+        """getMe (is the token a bot's?), getChat (does the chat exist for it?) and
+        getChatMember (is the bot an administrator there?). Raises AuthError for a token
+        Telegram refuses, PermanentError (the network's words) for an unknown chat."""
+        with HttpSession(config=self.channel.config, secrets=[token]) as http:
+            bot = self._call(http, token, "getMe", creates_post=False)
+            chat = self._call(http, token, "getChat", creates_post=False, json={"chat_id": chat_id})
+            member = self._call(
+                http, token, "getChatMember", creates_post=False, json={"chat_id": chat_id, "user_id": bot["id"]}
+            )
+        return BotCheck(
+            bot_username=str(bot.get("username", "")),
+            chat_id=int(chat["id"]),
+            chat_title=str(chat.get("title") or chat.get("username") or chat["id"]),
+            chat_type=str(chat.get("type", "")),
+            chat_username=str(chat.get("username", "")),
+            member_status=str(member.get("status", "")),
+            can_post=bool(member.get("can_post_messages", False)),
+        )
 
     def measure(self, post: Post) -> TextCount:
         text = compose(post.text, post.link)

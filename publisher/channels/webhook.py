@@ -6,7 +6,10 @@ sent. 2xx is success; a redirect is a failure (never followed); 410 Gone raises 
 the publish task disables the channel (services.channel_disable); 429/502/504 honour
 Retry-After. Images go as URLs of our renditions, not as bytes.
 
-Channel.config: url. Secret: the `whsec_…` signing secret.
+Channel.config: url. Secret: the `whsec_…` signing secret, made by Tandem when connected
+from the admin. After a rotation the former secret ("previous", until "previous_until") also
+signs: `webhook-signature` carries both ("v1,<new> v1,<old>"), so a receiver still holding
+the old secret verifies every event of the overlap.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
 from publisher.channels.base import ChannelAdapter, Limits, PermanentError, Post, Problem, Receipt
+from publisher.channels.credentials import credential_get
 from publisher.channels.http import HttpSession
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for, rendition_url
+from publisher.models import ConnectFlow
 
 
 class WebhookAdapter(ChannelAdapter):
@@ -36,6 +41,7 @@ class WebhookAdapter(ChannelAdapter):
         image_formats=("JPEG", "PNG"),
     )
     supports_idempotency = True
+    connect_flow = ConnectFlow.WEBHOOK_SECRET
     supports_replies = True
     supports_retract = True
     supports_edit = True
@@ -83,8 +89,20 @@ class WebhookAdapter(ChannelAdapter):
             },
         }
 
+    def signing_secrets(self, now: datetime | None = None) -> list[str]:
+        """The secrets that sign now: the current one, and the former one during the overlap."""
+        current = channel_secret(self.channel)
+        stored = credential_get(self.channel)
+        if stored is None or not stored.secrets.get("previous"):
+            return [current]
+        try:
+            until = datetime.fromisoformat(stored.secrets.get("previous_until", ""))
+        except ValueError:
+            return [current]
+        return [current, stored.secrets["previous"]] if (now or datetime.now(UTC)) < until else [current]
+
     def send(self, webhook_id: str, payload: dict[str, Any]) -> None:
-        secret = channel_secret(self.channel)
+        keys = self.signing_secrets()
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         timestamp = datetime.fromtimestamp(int(time.time()), tz=UTC)
         # The spec forbids "." in the id (it separates the signed parts).
@@ -92,10 +110,10 @@ class WebhookAdapter(ChannelAdapter):
         headers = {
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(timestamp.timestamp())),
-            "webhook-signature": Webhook(secret).sign(webhook_id, timestamp, body),
+            "webhook-signature": " ".join(Webhook(key).sign(webhook_id, timestamp, body) for key in keys),
             "Content-Type": "application/json",
         }
-        with HttpSession(config=self.channel.config, secrets=[secret]) as http:
+        with HttpSession(config=self.channel.config, secrets=keys) as http:
             # The receiver de-duplicates on webhook-id: a retry after a timeout is safe.
             http.request(
                 "POST",

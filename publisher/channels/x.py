@@ -8,20 +8,33 @@ reported as UnknownOutcome, never as an authentication failure.
 
 Channel.config: api_url (default https://api.x.com), username (for links).
 Secret: an OAuth 2.0 user access token (tweet.write, media.write).
+
+Connecting (workflow/oauth.py): OAuth 2.0 authorization code with PKCE (S256) at
+x.com/i/oauth2/authorize, as Tandem's confidential client (TANDEM_X_CLIENT_ID/SECRET, sent
+as HTTP Basic to the token and revoke endpoints). Access tokens last two hours; with
+`offline.access` a refresh token comes too, single-use: each refresh answers a new one,
+which replaces it (the credential store's refresh lease keeps two workers from using it twice).
 """
 
 from __future__ import annotations
 
-import httpx
+from urllib.parse import urlencode
 
+import httpx
+from django.conf import settings
+
+from publisher.channels import oauth
 from publisher.channels.base import (
+    AuthError,
     ChannelAdapter,
     ChannelError,
+    Credential,
     Limits,
     PermanentError,
     Post,
     Problem,
     Receipt,
+    Refreshed,
     TextCount,
     UnknownOutcome,
     links_shown,
@@ -31,6 +44,11 @@ from publisher.channels.counting import X_MAX, compose, x_cut, x_text, x_urls, x
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
+from publisher.models import ConnectFlow
+
+# docs.x.com fundamentals/authentication/oauth-2-0/authorization-code: post, upload media,
+# read the signed-in user, and a refresh token (offline.access).
+SCOPES = "tweet.read tweet.write users.read offline.access media.write"
 
 
 class XAdapter(ChannelAdapter):
@@ -52,6 +70,8 @@ class XAdapter(ChannelAdapter):
     )
     supports_replies = True
     supports_retract = True
+    connect_flow = ConnectFlow.OAUTH
+    supports_refresh = True
 
     @property
     def api(self) -> str:
@@ -133,3 +153,80 @@ class XAdapter(ChannelAdapter):
         token = channel_secret(self.channel)
         with self._session(token) as http:
             http.request("DELETE", f"{self.api}/2/tweets/{receipt.remote_id}")
+
+    def refresh(self, credential: Credential) -> Refreshed:
+        refresh = credential.secrets.get("refresh", "")
+        if not refresh:
+            raise AuthError("X gave no refresh token (offline.access was not granted): sign in again.")
+        tokens = oauth.token_request(
+            f"{self.api}/2/oauth2/token",
+            {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": settings.TANDEM_X_CLIENT_ID},
+            config=self.channel.config,
+            basic=client_auth(),
+        )
+        if not tokens.refresh:
+            raise AuthError("X answered a refresh without a new refresh token: sign in again.")
+        return Refreshed(
+            secrets={**credential.secrets, "secret": tokens.access, "refresh": tokens.refresh},
+            expires_at=tokens.expires_at,
+        )
+
+    def revoke(self, credential: Credential) -> None:
+        # Revoking the refresh token ends the whole grant; the access token is revoked too.
+        for kind in ("refresh", "secret"):
+            token = credential.secrets.get(kind, "")
+            if token:
+                oauth.json_request(
+                    "POST",
+                    f"{self.api}/2/oauth2/revoke",
+                    config=self.channel.config,
+                    secrets=(token, settings.TANDEM_X_CLIENT_SECRET),
+                    data={
+                        "token": token,
+                        "token_type_hint": "refresh_token" if kind == "refresh" else "access_token",
+                        "client_id": settings.TANDEM_X_CLIENT_ID,
+                    },
+                    auth=httpx.BasicAuth(*client_auth()),
+                )
+
+
+def client_auth() -> tuple[str, str]:
+    return settings.TANDEM_X_CLIENT_ID, settings.TANDEM_X_CLIENT_SECRET
+
+
+def authorize_url(*, redirect_uri: str, state: str, challenge: str) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": settings.TANDEM_X_CLIENT_ID,
+        "redirect_uri": redirect_uri,
+        "scope": SCOPES,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    return f"{settings.TANDEM_X_AUTHORIZE_URL}?{urlencode(query)}"
+
+
+def token_from_code(api: str, *, redirect_uri: str, code: str, verifier: str) -> oauth.TokenSet:
+    return oauth.token_request(
+        f"{api}/2/oauth2/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "client_id": settings.TANDEM_X_CLIENT_ID,
+        },
+        config={"api_url": api},
+        basic=client_auth(),
+    )
+
+
+def username_of(api: str, token: str) -> str:
+    """The signed-in user's @name (GET /2/users/me)."""
+    body = oauth.json_request("GET", f"{api}/2/users/me", config={"api_url": api}, bearer=token)
+    data = body.get("data") if isinstance(body, dict) else None
+    username = data.get("username") if isinstance(data, dict) else None
+    if not isinstance(username, str) or not username:
+        raise PermanentError("X did not say which account signed in.")
+    return username

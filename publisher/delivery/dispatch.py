@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from publisher import metrics
 from publisher.channels import registry
-from publisher.delivery import enqueue, heartbeat, hooks, publishing, scheduling
+from publisher.delivery import enqueue, heartbeat, hooks, publishing, renewal, scheduling
 from publisher.models import Delivery, DeliveryAttempt, DeliveryState, Message, MessageStatus
 
 logger = logging.getLogger(__name__)
@@ -461,6 +461,15 @@ HEARTBEAT_EVERY_SECONDS = 5.0
 STOP_CHECK_SECONDS = 0.5
 
 
+def credentials_refresh_hand_over(*, now: datetime | None = None) -> list[int]:
+    """Hand the credentials expiring within the margin to a worker (delivery.renewal): the
+    refresh calls a network, which the dispatcher's loop never does itself."""
+    channel_ids = renewal.credentials_due(now=now)
+    if channel_ids:
+        enqueue.enqueue_refresh(channel_ids)
+    return channel_ids
+
+
 def heartbeat_record() -> bool:
     """Tell readiness this dispatcher is alive. A failure is logged and otherwise ignored: a
     dispatcher that cannot write its heartbeat must still dispatch. True if it was written."""
@@ -485,6 +494,7 @@ def run(
     last_extend = 0.0
     last_expire = 0.0
     last_boosts = time.monotonic()
+    last_refresh = 0.0
     last_heartbeat = -HEARTBEAT_EVERY_SECONDS
     backoff = BACKOFF_FIRST_SECONDS
     try:
@@ -506,6 +516,9 @@ def run(
                     last_boosts = time.monotonic()
                     # Network calls to Meta: a worker's job, never the dispatcher's.
                     enqueue.enqueue_boosts_refresh()
+                if time.monotonic() - last_refresh > settings.TANDEM_CREDENTIAL_REFRESH_EVERY_SECONDS:
+                    last_refresh = time.monotonic()
+                    credentials_refresh_hand_over()
                 upcoming = next_due_at()
             except Exception:
                 logger.exception("Dispatcher pass failed; retrying in %.1f s.", backoff)

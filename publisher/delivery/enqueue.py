@@ -14,6 +14,7 @@ from django_q.tasks import async_task
 TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
 TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
 TASK_BOOSTS_REFRESH = "publisher.delivery.tasks.boosts_refresh"
+TASK_REFRESH = "publisher.delivery.tasks.credentials_refresh"
 
 
 def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -41,3 +42,8 @@ def enqueue_retract(delivery_ids: Sequence[int]) -> None:
 
 def enqueue_boosts_refresh() -> None:
     async_task(TASK_BOOSTS_REFRESH, q_options={})
+
+
+def enqueue_refresh(channel_ids: Sequence[int]) -> None:
+    """Credential refreshes go to the routine cluster: they are due minutes ahead, not seconds."""
+    async_task(TASK_REFRESH, list(channel_ids), q_options={})

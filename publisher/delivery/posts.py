@@ -16,7 +16,9 @@ def deliveries_for_render(delivery_ids: Iterable[int], *, state: str | None = No
     """Deliveries (in ``state`` if given) with everything ``post_build`` reads, in a fixed
     number of queries. Deliveries of one occurrence share its occurrence, message, variants
     and attachments: a burst of 10,000 posts of one alert builds them once, not 10,000 times."""
-    rows = Delivery.objects.filter(pk__in=list(delivery_ids)).select_related("channel", "reply_to")
+    rows = Delivery.objects.filter(pk__in=list(delivery_ids)).select_related(
+        "channel", "channel__credential", "reply_to"
+    )
     deliveries = list(rows.filter(state=state) if state else rows)
     occurrences = Occurrence.objects.filter(pk__in={d.occurrence_id for d in deliveries}).select_related("message")
     shared = {

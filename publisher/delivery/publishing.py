@@ -718,11 +718,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
         _rows_set(Delivery, deliveries, DELIVERY_OUTCOME_FIELDS)
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])
         for channel_id, reason in reconnect_channels.items():
-            flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
-                needs_reconnect=True, needs_reconnect_reason=reason, needs_reconnect_since=now, updated_at=now
-            )
-            if flagged:
-                transaction.on_commit(_reconnect_notify_hook(channel_id))
+            channel_reconnect_needed(channel_id=channel_id, reason=reason, now=now)
         for channel_id, reason in gone_channels.items():
             # The endpoint said it is gone for good (410): stop routing to it.
             channel_disable(channel=Channel(pk=channel_id), reason=reason)
@@ -976,6 +972,21 @@ def delivery_retry(*, delivery: Delivery, actor: User) -> Delivery:
     return delivery
 
 
+def channel_reconnect_needed(*, channel_id: int, reason: str, now: datetime | None = None, notify: bool = True) -> bool:
+    """Hold a channel's deliveries until a person reconnects it (the dispatcher skips it) and
+    tell the channel administrators after the commit, with the network's reason (`notify`
+    off when a person disconnected it on purpose). True if the flag was raised now (an
+    already flagged channel keeps its first reason and time)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
+            needs_reconnect=True, needs_reconnect_reason=reason[:2000], needs_reconnect_since=now, updated_at=now
+        )
+        if flagged and notify:
+            transaction.on_commit(_reconnect_notify_hook(channel_id))
+    return bool(flagged)
+
+
 def channel_reconnected(*, channel: Channel, actor: User | None) -> Channel:
     """Clear the reconnect flag: the dispatcher resumes the channel's held deliveries."""
     with transaction.atomic():
@@ -992,7 +1003,7 @@ def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
     """Ask each adapter to delete a sent post; record success or the network's refusal."""
     result: dict[str, list[int]] = {"retracted": [], "failed": []}
     for delivery in Delivery.objects.filter(pk__in=list(delivery_ids), state=DeliveryState.SENT).select_related(
-        "channel", "occurrence__message"
+        "channel", "channel__credential", "occurrence__message"
     ):
         error = ""
         if (delivery.receipt or {}).get("edited_in_place"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from publisher.delivery import hooks, publishing, supervision
+from publisher.delivery import hooks, publishing, renewal, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
@@ -27,3 +27,7 @@ def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:
 def boosts_refresh() -> int:
     # The workflow owns promotions; delivery only runs the periodic pull (hooks.py).
     return int(hooks.boosts_refresh.call())
+
+
+def credentials_refresh(channel_ids: list[int]) -> dict[str, list[int]]:
+    return renewal.credentials_refresh(channel_ids=channel_ids)

@@ -7,18 +7,46 @@ Content-Type; createRecord validates the post record (text ≤ 300 graphemes and
 UTF-8 bytes, createdAt, ≤ 3 langs, facets within the UTF-8 text and not overlapping, ≤ 4
 images each with `alt` and a known blob ≤ blob_max), refuses an existing rkey; 429 with
 RateLimit-* and Retry-After.
+
+Sessions (com.atproto.server.createSession / refreshSession / deleteSession): JWT-shaped
+tokens whose payload carries `scope` and `exp` (access 2 hours, refresh 90 days, as the
+PDS issues them); an access token past its `exp` is 400 ExpiredToken; refreshSession takes
+the refresh JWT as Bearer, rotates it (the used one is revoked: 400 InvalidToken when used
+again) and answers the new pair; deleteSession takes the refresh JWT (expiry ignored) and
+revokes it; `revoke_sessions()` revokes every grant as an account holder removing an app
+password does.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import secrets
+import time
 
 from tests.fakes import textrules
 from tests.fakes.base import FakeServer, Reply, Request
 
 COLLECTION = "app.bsky.feed.post"
+ACCESS_SECONDS = 2 * 3600
+REFRESH_SECONDS = 90 * 86400
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def jwt(scope: str, did: str, lifetime: int) -> str:
+    now = int(time.time())
+    claims = {"scope": scope, "sub": did, "iat": now, "exp": now + lifetime, "jti": secrets.token_urlsafe(8)}
+    return f"{_b64({'typ': 'at+jwt', 'alg': 'HS256'})}.{_b64(claims)}.{secrets.token_urlsafe(24)}"
+
+
+def jwt_exp(token: str) -> int:
+    payload = token.split(".")[1]
+    return int(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
 
 
 class FakeBluesky(FakeServer):
@@ -33,11 +61,14 @@ class FakeBluesky(FakeServer):
         self.blobs: dict[str, dict] = {}
         self.records: dict[tuple[str, str], dict] = {}  # (did, rkey) → {uri, cid, value}
         self.sessions_created = 0
+        self.sessions_refreshed = 0
+        self.revoked: set[str] = set()  # refresh tokens used or deleted
         self.blob_max = 1_000_000
         self._seq = itertools.count(1)
         prefix = r"/xrpc/"
         self.route("POST", prefix + r"com\.atproto\.server\.createSession", self.create_session)
         self.route("POST", prefix + r"com\.atproto\.server\.refreshSession", self.refresh_session)
+        self.route("POST", prefix + r"com\.atproto\.server\.deleteSession", self.delete_session)
         self.route("POST", prefix + r"com\.atproto\.repo\.uploadBlob", self.upload_blob)
         self.route("POST", prefix + r"com\.atproto\.repo\.createRecord", self.create_record)
         self.route("GET", prefix + r"com\.atproto\.repo\.getRecord", self.get_record)
@@ -78,12 +109,19 @@ class FakeBluesky(FakeServer):
         token = request.bearer()
         if not token or token not in self.access:
             return None, self._error(401, "AuthenticationRequired", "Authentication Required")
-        if token in self.expired:
+        if token in self.expired or jwt_exp(token) <= time.time():
             return None, self._error(400, "ExpiredToken", "Token has expired")
         return self.access[token], None
 
+    def revoke_sessions(self) -> None:
+        """The account holder removed the app password: every session and grant ends."""
+        self.revoked.update(self.refresh)
+        self.refresh.clear()
+        self.access.clear()
+
     def _issue(self, did: str) -> dict:
-        access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        access = jwt("com.atproto.access", did, ACCESS_SECONDS)
+        refresh = jwt("com.atproto.refresh", did, REFRESH_SECONDS)
         self.access[access] = did
         self.refresh[refresh] = did
         handle = next(i for i, (_p, d) in self.accounts.items() if d == did)
@@ -99,10 +137,22 @@ class FakeBluesky(FakeServer):
 
     def refresh_session(self, request: Request) -> Reply:
         token = request.bearer() or ""
+        if token in self.revoked:
+            return self._error(400, "InvalidToken", "Token has been revoked")
         did = self.refresh.pop(token, None)
-        if did is None:
+        if did is None or jwt_exp(token) <= time.time():
             return self._error(400, "ExpiredToken", "Token has expired")
+        self.revoked.add(token)
+        self.sessions_refreshed += 1
         return Reply(200, self._issue(did))
+
+    def delete_session(self, request: Request) -> Reply:
+        token = request.bearer() or ""
+        if token not in self.refresh and token not in self.revoked:
+            return self._error(401, "AuthenticationRequired", "Authentication Required")
+        self.refresh.pop(token, None)
+        self.revoked.add(token)
+        return Reply(200, None)
 
     def upload_blob(self, request: Request) -> Reply:
         _did, failure = self._did(request)

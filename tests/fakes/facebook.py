@@ -9,13 +9,26 @@ media; comments on existing posts; DELETE; updating a post or a comment (POST /{
 `message` changes nothing and is refused). Errors are {"error": {message, type, code,
 error_subcode, fbtrace_id}}; `rate_limit_next()` answers code 80001 with
 X-Business-Use-Case-Usage.
+
+Meta login (facebook-login/guides/advanced/manual-flow, access-tokens/get-long-lived,
+pages-api/getting-started): the OAuth dialog /vXX.0/dialog/oauth (www.facebook.com in
+reality) shows a consent page and redirects with ?code&state or
+?error=access_denied&error_reason=user_denied; GET /oauth/access_token turns a code (once,
+same redirect_uri, the app's secret) into a short-lived user token and, with
+grant_type=fb_exchange_token, that into a long-lived one; GET /me/accounts lists `pages`
+with their Page tokens, tasks and linked instagram_business_account. The first Page's
+token is the one /feed accepts. `revoke_grants()`: the user removed the app.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import itertools
 import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode
 
 from PIL import Image
 
@@ -50,6 +63,23 @@ class FakeFacebook(FakeServer):
         self.route("POST", v + r"/(?P<post>\d+_\d+)/comments", self.comment)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", self.delete)
         self.route("POST", v + r"/(?P<id>\d+_\d+)", self.update)
+        self.route("GET", v + r"/dialog/oauth", self.dialog)
+        self.route("POST", v + r"/dialog/oauth", self.dialog_decide)
+        self.route("GET", v + r"/oauth/access_token", self.access_token)
+        self.route("GET", v + r"/me/accounts", self.accounts)
+        self.app_id, self.app_secret, self.redirect_uris = "", "", [""]
+        self.codes: dict[str, dict] = {}
+        self.user_tokens: dict[str, str] = {}  # token → "short" | "long"
+        self.pages: list[dict[str, Any]] = [
+            {
+                "id": self.page_id,
+                "name": "Politie Brussel",
+                "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"],
+                "instagram": {"id": "17841400000000001", "username": "politie.brussel"},
+            },
+            {"id": "104000000000002", "name": "Fanclub (read only)", "tasks": ["ANALYZE"], "instagram": None},
+        ]
+        self.page_tokens: dict[str, str] = {}
 
     def expire_token(self) -> None:
         """The Page token expired (code 190, subcode 463)."""
@@ -161,3 +191,94 @@ class FakeFacebook(FakeServer):
         target.setdefault("edits", []).append(target["message"])
         target["message"] = message
         return Reply(200, {"success": True})
+
+    # --- Meta login ------------------------------------------------------------------------
+
+    def set_app(self, app_id: str, app_secret: str, redirect_uri: str) -> None:
+        self.app_id, self.app_secret, self.redirect_uris = app_id, app_secret, [redirect_uri]
+
+    def revoke_grants(self) -> None:
+        self.user_tokens.clear()
+        self.token = "revoked-" + self.token
+
+    def _dialog_problem(self, request: Request) -> str:
+        if request.field("client_id") != self.app_id:
+            return "Invalid App ID"
+        if request.field("redirect_uri") not in self.redirect_uris:
+            return "URL Blocked: This redirect failed because the redirect URI is not whitelisted."
+        return ""
+
+    def dialog(self, request: Request) -> Reply:
+        if problem := self._dialog_problem(request):
+            return Reply(400, f"<p>{html.escape(problem)}</p>", content_type="text/html")
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v[0])}">'
+            for k, v in request.query.items()
+        )
+        page = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Log in with Facebook</title></head><body>"
+            f"<h1>Tandem is requesting access</h1><p>{html.escape(request.field('scope') or '')}</p>"
+            f"<form method='post'>{hidden}<button name='decision' value='approve' id='approve'>Continue</button> "
+            "<button name='decision' value='deny' id='deny'>Cancel</button></form></body></html>"
+        )
+        return Reply(200, page, content_type="text/html; charset=utf-8")
+
+    def dialog_decide(self, request: Request) -> Reply:
+        if problem := self._dialog_problem(request):
+            return Reply(400, problem, content_type="text/plain")
+        query: dict[str, str]
+        if request.field("decision") == "approve":
+            code = secrets.token_urlsafe(24)
+            self.codes[code] = {"redirect_uri": request.field("redirect_uri"), "used": False}
+            query = {"code": code}
+        else:
+            query = {"error": "access_denied", "error_reason": "user_denied", "error_description": "Permissions error"}
+        query["state"] = request.field("state") or ""
+        return Reply(
+            302, "", {"Location": f"{request.field('redirect_uri')}?{urlencode(query)}"}, content_type="text/html"
+        )
+
+    def access_token(self, request: Request) -> Reply:
+        if request.field("client_id") != self.app_id or request.field("client_secret") != self.app_secret:
+            return graph_error(400, "Error validating client secret.", 1)
+        if request.field("grant_type") == "fb_exchange_token":
+            if self.user_tokens.get(request.field("fb_exchange_token") or "") is None:
+                return graph_error(400, "Error validating access token: The session has been invalidated.", 190, 460)
+            token = "long-" + secrets.token_urlsafe(24)
+            self.user_tokens[token] = "long"
+            return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": 5_183_944})
+        code = self.codes.get(request.field("code") or "")
+        if code is None:
+            return graph_error(400, "Invalid verification code format.", 100)
+        if code["used"]:
+            return graph_error(400, "This authorization code has been used.", 100, 36009)
+        code["used"] = True
+        if code["redirect_uri"] != request.field("redirect_uri"):
+            return graph_error(
+                400, "Error validating verification code. Please make sure your redirect_uri is identical.", 100, 36008
+            )
+        token = "short-" + secrets.token_urlsafe(24)
+        self.user_tokens[token] = "short"
+        return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": 5_400})
+
+    def accounts(self, request: Request) -> Reply:
+        kind = self.user_tokens.get(request.bearer() or request.field("access_token") or "")
+        if kind is None:
+            return graph_error(400, "Error validating access token: Session has expired.", 190, 463)
+        fields = request.field("fields") or ""
+        data = []
+        for page in self.pages:
+            token = self.page_tokens.setdefault(
+                page["id"], ("never-" if kind == "long" else "hour-") + secrets.token_urlsafe(24)
+            )
+            if page["id"] == self.page_id:
+                self.token = token
+            row: dict = {"id": page["id"], "name": page["name"]}
+            if "access_token" in fields:
+                row["access_token"] = token
+            if "tasks" in fields:
+                row["tasks"] = page["tasks"]
+            if "instagram_business_account" in fields and page["instagram"]:
+                row["instagram_business_account"] = dict(page["instagram"])
+            data.append(row)
+        return Reply(200, {"data": data, "paging": {"cursors": {"before": "QVFIUk", "after": "QVFIUl"}}})

@@ -11,6 +11,13 @@ Edits (methods/statuses "Edit a status", PUT /api/v1/statuses/:id): only the own
 a new status; the media are the `media_ids[]` sent (none sent: the status loses its
 media, as the server's controller passes the parameter through); each edit keeps the
 previous version in the status's history and sets `edited_at`.
+Sign-in (methods/apps, methods/oauth, api/oauth-scopes): POST /api/v1/apps registers a
+client (client_name, redirect_uris, granular scopes; 422 otherwise) and counts
+registrations; /oauth/authorize, /oauth/token and /oauth/revoke are an AuthorizationServer
+(tests/fakes/oauth.py) with PKCE S256; GET /api/v1/accounts/verify_credentials names the
+signed-in account. Mastodon's tokens never expire and come without a refresh token; set
+`oauth.token_lifetime` to have the fake answer expires_in and refresh_token as Doorkeeper
+does when a server enables refresh tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +28,21 @@ from datetime import UTC, datetime, timedelta
 
 from tests.fakes import textrules
 from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.oauth import AuthorizationServer
+
+# docs.joinmastodon.org/api/oauth-scopes (the ones a posting app may ask for, among others).
+SCOPES = {
+    "read",
+    "write",
+    "follow",
+    "push",
+    "profile",
+    "read:accounts",
+    "read:statuses",
+    "write:statuses",
+    "write:media",
+    "write:accounts",
+}
 
 
 class FakeMastodon(FakeServer):
@@ -47,6 +69,18 @@ class FakeMastodon(FakeServer):
         self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
         self.route("PUT", r"/api/v1/statuses/(?P<id>\d+)", self.status_edit)
         self.history: dict[str, list[dict]] = {}  # status id → its earlier versions, oldest first
+        self.route("POST", r"/api/v1/apps", self.app_create)
+        self.route("GET", r"/api/v1/accounts/verify_credentials", self.verify_credentials)
+        self.oauth = AuthorizationServer(
+            self,
+            authorize_path=r"/oauth/authorize",
+            token_path=r"/oauth/token",
+            revoke_path=r"/oauth/revoke",
+            client_auth="post",
+            known_scopes=SCOPES,
+        )
+        self.usernames = {"1": "zone_bxl"}
+        self._apps = itertools.count(1)
 
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
@@ -54,9 +88,47 @@ class FakeMastodon(FakeServer):
     def expire_token(self) -> None:
         """Every token stops working (401 "The access token is invalid")."""
         self.tokens.clear()
+        self.oauth.revoke_grants()
 
     def _account(self, request: Request) -> str | None:
-        return self.tokens.get(request.bearer() or "")
+        token = request.bearer() or ""
+        return self.tokens.get(token) or self.oauth.account_of(token)
+
+    def app_create(self, request: Request) -> Reply:
+        name = request.field("client_name") or ""
+        redirect_uris = [u for u in (request.field("redirect_uris") or "").split() if u]
+        scopes = set((request.field("scopes") or "read").split())
+        if not name:
+            return Reply(422, {"error": "Validation failed: Application name can't be blank"})
+        if not redirect_uris or not all(u.startswith(("http://", "https://", "urn:")) for u in redirect_uris):
+            return Reply(422, {"error": "Validation failed: Redirect URI must be an absolute URI."})
+        if not scopes <= SCOPES:
+            return Reply(422, {"error": "Validation failed: Scopes are invalid"})
+        number = next(self._apps)
+        client = self.oauth.add_client(
+            f"client-{number}-{self.port or 'x'}", f"secret-{number}-of-the-app", redirect_uris, scopes, name
+        )
+        return Reply(
+            200,
+            {
+                "id": str(number),
+                "name": name,
+                "website": request.field("website"),
+                "scopes": sorted(scopes),
+                "redirect_uri": "\n".join(redirect_uris),
+                "redirect_uris": redirect_uris,
+                "client_id": client.client_id,
+                "client_secret": client.secret,
+                "client_secret_expires_at": 0,
+            },
+        )
+
+    def verify_credentials(self, request: Request) -> Reply:
+        account = self._account(request)
+        if account is None:
+            return self._unauthorized()
+        username = self.usernames.get(account, f"user{account}")
+        return Reply(200, {"id": account, "username": username, "acct": username, "display_name": username})
 
     def _unauthorized(self) -> Reply:
         return Reply(401, {"error": "The access token is invalid"})

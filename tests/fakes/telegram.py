@@ -10,6 +10,10 @@ Edits (core.telegram.org/bots/api#updating-messages): editMessageText on a text 
 editMessageCaption on a photo; "message to edit not found" for an unknown id, "there is no
 text in the message to edit" / "there is no caption ..." for the wrong kind, and "message is
 not modified" when the new content is exactly the current one. Each edit sets edit_date.
+Connect checks: getMe answers the bot (User: id, is_bot, first_name, username); getChat the
+chat (ChatFullInfo: id, type, title, username) or 400 "Bad Request: chat not found";
+getChatMember(chat_id, user_id) the bot's ChatMember in that chat: status "administrator"
+(with can_post_messages in a channel) where `make_admin` made it one, else "member" or "left".
 """
 
 from __future__ import annotations
@@ -32,8 +36,31 @@ class FakeTelegram(FakeServer):
         self.tokens: set[str] = set()
         self.chats: set[str] = set()
         self.messages: dict[int, dict] = {}
+        self.bots: dict[str, dict] = {}  # token → User
+        self.chat_info: dict[str, dict] = {}  # chat id → ChatFullInfo
+        self.admins: dict[str, dict[int, bool]] = {}  # chat id → {bot id: can_post_messages}
         self._ids = itertools.count(100)
         self.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self.call)
+
+    def add_bot(self, token: str, username: str) -> dict:
+        self.tokens.add(token)
+        bot = {"id": 7_000_000 + len(self.bots), "is_bot": True, "first_name": username, "username": username}
+        self.bots[token] = bot
+        return bot
+
+    def add_chat(self, chat_id: str, *, title: str, kind: str = "channel", numeric_id: int = -1001234567890) -> None:
+        self.chats.add(chat_id)
+        info = {"id": numeric_id, "type": kind, "title": title}
+        if chat_id.startswith("@"):
+            info["username"] = chat_id[1:]
+        self.chat_info[chat_id] = info
+        self.chats.add(str(numeric_id))
+        self.chat_info[str(numeric_id)] = info
+
+    def make_admin(self, chat_id: str, token: str, *, can_post_messages: bool = True) -> None:
+        info = self.chat_info[chat_id]
+        for key in (chat_id, str(info["id"])):
+            self.admins.setdefault(key, {})[self.bots[token]["id"]] = can_post_messages
 
     def expire_token(self) -> None:
         """The bot token was revoked by BotFather (401 Unauthorized)."""
@@ -67,12 +94,19 @@ class FakeTelegram(FakeServer):
         if request.match["token"] not in self.tokens:
             return self._bad("Unauthorized", 401)
         params = self._params(request)
+        method = request.match["method"]
+        if method == "getMe":
+            bot = self.bots.get(request.match["token"], {"id": 1, "is_bot": True, "first_name": "bot"})
+            return Reply(200, {"ok": True, "result": bot})
         if str(params.get("chat_id", "")) not in self.chats:
             return self._bad("Bad Request: chat not found")
         reply = params.get("reply_parameters")
         if reply and reply.get("message_id") not in self.messages:
             return self._bad("Bad Request: message to be replied not found")
-        method = request.match["method"]
+        if method == "getChat":
+            return Reply(200, {"ok": True, "result": self.chat_info.get(str(params["chat_id"]), {"id": 1})})
+        if method == "getChatMember":
+            return self.get_chat_member(request, params)
         handler = {
             "sendMessage": self.send_message,
             "sendPhoto": self.send_photo,
@@ -84,6 +118,24 @@ class FakeTelegram(FakeServer):
         if handler is None:
             return self._bad("Not Found", 404)
         return handler(request, params)
+
+    def get_chat_member(self, request: Request, params: dict) -> Reply:
+        try:
+            user_id = int(params.get("user_id", ""))
+        except ValueError:
+            return self._bad("Bad Request: invalid user_id specified")
+        chat_id = str(params["chat_id"])
+        bot = next((b for b in self.bots.values() if b["id"] == user_id), None)
+        if bot is None:
+            return self._bad("Bad Request: user not found")
+        admins = self.admins.get(chat_id, {})
+        if user_id in admins:
+            member = {"status": "administrator", "user": bot, "can_be_edited": False}
+            if self.chat_info.get(chat_id, {}).get("type") == "channel":
+                member["can_post_messages"] = admins[user_id]
+        else:
+            member = {"status": "left", "user": bot}
+        return Reply(200, {"ok": True, "result": member})
 
     def _store(self, params: dict, **content: object) -> dict:
         message_id = next(self._ids)

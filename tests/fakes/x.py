@@ -6,6 +6,12 @@ Enforces: an OAuth 2.0 user Bearer token (401 problem); media upload with media_
 media ids, weighted length ≤ 280 (twitter-text v3, URLs 23), replies to existing tweets;
 403 "duplicate content" for the same text by the same user; x-rate-limit-* headers (epoch
 reset); 201 on create. Errors are application/problem+json.
+
+Sign-in (fundamentals/authentication/oauth-2-0/authorization-code and user-access-token):
+/i/oauth2/authorize (x.com in reality), /2/oauth2/token and /2/oauth2/revoke are an
+AuthorizationServer (tests/fakes/oauth.py): PKCE S256, a confidential client sending HTTP
+Basic, access tokens of 7200 s, a refresh token only with offline.access, single-use
+(each refresh answers a new one). GET /2/users/me names the signed-in user.
 """
 
 from __future__ import annotations
@@ -18,6 +24,18 @@ from PIL import Image
 
 from tests.fakes import textrules
 from tests.fakes.base import FakeServer, Reply, Request
+from tests.fakes.oauth import AuthorizationServer
+
+SCOPES = {
+    "tweet.read",
+    "tweet.write",
+    "tweet.moderate.write",
+    "users.read",
+    "follows.read",
+    "follows.write",
+    "offline.access",
+    "media.write",
+}
 
 
 def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> Reply:
@@ -42,15 +60,37 @@ class FakeX(FakeServer):
         self.route("POST", r"/2/media/metadata", self.metadata)
         self.route("POST", r"/2/tweets", self.create)
         self.route("DELETE", r"/2/tweets/(?P<id>\d+)", self.delete)
+        self.route("GET", r"/2/users/me", self.me)
+        self.oauth = AuthorizationServer(
+            self,
+            authorize_path=r"/i/oauth2/authorize",
+            token_path=r"/2/oauth2/token",
+            revoke_path=r"/2/oauth2/revoke",
+            client_auth="basic",
+            refresh_single_use=True,
+            known_scopes=SCOPES,
+            refresh_scope="offline.access",
+        )
+        self.oauth.token_lifetime = 7200
+        self.oauth.revoke_body = {"revoked": True}
+        self.usernames = {"1": "PolitieBrussel"}
 
     def expire_token(self) -> None:
         """The OAuth 2.0 access token expired (401)."""
         self.token = "expired-" + self.token
 
     def _auth(self, request: Request) -> Reply | None:
-        if not self.token or request.bearer() != self.token:
+        token = request.bearer() or ""
+        if (not self.token or token != self.token) and self.oauth.account_of(token) is None:
             return problem(401, "Unauthorized", "Unauthorized")
         return None
+
+    def me(self, request: Request) -> Reply:
+        account = self.oauth.account_of(request.bearer() or "")
+        if account is None:
+            return problem(401, "Unauthorized", "Unauthorized")
+        username = self.usernames.get(account, f"user{account}")
+        return Reply(200, {"data": {"id": f"14{account}", "name": username, "username": username}})
 
     def _limits(self) -> dict[str, str]:
         return {

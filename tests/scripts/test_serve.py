@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connection
 from django_otp.oath import totp
@@ -35,6 +36,7 @@ PRODUCTION = {
     "SECRET_KEY": STRONG_KEY,
     "ALLOWED_HOSTS": "tandem.example.be",
     "TANDEM_PUBLIC_URL": "https://tandem.example.be",
+    "TANDEM_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
 
 
@@ -52,6 +54,7 @@ def serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": ""}, "Cannot start: SECRET_KEY is not set"),
         ({"ALLOWED_HOSTS": " , "}, "Cannot start: ALLOWED_HOSTS is not set"),
         ({"TANDEM_PUBLIC_URL": ""}, "Cannot start: TANDEM_PUBLIC_URL is not set"),
+        ({"TANDEM_ENCRYPTION_KEYS": " "}, "Cannot start: TANDEM_ENCRYPTION_KEYS is not set"),
         ({"WEB_CONCURRENCY": "0"}, "Cannot start: WEB_CONCURRENCY must be a whole number"),
         ({"SECRET_KEY": "django-insecure-" + "k" * 60}, "Cannot start: SECRET_KEY is too weak"),
         ({"TANDEM_CHANNEL_ALLOWED_NETWORKS": "10.0.0.0/33"}, "Cannot start: TANDEM_CHANNEL_ALLOWED_NETWORKS"),
@@ -67,13 +70,16 @@ def test_an_unsafe_environment_is_refused_in_one_line_before_anything_starts(cha
 
 
 def test_every_reason_is_given_at_once():
-    result = serve({"DEBUG": "1", "SECRET_KEY": "", "ALLOWED_HOSTS": "", "TANDEM_PUBLIC_URL": ""})
+    result = serve(
+        {"DEBUG": "1", "SECRET_KEY": "", "ALLOWED_HOSTS": "", "TANDEM_PUBLIC_URL": "", "TANDEM_ENCRYPTION_KEYS": ""}
+    )
     assert result.returncode == 2
     assert [line.split(":")[1].split()[0] for line in result.stderr.splitlines()] == [
         "DEBUG",
         "SECRET_KEY",
         "ALLOWED_HOSTS",
         "TANDEM_PUBLIC_URL",
+        "TANDEM_ENCRYPTION_KEYS",
     ]
 
 
