@@ -122,3 +122,18 @@ def test_one_worker_refreshes_a_credential_at_a_time():
     assert renewal.credentials_due() == []
     assert renewal.credentials_refresh(channel_ids=[channel.pk])["skipped"] == [channel.pk]
     assert RenewingAdapter.calls == []
+
+
+@pytest.mark.usefixtures("renewing_kind")
+def test_the_dispatcher_loop_renews_credentials_without_anyone_acting(settings):
+    settings.TANDEM_DISPATCH_POLL_SECONDS = 0.05
+    channel = _connected("r-1", timedelta(minutes=1))
+    passes = []
+
+    def should_stop():
+        passes.append(1)
+        return len(passes) > 1
+
+    dispatch.run(should_stop=should_stop, log=lambda line: None)
+    assert RenewingAdapter.calls == [channel.pk]
+    assert _credential(channel).secrets["secret"] == "access-1"

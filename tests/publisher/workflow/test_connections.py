@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 
 from accounts.models import Role
-from publisher.channels.base import Post
+from publisher.channels.base import Post, TransientError
 from publisher.channels.bluesky import BlueskyAdapter
 from publisher.channels.credentials import credential_get
 from publisher.channels.webhook import WebhookAdapter
@@ -305,3 +305,19 @@ def test_a_disconnected_channel_holds_its_deliveries_and_reconnecting_sends_them
         assert publishing.deliveries_publish(delivery_ids=ids) == {"sent": 1}
     assert Delivery.objects.get(pk=ids[0]).state == DeliveryState.SENT
     assert AuditEvent.objects.filter(verb="channel.reconnected", object_id=str(channel.pk)).exists()
+
+
+def test_an_expired_stored_session_is_transient_for_publishing_and_left_to_the_renewal(
+    bluesky, fake_bluesky, admin_user
+):
+    connections.bluesky_connect(
+        channel=bluesky, handle="politie.brussel.bsky.social", app_password=APP_PASSWORD, actor=admin_user
+    )
+    fake_bluesky.expire_sessions()
+    with pytest.raises(TransientError, match="renews"):
+        BlueskyAdapter(_fresh(bluesky)).publish(Post(text="Bonjour", language="fr"), idempotency_key="k-9")
+    assert fake_bluesky.sessions_refreshed == 0  # only the renewal rotates the refresh JWT
+    assert not _fresh(bluesky).needs_reconnect
+    assert renewal.credentials_refresh(channel_ids=[bluesky.pk])["refreshed"] == [bluesky.pk]
+    BlueskyAdapter(_fresh(bluesky)).publish(Post(text="Bonjour", language="fr"), idempotency_key="k-9")
+    assert len(fake_bluesky.records) == 1
