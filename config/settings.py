@@ -336,6 +336,15 @@ TANDEM_RECURRENCE_HORIZON_DAYS = env.int("TANDEM_RECURRENCE_HORIZON_DAYS", defau
 TANDEM_RECURRENCE_EXTEND_SECONDS = env.int("TANDEM_RECURRENCE_EXTEND_SECONDS", default=300)
 # Days of delivery history `manage.py prune_history` keeps when run without --days; 0 = no retention.
 TANDEM_RETENTION_DAYS = env.int("TANDEM_RETENTION_DAYS", default=0)
+# Replies and mentions are personal data: `manage.py inbox_prune` (and each `inbox_poll` pass)
+# deletes inbox items fetched longer ago than this many days.
+TANDEM_INBOX_RETENTION_DAYS = env.int("TANDEM_INBOX_RETENTION_DAYS", default=90)
+# Seconds between two fetches of one channel's replies and mentions (rate limits may push it back).
+TANDEM_INBOX_FETCH_SECONDS = env.float("TANDEM_INBOX_FETCH_SECONDS", default=120.0)
+# Pages one fetch reads at most; the cursor carries the rest over to the next fetch.
+TANDEM_INBOX_PAGES = env.int("TANDEM_INBOX_PAGES", default=20)
+# Where possible tips (replies to a witness appeal) are forwarded; empty: forwarding is refused.
+TANDEM_INVESTIGATOR_EMAILS = env.list("TANDEM_INVESTIGATOR_EMAILS", default=[])
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)

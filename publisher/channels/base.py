@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -52,6 +53,27 @@ class Post:
     exercise: bool = False
     urgent: bool = False
     cap: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    """A reply, mention, quote or comment read back from the network."""
+
+    remote_id: str
+    author_handle: str
+    text: str
+    posted_at: datetime
+    url: str = ""
+    kind: str = "mention"  # mention | reply | quote | comment
+    # Remote ids of the post it answers, nearest first (parent, then the thread's root): one
+    # of them may be a post of ours (a delivery's remote_id).
+    answers: tuple[str, ...] = ()
+    # What a reply on the same thread needs (the network's Receipt extra for reply_to).
+    thread: dict[str, Any] = field(default_factory=dict)
+
+
+# A network's inbox position (ids, page tokens), stored as JSON between fetches.
+Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -134,6 +156,8 @@ class ChannelAdapter(abc.ABC):
     supports_idempotency: ClassVar[bool] = False
     supports_replies: ClassVar[bool] = False
     supports_retract: ClassVar[bool] = False
+    # Whether fetch_replies reads this network's replies and mentions back.
+    supports_inbox: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
@@ -175,3 +199,10 @@ class ChannelAdapter(abc.ABC):
     def retract(self, receipt: Receipt) -> None:
         """Delete a published post. Raises PermanentError where the network cannot."""
         raise PermanentError("This network does not allow deleting posts.")
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """One page of replies and mentions newer than ``cursor`` (None: never fetched), and the
+        cursor to pass next time. The same cursor back means nothing more to read now. Network
+        I/O: never inside a transaction. Raises a ChannelError subclass (RateLimited with
+        retry_after) like publish."""
+        raise PermanentError("This network gives no replies or mentions to read.")

@@ -12,7 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -20,6 +23,8 @@ from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
     ChannelError,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
@@ -40,6 +45,43 @@ _INSTANCE_LOCK = threading.Lock()
 INSTANCE_TTL = 3600.0
 # No instance limit is larger (image_matrix_limit is ~33 Mpx); anything above is not a limit.
 LIMIT_MAX = 2**31 - 1
+
+
+# Notifications per page: the API's maximum (default 40).
+NOTIFICATIONS_PAGE = 80
+
+
+class _Text(HTMLParser):
+    """A status's HTML content as the plain text its author typed (paragraphs, line breaks)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def status_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html or "")
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def _min_id_of(link: dict[str, str] | None) -> str | None:
+    if not link or not link.get("url"):
+        return None
+    values = parse_qs(urlsplit(link["url"]).query).get("min_id")
+    return values[0] if values else None
 
 
 def _mapping(value: Any, key: str) -> dict[str, Any]:
@@ -66,6 +108,7 @@ class MastodonAdapter(ChannelAdapter):
     supports_idempotency = True
     supports_replies = True
     supports_retract = True
+    supports_inbox = True
 
     @property
     def base_url(self) -> str:
@@ -214,3 +257,44 @@ class MastodonAdapter(ChannelAdapter):
                 return  # already deleted
             if not response.is_success:
                 raise http.error_for(response)
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """Mentions (replies to our statuses are mentions too), oldest page first: ``min_id``
+        asks for the notifications just after the last one stored, and the Link header's
+        ``prev`` names where the next page starts. Never fetched: the newest page only."""
+        position = dict(cursor or {})
+        params: list[tuple[str, str]] = [("types[]", "mention"), ("limit", str(NOTIFICATIONS_PAGE))]
+        if position.get("min_id"):
+            params.append(("min_id", str(position["min_id"])))
+        with self._session() as http:
+            response = http.request("GET", f"{self.base_url}/api/v1/notifications", params=params)
+            body = response.json()
+            links = response.links
+        if not isinstance(body, list) or not body:
+            return [], position
+        newest = _min_id_of(links.get("prev")) or max((str(n.get("id", "")) for n in body), key=_id_order)
+        items = []
+        for notification in body:
+            status = notification.get("status") if isinstance(notification, dict) else None
+            if notification.get("type") != "mention" or not isinstance(status, dict):
+                continue
+            account = status.get("account") or notification.get("account") or {}
+            in_reply_to = str(status.get("in_reply_to_id") or "")
+            items.append(
+                InboundItem(
+                    remote_id=str(status["id"]),
+                    author_handle="@" + str(account.get("acct", "")),
+                    text=status_text(str(status.get("content", ""))),
+                    posted_at=datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00")),
+                    url=str(status.get("url") or status.get("uri") or ""),
+                    kind="reply" if in_reply_to else "mention",
+                    answers=(in_reply_to,) if in_reply_to else (),
+                    thread={"acct": str(account.get("acct", ""))},
+                )
+            )
+        return items, {**position, "min_id": newest}
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    # Mastodon ids are numeric strings: compare them as numbers, longest first.
+    return (len(value), value)

@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 
 TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
 TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
+TASK_INBOX_REPLY = "publisher.delivery.tasks.inbox_reply_send"
 
 
 def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -36,3 +37,8 @@ def enqueue_publish(delivery_ids: Sequence[int], *, urgent: bool) -> None:
 
 def enqueue_retract(delivery_ids: Sequence[int]) -> None:
     async_task(TASK_RETRACT, list(delivery_ids), q_options={})
+
+
+def enqueue_inbox_replies(reply_ids: Sequence[int]) -> None:
+    for reply_id in reply_ids:
+        async_task(TASK_INBOX_REPLY, reply_id, q_options={})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from publisher.delivery import publishing, supervision
+from publisher.delivery import inbox, publishing, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
@@ -22,3 +22,7 @@ def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
 
 def deliveries_retract(delivery_ids: list[int]) -> dict[str, list[int]]:
     return publishing.deliveries_retract(delivery_ids=delivery_ids)
+
+
+def inbox_reply_send(reply_id: int) -> str:
+    return inbox.inbox_reply_send(reply_id=reply_id)
