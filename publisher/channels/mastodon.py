@@ -274,7 +274,7 @@ class MastodonAdapter(ChannelAdapter):
             return [], position
         newest = _min_id_of(links.get("prev")) or max((str(n.get("id", "")) for n in body), key=_id_order)
         items = []
-        for notification in body:
+        for notification in reversed(body):  # the body is newest first; the inbox reads in order
             status = notification.get("status") if isinstance(notification, dict) else None
             if notification.get("type") != "mention" or not isinstance(status, dict):
                 continue

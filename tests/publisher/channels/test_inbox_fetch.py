@@ -1,0 +1,164 @@
+"""fetch_replies of each network against its fake: cursors, paging, filtering, rate limits."""
+
+import pytest
+
+from publisher.channels.base import PermanentError, Post, RateLimited
+from publisher.channels.bluesky import BlueskyAdapter
+from publisher.channels.mastodon import _INSTANCE_CACHE, MastodonAdapter, status_text
+from publisher.channels.outbox import OutboxAdapter
+
+TOKEN = "mastodon-inbox-token"
+HANDLE = "zone-inbox.bsky.social"
+PASSWORD = "app-pass-inbox"
+
+
+@pytest.fixture
+def mastodon(fake_mastodon, make_channel):
+    _INSTANCE_CACHE.clear()
+    fake_mastodon.add_token(TOKEN)
+    channel = make_channel("mastodon", config={"base_url": fake_mastodon.url}, secret=TOKEN, language="fr")
+    return fake_mastodon, MastodonAdapter(channel)
+
+
+@pytest.fixture
+def bluesky(fake_bluesky, make_channel):
+    fake_bluesky.add_account(HANDLE, PASSWORD)
+    channel = make_channel("bluesky", config={"pds_url": fake_bluesky.url, "identifier": HANDLE}, secret=PASSWORD)
+    return fake_bluesky, BlueskyAdapter(channel)
+
+
+def drain(adapter, cursor=None, *, pages=50):
+    """Every page until the cursor stops moving: (items in order, final cursor, pages read)."""
+    items, count = [], 0
+    while count < pages:
+        page, after = adapter.fetch_replies(cursor)
+        count += 1
+        items += page
+        if after == (cursor or {}):
+            break
+        cursor = after
+    return items, cursor, count
+
+
+def test_status_html_becomes_the_text_typed():
+    assert status_text("<p>Hello &amp; <br>bye</p><p>next</p>") == "Hello & \nbye\n\nnext"
+
+
+def test_mastodon_first_fetch_reads_the_newest_page_then_only_what_is_new(mastodon):
+    fake, adapter = mastodon
+    ours = adapter.publish(Post(text="Appel à témoins", language="fr"), "k-1")
+    fake.add_notification("mention", acct="old@example.social", text="avant")
+    fake.add_notification("favourite", acct="fan@example.social")
+
+    items, cursor, _pages = drain(adapter)
+
+    assert [i.author_handle for i in items] == ["@old@example.social"]  # the favourite is not read
+    fake.add_notification(
+        "mention", acct="alice@example.social", text="J'ai vu une voiture rouge", in_reply_to=ours.remote_id
+    )
+    fake.add_notification("mention", acct="bob@example.social", text="@zone bonjour")
+
+    new, cursor, _pages = drain(adapter, cursor)
+
+    assert [i.author_handle for i in new] == ["@alice@example.social", "@bob@example.social"]
+    reply = new[0]
+    assert reply.kind == "reply"
+    assert reply.answers == (ours.remote_id,)
+    assert reply.text.endswith("J'ai vu une voiture rouge")
+    assert reply.url.startswith("https://example.social/@alice/")
+    assert new[1].kind == "mention"
+    requests = fake.requests_to(r"/api/v1/notifications$")
+    assert requests[-1].query["types[]"] == ["mention"]
+    assert all("min_id" in r.query for r in requests[1:])
+    assert drain(adapter, cursor)[0] == []
+
+
+def test_mastodon_pages_forward_with_min_id_without_gap_or_repeat(mastodon):
+    fake, adapter = mastodon
+    fake.add_notification("mention", text="start")
+    _items, cursor, _pages = drain(adapter)
+    texts = [f"message {n}" for n in range(200)]
+    for text in texts:
+        fake.add_notification("mention", text=text)
+
+    items, _cursor, pages = drain(adapter, cursor)
+
+    assert [i.text.split(" ", 1)[1] for i in items] == texts  # oldest first, each once
+    assert pages == 4  # 80 + 80 + 40, then an empty page says "nothing more"
+
+
+def test_mastodon_rate_limit_is_typed_with_the_reset_time(mastodon):
+    fake, adapter = mastodon
+    fake.rate_limit_remaining = 0
+
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_replies(None)
+
+    assert 100 < caught.value.retry_after <= 120
+
+
+def test_bluesky_walks_down_to_what_it_saw_last_time(bluesky):
+    fake, adapter = bluesky
+    ours = adapter.publish(Post(text="Getuigenoproep", language="nl"), "k-bsky")
+    parent = {"uri": ours.extra["uri"], "cid": ours.extra["cid"]}
+    fake.add_notification("reply", handle="early.bsky.social", text="eerste", parent=parent)
+
+    first, cursor, _pages = drain(adapter)
+    assert [i.text for i in first] == ["eerste"]
+
+    fake.add_notification("like", handle="fan.bsky.social", parent=parent)
+    for n in range(230):
+        fake.add_notification("reply", handle="w.bsky.social", text=f"reply {n}", parent=parent)
+    fake.add_notification("mention", handle="m.bsky.social", text="@zone hallo")
+    fake.add_notification("quote", handle="q.bsky.social", text="kijk", parent=parent)
+
+    items, cursor, pages = drain(adapter, cursor)
+
+    texts = [i.text for i in items]
+    assert sorted(texts) == sorted([f"reply {n}" for n in range(230)] + ["@zone hallo", "kijk"])
+    assert len(set(i.remote_id for i in items)) == len(items)
+    assert pages == 4  # 100 + 100 + 32 down to "eerste", then one look at the top
+    reply = next(i for i in items if i.text == "reply 0")
+    assert reply.answers == (ours.remote_id, ours.remote_id)
+    assert reply.thread["root_uri"] == ours.extra["uri"]
+    quote = next(i for i in items if i.kind == "quote")
+    assert quote.answers == (ours.remote_id,)
+    request = fake.requests_to(r"listNotifications$")[-1]
+    assert request.query["reasons"] == ["reply", "mention", "quote"]
+    assert request.query["limit"] == ["100"]
+
+
+def test_bluesky_walk_stopped_half_way_resumes_at_its_next_page(bluesky):
+    fake, adapter = bluesky
+    fake.add_notification("mention", text="first")
+    _first, cursor, _pages = drain(adapter)
+    for n in range(150):
+        fake.add_notification("mention", text=f"m{n}")
+
+    page_one, halfway = adapter.fetch_replies(cursor)
+    assert halfway["walk"]  # not finished: the next page's cursor is kept
+    fake.add_notification("mention", text="arrived during the outage")
+    rest, cursor, _pages = drain(adapter, halfway)
+
+    texts = [i.text for i in page_one + rest]
+    assert sorted(texts) == sorted([f"m{n}" for n in range(150)] + ["arrived during the outage"])
+    assert len(texts) == len(set(texts))
+
+
+def test_bluesky_rate_limit_carries_retry_after(bluesky):
+    fake, adapter = bluesky
+    adapter.fetch_replies(None)  # logs in
+    fake.rate_limit_next(seconds=42)
+
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_replies(None)
+
+    assert caught.value.retry_after == 42
+
+
+def test_a_network_without_an_inbox_says_so(make_channel, tmp_path):
+    adapter = OutboxAdapter(make_channel("outbox", config={"path": str(tmp_path)}))
+
+    assert not adapter.supports_inbox
+    with pytest.raises(PermanentError):
+        adapter.fetch_replies(None)
