@@ -116,7 +116,7 @@ def test_bluesky_walks_down_to_what_it_saw_last_time(bluesky):
 
     texts = [i.text for i in items]
     assert sorted(texts) == sorted([f"reply {n}" for n in range(230)] + ["@zone hallo", "kijk"])
-    assert len(set(i.remote_id for i in items)) == len(items)
+    assert len({i.remote_id for i in items}) == len(items)
     assert pages == 4  # 100 + 100 + 32 down to "eerste", then one look at the top
     reply = next(i for i in items if i.text == "reply 0")
     assert reply.answers == (ours.remote_id, ours.remote_id)
