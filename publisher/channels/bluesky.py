@@ -348,7 +348,9 @@ class BlueskyAdapter(ChannelAdapter):
         if top is None and notifications:
             top = {"at": str(notifications[0]["indexedAt"]), "uri": str(notifications[0]["uri"])}
         items: list[InboundItem] = []
-        reached = seen is None and not walk  # never fetched: this page is all we read
+        # Never fetched: this page is all we read. Fetched before with nothing there ("seen"
+        # None): every notification is new, the walk goes to the end.
+        reached = "seen" not in position and not walk
         for notification in notifications:
             if seen and (notification["uri"] == seen["uri"] or str(notification["indexedAt"]) < seen["at"]):
                 reached = True

@@ -271,7 +271,9 @@ class MastodonAdapter(ChannelAdapter):
             body = response.json()
             links = response.links
         if not isinstance(body, list) or not body:
-            return [], position
+            # Nothing yet on a first fetch: from now on everything is new (min_id 0), so
+            # the next fetch reads all that arrived meanwhile, however much.
+            return [], position if position.get("min_id") else {**position, "min_id": "0"}
         newest = _min_id_of(links.get("prev")) or max((str(n.get("id", "")) for n in body), key=_id_order)
         items = []
         for notification in reversed(body):  # the body is newest first; the inbox reads in order

@@ -249,6 +249,9 @@ class FakeBluesky(FakeServer):
             "_seq": len(self.notifications) + 1,
         }
         self.notifications.append(notification)
+        if reason in ("reply", "mention", "quote"):
+            # The network's own post: it can be replied to.
+            self.records[(author_did, rkey)] = {"uri": uri, "cid": notification["cid"], "value": record}
         return notification
 
     def list_notifications(self, request: Request) -> Reply:
