@@ -32,18 +32,23 @@ def test_fetch_stores_replies_with_language_link_and_the_delivery_they_answer(fa
 
     result = inbox.channel_inbox_fetch(channel=mastodon_channel)
 
-    assert result.stored == 3 and result.finished and not result.error
+    assert result.stored == 3
+    assert result.finished
+    assert not result.error
     witness, neighbour, short = InboxItem.objects.order_by("posted_at")
     assert (witness.language, witness.language_detected) == ("fr", True)
     assert (neighbour.language, neighbour.language_detected) == ("nl", True)
     assert (short.language, short.language_detected) == ("fr", False)  # too short: the channel's
-    assert witness.delivery == delivery and witness.kind == "reply"
-    assert witness.possible_tip and not neighbour.possible_tip
+    assert witness.delivery == delivery
+    assert witness.kind == "reply"
+    assert witness.possible_tip
+    assert not neighbour.possible_tip
     assert witness.author_handle == "@temoin@example.social"
     assert witness.url.startswith("https://example.social/@temoin/")
     assert witness.state == InboxState.NEW
     again = inbox.channel_inbox_fetch(channel=mastodon_channel)
-    assert again.stored == 0 and InboxItem.objects.count() == 3
+    assert again.stored == 0
+    assert InboxItem.objects.count() == 3
 
 
 def test_a_fetch_interrupted_half_way_resumes_without_duplicates_or_gaps(fake_mastodon, mastodon_channel, monkeypatch):
@@ -68,10 +73,12 @@ def test_a_fetch_interrupted_half_way_resumes_without_duplicates_or_gaps(fake_ma
     fake_mastodon.fail_next(503, {"error": "down"}, path="notifications")
 
     outage = inbox.channel_inbox_fetch(channel=mastodon_channel)
-    assert outage.error and InboxItem.objects.count() == 80
+    assert outage.error
+    assert InboxItem.objects.count() == 80
     resumed = inbox.channel_inbox_fetch(channel=mastodon_channel)
 
-    assert resumed.finished and resumed.seen_again == 0
+    assert resumed.finished
+    assert resumed.seen_again == 0
     stored = [t.split(" ", 1)[1] for t in InboxItem.objects.order_by("posted_at", "id").values_list("text", flat=True)]
     assert stored == texts
     pages = fake_mastodon.requests_to(r"/api/v1/notifications$")
@@ -104,7 +111,8 @@ def test_channels_without_an_inbox_are_not_fetched(mastodon_channel):
 
     due = inbox.channels_due(now=timezone.now())
 
-    assert mastodon_channel in due and outbox not in due
+    assert mastodon_channel in due
+    assert outbox not in due
 
 
 def _item_on(channel, fake_mastodon, author, **fields):
@@ -156,7 +164,8 @@ def test_answer_waits_for_a_second_person_by_default(
 
     with django_capture_on_commit_callbacks(execute=True):
         reply = inbox_reply_compose(item=item, text="Dès lundi.", actor=author)
-    assert reply.state == InboxReplyState.AWAITING_APPROVAL and len(fake_mastodon.statuses) == posted
+    assert reply.state == InboxReplyState.AWAITING_APPROVAL
+    assert len(fake_mastodon.statuses) == posted
     author.user_permissions.add(*approver.groups.get().permissions.filter(codename="approve_message"))
     author = type(author).objects.get(pk=author.pk)
     with pytest.raises(NotAllowed):
@@ -165,7 +174,8 @@ def test_answer_waits_for_a_second_person_by_default(
         inbox_reply_approve(reply=reply, actor=approver)
 
     reply.refresh_from_db()
-    assert reply.state == InboxReplyState.SENT and reply.approved_by == approver
+    assert reply.state == InboxReplyState.SENT
+    assert reply.approved_by == approver
 
 
 def test_answer_on_bluesky_replies_on_the_thread(
