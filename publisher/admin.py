@@ -30,6 +30,7 @@ from publisher.models import (
     Channel,
     Delivery,
     DeliveryAttempt,
+    InboxItem,
     Message,
     Municipality,
     Occurrence,
@@ -43,6 +44,7 @@ from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
 from publisher.views import home, language, language_guard, lists, preview
+from publisher.views import inbox as inbox_views
 from publisher.views import messages as message_views
 from publisher.workflow import catalogue
 
@@ -295,6 +297,11 @@ class MessageAdmin(admin.ModelAdmin):
             path("<path:object_id>/retract/", wrap(message_views.retract_view), name=f"{info}_retract"),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             path(
+                "<path:object_id>/witness-appeal/",
+                wrap(inbox_views.witness_appeal_view),
+                name=f"{info}_witness_appeal",
+            ),
+            path(
                 "<path:object_id>/language-confirm/",
                 wrap(language_guard.language_confirm_view),
                 name=f"{info}_language_confirm",
@@ -522,6 +529,53 @@ class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(admin.ModelAdmin):
+    """The team inbox (publisher/views/inbox.py): only for users with the inbox permission;
+    every write goes through publisher.workflow.inbox."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("publisher.use_inbox"))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # items go with the retention period (inbox_prune), never by hand
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return inbox_views.inbox_view(self, request)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return inbox_views.inbox_view(self, request)
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(wrapper)
+
+        info = "publisher_inboxitem"
+        return [
+            path("export/", wrap(inbox_views.export_view), name=f"{info}_export"),
+            path("<int:item_id>/state/", wrap(inbox_views.state_view), name=f"{info}_state"),
+            path("<int:item_id>/reply/", wrap(inbox_views.reply_view), name=f"{info}_reply"),
+            path("<int:item_id>/forward/", wrap(inbox_views.forward_view), name=f"{info}_forward"),
+            path("<int:item_id>/draft/", wrap(inbox_views.draft_view), name=f"{info}_draft"),
+            path("replies/<int:reply_id>/approve/", wrap(inbox_views.reply_approve_view), name=f"{info}_approve"),
+            *super().get_urls(),
+        ]
 
 
 def _technical_admins_for_administrators() -> None:
