@@ -225,3 +225,22 @@ def test_rate_limited_answer_retries_after_the_networks_delay(
     assert inbox.inbox_replies_due(now=later) == [reply.pk]
     assert inbox.inbox_reply_send(reply_id=reply.pk, now=later) == InboxReplyState.SENT
     assert InboxReply.objects.get().attempts == 2
+
+
+def test_poll_command_fetches_every_due_channel_and_honours_the_wait(
+    fake_mastodon, mastodon_channel, fake_bluesky, bluesky_channel, capsys
+):
+    from django.core.management import call_command
+
+    call_command("inbox_poll")  # the first pass sets the cursors
+    fake_mastodon.add_notification("mention", text="Bonjour la police, une question sur le marché")
+    fake_bluesky.add_notification("mention", handle="a.bsky.social", text="Hallo politie, een vraag over de markt")
+    InboxCursor.objects.update(next_fetch_at=None)
+
+    call_command("inbox_poll")
+
+    assert sorted(InboxItem.objects.values_list("language", flat=True)) == ["fr", "nl"]
+    fake_mastodon.add_notification("mention", text="Encore une question")
+    call_command("inbox_poll")  # not due yet: TANDEM_INBOX_FETCH_SECONDS
+    assert InboxItem.objects.count() == 2
+    assert "new items" in capsys.readouterr().out
