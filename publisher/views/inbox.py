@@ -33,13 +33,13 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def inbox_filter(query: QueryDict) -> inbox.InboxFilter:
-    language = query.get("language", "")
-    state = query.get("state", "")
+def inbox_filter(query: QueryDict, prefix: str = "") -> inbox.InboxFilter:
+    language = query.get(f"{prefix}language", "")
+    state = query.get(f"{prefix}state", "")
     return inbox.InboxFilter(
         language=language if language in Language.values else "",
         state=state if state in InboxState.values else "",
-        tips=query.get("tips") == "1",
+        tips=query.get(f"{prefix}tips") == "1",
     )
 
 
@@ -98,7 +98,8 @@ def _item(item_id: int) -> InboxItem:
 
 
 def _back(request: HttpRequest) -> str:
-    return _page_url(inbox_filter(request.POST))
+    # The page's filter, echoed by each button's form, so the team stays where it was.
+    return _page_url(inbox_filter(request.POST, prefix="back_"))
 
 
 @post_only

@@ -268,6 +268,8 @@ def inbox_answer_draft(*, item: InboxItem, actor: User) -> Message:
     _require_inbox(actor)
     if not actor.has_perm("publisher.add_message"):
         raise NotAllowed(_("You may not write messages."))
+    if item.possible_tip:
+        raise InvalidTransition(_("A possible tip is never answered in public: forward it to the investigators."))
     with transaction.atomic():
         message = message_create(
             author=actor,

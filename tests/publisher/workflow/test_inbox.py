@@ -124,3 +124,9 @@ def test_default_retention_is_90_days():
     from config import settings as project_settings
 
     assert project_settings.TANDEM_INBOX_RETENTION_DAYS == 90
+
+
+def test_a_possible_tip_never_becomes_a_draft_answer(author):
+    with pytest.raises(InvalidTransition):
+        inbox.inbox_answer_draft(item=make_item(possible_tip=True), actor=author)
+    assert not Message.objects.exists()
