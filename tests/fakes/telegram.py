@@ -5,6 +5,11 @@ Enforces: the token in the path (401 Unauthorized otherwise); the {ok, result} /
 sendPhoto one photo ≤ 10 MB with width + height ≤ 10000 and ratio ≤ 20, caption ≤ 1024;
 sendMediaGroup 2–10 items with attach:// parts; reply_parameters to an existing message;
 429 with parameters.retry_after. No de-duplication: the same request twice posts twice.
+
+getUpdates (the inbox): updates numbered in order; `offset` confirms every earlier update,
+which is then gone for good; `limit` 1-100; 409 Conflict while a webhook is set. A channel
+post is mirrored into its linked discussion group (is_automatic_forward, forward_origin of
+type "channel"); a comment is a group message replying to that mirror.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import time
 
 from PIL import Image
 
@@ -27,6 +33,9 @@ class FakeTelegram(FakeServer):
         self.chats: set[str] = set()
         self.messages: dict[int, dict] = {}
         self._ids = itertools.count(100)
+        self.updates: list[dict] = []
+        self._update_ids = itertools.count(500_000)
+        self.webhook_set = False
         self.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self.call)
 
     def expire_token(self) -> None:
@@ -61,6 +70,8 @@ class FakeTelegram(FakeServer):
         if request.match["token"] not in self.tokens:
             return self._bad("Unauthorized", 401)
         params = self._params(request)
+        if request.match["method"] == "getUpdates":
+            return self.get_updates(params)
         if str(params.get("chat_id", "")) not in self.chats:
             return self._bad("Bad Request: chat not found")
         reply = params.get("reply_parameters")
@@ -142,3 +153,49 @@ class FakeTelegram(FakeServer):
         for message_id in params.get("message_ids", []):
             self.messages.pop(message_id, None)
         return Reply(200, {"ok": True, "result": True})
+
+    # --- the inbox: a linked discussion group ------------------------------------------
+
+    def mirror(self, channel_message_id: int, *, channel_chat_id: int, group_chat_id: int) -> dict:
+        """The channel post as Telegram copies it into the linked discussion group."""
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": group_chat_id, "type": "supergroup"},
+            "is_automatic_forward": True,
+            "forward_origin": {"type": "channel", "chat": {"id": channel_chat_id}, "message_id": channel_message_id},
+            "text": self.messages.get(channel_message_id, {}).get("text", ""),
+        }
+        self.messages[message["message_id"]] = message
+        self._update(message)
+        return message
+
+    def add_comment(self, group_chat_id: int, text: str, *, reply_to: dict | None = None, username: str = "") -> dict:
+        message: dict = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": group_chat_id, "type": "supergroup"},
+            "from": {"id": 42, "is_bot": False, "first_name": "Jan", **({"username": username} if username else {})},
+            "text": text,
+        }
+        if reply_to:
+            message["reply_to_message"] = reply_to
+        self.messages[message["message_id"]] = message
+        self._update(message)
+        return message
+
+    def _update(self, message: dict) -> None:
+        self.updates.append({"update_id": next(self._update_ids), "message": message})
+
+    def get_updates(self, params: dict) -> Reply:
+        if self.webhook_set:
+            return self._bad("Conflict: can't use getUpdates method while webhook is active", 409)
+        limit = int(params.get("limit", 100))
+        if not 1 <= limit <= 100:
+            return self._bad("Bad Request: limit must be between 1 and 100")
+        if offset := params.get("offset"):
+            # Confirmed: Telegram forgets them.
+            self.updates = [u for u in self.updates if u["update_id"] >= int(offset)]
+        allowed = params.get("allowed_updates")
+        page = [u for u in self.updates if not allowed or any(k in u for k in allowed)][:limit]
+        return Reply(200, {"ok": True, "result": page})

@@ -2,10 +2,11 @@
 
 import pytest
 
-from publisher.channels.base import PermanentError, Post, RateLimited
+from publisher.channels.base import PermanentError, Post, RateLimited, Receipt
 from publisher.channels.bluesky import BlueskyAdapter
 from publisher.channels.mastodon import _INSTANCE_CACHE, MastodonAdapter, status_text
 from publisher.channels.outbox import OutboxAdapter
+from publisher.channels.telegram import TelegramAdapter
 
 TOKEN = "mastodon-inbox-token"
 HANDLE = "zone-inbox.bsky.social"
@@ -162,3 +163,85 @@ def test_a_network_without_an_inbox_says_so(make_channel, tmp_path):
     assert not adapter.supports_inbox
     with pytest.raises(PermanentError):
         adapter.fetch_replies(None)
+
+
+TELEGRAM_TOKEN = "123456:inbox-bot-token"
+GROUP = -1001234567890
+
+
+@pytest.fixture
+def telegram(fake_telegram, make_channel):
+    fake_telegram.tokens.add(TELEGRAM_TOKEN)
+    fake_telegram.chats.update({"@politie_zone", str(GROUP)})
+    channel = make_channel(
+        "telegram",
+        config={
+            "api_url": fake_telegram.url,
+            "chat_id": "@politie_zone",
+            "chat_username": "politie_zone",
+            "discussion_chat_id": str(GROUP),
+        },
+        secret=TELEGRAM_TOKEN,
+        language="nl",
+    )
+    return fake_telegram, TelegramAdapter(channel)
+
+
+def test_telegram_reads_comments_from_the_discussion_group_and_answers_there(telegram):
+    fake, adapter = telegram
+    ours = adapter.publish(Post(text="Getuigenoproep: wie zag iets?", language="nl"), "k-tg")
+    mirror = fake.mirror(int(ours.remote_id), channel_chat_id=-100999, group_chat_id=GROUP)
+    fake.add_comment(GROUP, "Ik zag een grijze Golf", reply_to=mirror, username="jan")
+    fake.add_comment(-100777, "another group the bot is in")
+
+    items, cursor, pages = drain(adapter)
+
+    (comment,) = items
+    assert comment.author_handle == "@jan"
+    assert comment.answers == (ours.remote_id,)
+    assert comment.kind == "comment"
+    assert comment.url == f"https://t.me/politie_zone/{ours.remote_id}?comment={comment.remote_id}"
+    assert pages == 2
+    assert fake.updates == []  # confirmed by the second call's offset: Telegram forgets them
+    receipt = adapter.publish(
+        Post(
+            text="Dank u, we nemen contact op.",
+            language="nl",
+            reply_to=Receipt(comment.remote_id, extra=comment.thread),
+        ),
+        "k-answer",
+    )
+    sent = fake.messages[int(receipt.remote_id)]
+    assert sent["chat"]["id"] == GROUP
+    assert sent["reply_to"] == int(comment.remote_id)
+
+
+def test_telegram_offset_moves_only_past_what_was_returned(telegram):
+    fake, adapter = telegram
+    for n in range(150):
+        fake.add_comment(GROUP, f"comment {n}")
+
+    first, after_first = adapter.fetch_replies(None)
+    again, _ = adapter.fetch_replies(None)  # the first page was never confirmed: read again
+    rest, cursor, _pages = drain(adapter, after_first)
+
+    assert len(first) == 100
+    assert [i.text for i in again] == [i.text for i in first]
+    assert [i.text for i in first + rest] == [f"comment {n}" for n in range(150)]
+
+
+def test_telegram_without_a_discussion_group_has_no_inbox(fake_telegram, make_channel):
+    channel = make_channel("telegram", config={"api_url": fake_telegram.url, "chat_id": "@x"}, secret=TELEGRAM_TOKEN)
+
+    with pytest.raises(PermanentError):
+        TelegramAdapter(channel).fetch_replies(None)
+
+
+def test_telegram_flood_wait_is_a_rate_limit(telegram):
+    fake, adapter = telegram
+    fake.flood_next(seconds=33)
+
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_replies(None)
+
+    assert caught.value.retry_after == 33
