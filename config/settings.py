@@ -341,6 +341,8 @@ TANDEM_RETENTION_DAYS = env.int("TANDEM_RETENTION_DAYS", default=0)
 TANDEM_INBOX_RETENTION_DAYS = env.int("TANDEM_INBOX_RETENTION_DAYS", default=90)
 # Seconds between two fetches of one channel's replies and mentions (rate limits may push it back).
 TANDEM_INBOX_FETCH_SECONDS = env.float("TANDEM_INBOX_FETCH_SECONDS", default=120.0)
+# Networks that give comments post by post (Facebook) are asked about posts this recent.
+TANDEM_INBOX_WATCH_DAYS = env.int("TANDEM_INBOX_WATCH_DAYS", default=14)
 # Pages one fetch reads at most; the cursor carries the rest over to the next fetch.
 TANDEM_INBOX_PAGES = env.int("TANDEM_INBOX_PAGES", default=20)
 # Where possible tips (replies to a witness appeal) are forwarded; empty: forwarding is refused.

@@ -158,6 +158,9 @@ class ChannelAdapter(abc.ABC):
     supports_retract: ClassVar[bool] = False
     # Whether fetch_replies reads this network's replies and mentions back.
     supports_inbox: ClassVar[bool] = False
+    # A network that only gives comments post by post (Facebook): the inbox puts the remote
+    # ids of the channel's recent posts in the cursor, under "watch".
+    inbox_watches_posts: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy

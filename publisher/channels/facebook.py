@@ -8,20 +8,29 @@ from X-Business-Use-Case-Usage); 1, 2 and `is_transient` are worth retrying.
 
 Channel.config: page_id, graph_url (default https://graph.facebook.com/v21.0), images_max.
 Secret: the Page access token (sent as a Bearer header, never in a URL).
+
+Inbox: the comments on the Page's recent posts (the cursor's "watch" list), read post by post
+with GET /{post-id}/comments in chronological order (filter=stream: replies to comments
+too); each post's `after` paging cursor is kept, so the next read starts after the last
+comment stored. The Page's own comments (our answers, follow-ups) are not inbox items.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from publisher.channels.base import (
     ChannelAdapter,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
     Problem,
+    RateLimited,
     Receipt,
 )
 from publisher.channels.checking import standard_problems
@@ -47,6 +56,8 @@ class FacebookAdapter(ChannelAdapter):
     )
     supports_replies = True
     supports_retract = True
+    supports_inbox = True
+    inbox_watches_posts = True
 
     @property
     def graph(self) -> str:
@@ -111,3 +122,54 @@ class FacebookAdapter(ChannelAdapter):
         token = channel_secret(self.channel)
         with self._session(token) as http:
             http.request("DELETE", f"{self.graph}/{receipt.remote_id}")
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """One page of new comments on each watched post. A rate limit after some posts were
+        read keeps what was read (their cursors move); the next call meets the limit again."""
+        position = dict(cursor or {})
+        watch = [str(post_id) for post_id in position.get("watch") or []]
+        known = position.get("posts") or {}
+        posts = {post_id: dict(known.get(post_id) or {}) for post_id in watch}
+        page = str(self.channel.config.get("page_id", ""))
+        items: list[InboundItem] = []
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            for post_id in watch:
+                params: dict[str, Any] = {
+                    "fields": "id,message,created_time,from,permalink_url,parent",
+                    "filter": "stream",
+                    "order": "chronological",
+                    "limit": COMMENTS_PAGE,
+                }
+                if posts[post_id].get("after"):
+                    params["after"] = posts[post_id]["after"]
+                try:
+                    response = http.request("GET", f"{self.graph}/{post_id}/comments", params=params)
+                except RateLimited:
+                    if items:
+                        break
+                    raise
+                body = response.json()
+                comments = [c for c in body.get("data") or [] if isinstance(c, dict)]
+                after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
+                if comments and after:
+                    posts[post_id]["after"] = str(after)
+                items += [_comment(c, post_id) for c in comments if str((c.get("from") or {}).get("id")) != page]
+        return items, {**position, "posts": posts}
+
+
+COMMENTS_PAGE = 100
+
+
+def _comment(comment: dict[str, Any], post_id: str) -> InboundItem:
+    parent = (comment.get("parent") or {}).get("id")
+    comment_id = str(comment["id"])
+    return InboundItem(
+        remote_id=comment_id,
+        author_handle=str((comment.get("from") or {}).get("name", "")),
+        text=str(comment.get("message", "")),
+        posted_at=datetime.strptime(str(comment["created_time"]), "%Y-%m-%dT%H:%M:%S%z"),
+        url=str(comment.get("permalink_url") or f"https://www.facebook.com/{comment_id}"),
+        kind="comment",
+        answers=(str(parent), post_id) if parent else (post_id,),
+    )

@@ -45,6 +45,7 @@ from publisher.language.detection import detect
 from publisher.models import (
     Channel,
     Delivery,
+    DeliveryState,
     InboxCursor,
     InboxItem,
     InboxReply,
@@ -126,6 +127,16 @@ def _cursor_row(channel: Channel) -> InboxCursor:
     return row
 
 
+def watched_posts(channel: Channel, now: datetime) -> list[str]:
+    """The channel's own posts of the last TANDEM_INBOX_WATCH_DAYS days, oldest first (a
+    network that gives comments post by post is asked about these)."""
+    since = now - timedelta(days=settings.TANDEM_INBOX_WATCH_DAYS)
+    rows = Delivery.objects.filter(
+        channel=channel, state=DeliveryState.SENT, sent_at__gte=since, reply_to__isnull=True
+    ).exclude(remote_id="")
+    return list(rows.order_by("sent_at", "pk").values_list("remote_id", flat=True))
+
+
 def channel_inbox_fetch(*, channel: Channel, now: datetime | None = None, max_pages: int | None = None) -> FetchResult:
     """Read the channel's new replies and mentions, page by page, until the network has no
     more or ``max_pages`` (TANDEM_INBOX_PAGES) were read: the cursor keeps the rest for the
@@ -136,6 +147,8 @@ def channel_inbox_fetch(*, channel: Channel, now: datetime | None = None, max_pa
     adapter = get_adapter(channel)
     cursor = _cursor_row(channel)
     position: Cursor = dict(cursor.position or {})
+    if adapter.inbox_watches_posts:
+        position["watch"] = watched_posts(channel, now)
     while result.pages < pages:
         try:
             items, after = adapter.fetch_replies(position or None)

@@ -4,6 +4,7 @@ import pytest
 
 from publisher.channels.base import PermanentError, Post, RateLimited, Receipt
 from publisher.channels.bluesky import BlueskyAdapter
+from publisher.channels.facebook import FacebookAdapter
 from publisher.channels.mastodon import _INSTANCE_CACHE, MastodonAdapter, status_text
 from publisher.channels.outbox import OutboxAdapter
 from publisher.channels.telegram import TelegramAdapter
@@ -245,3 +246,70 @@ def test_telegram_flood_wait_is_a_rate_limit(telegram):
         adapter.fetch_replies(None)
 
     assert caught.value.retry_after == 33
+
+
+FB_TOKEN = "EAAB-page-token"
+
+
+@pytest.fixture
+def facebook(fake_facebook, make_channel):
+    fake_facebook.token = FB_TOKEN
+    channel = make_channel(
+        "facebook",
+        config={"page_id": fake_facebook.page_id, "graph_url": f"{fake_facebook.url}/v21.0"},
+        secret=FB_TOKEN,
+    )
+    return fake_facebook, FacebookAdapter(channel)
+
+
+def test_facebook_reads_new_comments_on_each_watched_post(facebook):
+    fake, adapter = facebook
+    first = adapter.publish(Post(text="Appel à témoins", language="fr"), "k-fb-1").remote_id
+    second = adapter.publish(Post(text="Marché de Noël", language="fr"), "k-fb-2").remote_id
+    comment = fake.add_comment(first, "J'ai vu une Golf grise", name="Marie Dupont")
+    fake.add_comment(comment, "Moi aussi", name="Paul Martin")
+    adapter.publish(Post(text="Merci", language="fr", reply_to=Receipt(comment)), "k-fb-answer")  # the Page's own
+    for n in range(120):
+        fake.add_comment(second, f"commentaire {n}")
+
+    items, cursor, pages = drain(adapter, {"watch": [first, second]})
+
+    assert [i.text for i in items[:2]] == ["J'ai vu une Golf grise", "Moi aussi"]
+    assert items[0].author_handle == "Marie Dupont"
+    assert items[0].answers == (first,)
+    assert items[1].answers == (comment, first)
+    assert [i.text for i in items[2:]] == [f"commentaire {n}" for n in range(120)]
+    assert pages == 3  # 100 on the second post, then the last 20, then nothing new anywhere
+    request = fake.requests_to(r"/comments$")[-1]
+    assert request.query["filter"] == ["stream"]
+    assert request.query["order"] == ["chronological"]
+    fake.add_comment(first, "Encore une info")
+    new, _cursor, _pages = drain(adapter, cursor)
+    assert [i.text for i in new] == ["Encore une info"]
+
+
+def test_facebook_rate_limit_after_some_posts_keeps_what_was_read(facebook):
+    fake, adapter = facebook
+    first = adapter.publish(Post(text="Un", language="fr"), "k-fb-a").remote_id
+    second = adapter.publish(Post(text="Deux", language="fr"), "k-fb-b").remote_id
+    fake.add_comment(first, "sur le premier")
+    fake.add_comment(second, "sur le second")
+    fake.rate_limit_next(minutes=12)
+
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_replies({"watch": [first, second]})
+    assert caught.value.retry_after == 720
+
+    items, cursor = adapter.fetch_replies({"watch": [first, second]})
+    assert [i.text for i in items] == ["sur le premier", "sur le second"]
+    fake.add_comment(first, "encore sur le premier")
+    fake.add_comment(second, "encore sur le second")
+    fake.fail_next(400, {"error": {"message": "(#80001) Too many calls", "code": 80001}}, path=f"{second}/comments$")
+
+    partial_items, partial = adapter.fetch_replies(cursor)
+
+    assert [i.text for i in partial_items] == ["encore sur le premier"]
+    assert partial["posts"][first] != cursor["posts"][first]
+    assert partial["posts"][second] == cursor["posts"][second]
+    rest, _after = adapter.fetch_replies(partial)
+    assert [i.text for i in rest] == ["encore sur le second"]

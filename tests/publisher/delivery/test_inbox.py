@@ -244,3 +244,29 @@ def test_poll_command_fetches_every_due_channel_and_honours_the_wait(
     call_command("inbox_poll")  # not due yet: TANDEM_INBOX_FETCH_SECONDS
     assert InboxItem.objects.count() == 2
     assert "new items" in capsys.readouterr().out
+
+
+def test_facebook_comments_of_the_recent_posts_are_read(fake_facebook, make_channel, author):
+    fake_facebook.token = "EAAB-page-token"  # noqa: S105 - a fake network's token
+    channel = make_channel(
+        "facebook",
+        config={"page_id": fake_facebook.page_id, "graph_url": f"{fake_facebook.url}/v21.0"},
+        secret="EAAB-page-token",
+    )
+    adapter = inbox.get_adapter(channel)
+    recent = adapter.publish(inbox.Post(text="Appel à témoins", language="fr"), "k-recent").remote_id
+    old = adapter.publish(inbox.Post(text="Ancien message", language="fr"), "k-old").remote_id
+    ours = sent_delivery(channel=channel, author=author, remote_id=recent)
+    stale = sent_delivery(channel=channel, author=author, remote_id=old)
+    stale.sent_at = timezone.now() - timedelta(days=20)
+    stale.save(update_fields=["sent_at"])
+    fake_facebook.add_comment(recent, "Je passais par là vers midi et j'ai tout vu")
+    fake_facebook.add_comment(old, "Un vieux commentaire")
+
+    result = inbox.channel_inbox_fetch(channel=channel)
+
+    item = InboxItem.objects.get()
+    assert result.stored == 1
+    assert item.delivery == ours
+    assert item.author_handle == "Marie Dupont"
+    assert InboxCursor.objects.get(channel=channel).position["watch"] == [recent]
