@@ -38,7 +38,7 @@ from publisher.channels.base import (
     UnknownOutcome,
 )
 from publisher.channels.http import excerpt
-from publisher.channels.registry import get_adapter
+from publisher.channels.registry import adapter_classes, get_adapter
 from publisher.delivery import enqueue
 from publisher.delivery.publishing import retry_delay
 from publisher.language.detection import detect
@@ -298,9 +298,16 @@ def inbox_replies_due(*, now: datetime | None = None) -> list[int]:
     due = Q(state=InboxReplyState.RETRY_WAIT, next_attempt_at__lte=now) | Q(
         state=InboxReplyState.SENDING, next_attempt_at__lte=now
     )
-    # A sender that died mid-call left its answer "sending" past its lease: retried (the
-    # idempotency key keeps a network that has one from posting it twice).
-    InboxReply.objects.filter(state=InboxReplyState.SENDING, next_attempt_at__lte=now).update(
-        state=InboxReplyState.RETRY_WAIT
-    )
+    # A sender that died mid-call left its answer "sending" past its lease: retried where the
+    # network recognises a repeated key, else unconfirmed (someone checks the thread).
+    stranded = InboxReply.objects.filter(state=InboxReplyState.SENDING, next_attempt_at__lte=now)
+    classes = adapter_classes()
+    for reply in stranded.select_related("item__channel"):
+        adapter = classes.get(reply.item.channel.kind)
+        idempotent = adapter is not None and adapter.supports_idempotency
+        InboxReply.objects.filter(pk=reply.pk, state=InboxReplyState.SENDING).update(
+            state=InboxReplyState.RETRY_WAIT if idempotent else InboxReplyState.UNCONFIRMED,
+            next_attempt_at=now if idempotent else None,
+            last_error="" if idempotent else "The sender stopped during the call: check the thread.",
+        )
     return list(InboxReply.objects.filter(due).values_list("pk", flat=True))

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from accounts.models import User
 
-COLUMN_LANGUAGES = (Language.FR, Language.NL)
-
 
 def _user(request: HttpRequest) -> User:
     user: User = request.user  # type: ignore[assignment]
@@ -58,12 +56,13 @@ def inbox_view(model_admin: ModelAdmin[InboxItem], request: HttpRequest) -> Http
     user = _user(request)
     where = inbox_filter(request.GET)
     counts = inbox.inbox_counts(user=user)
+    languages = inbox.inbox_languages()
     if where.language:
-        columns = [(where.language, list(inbox.inbox_items(user=user, where=where)))]
+        columns = [(where.language, list(inbox.inbox_items(user=user, where=where, languages=languages)))]
     else:
         columns = [
-            (language, list(inbox.inbox_items(user=user, where=_with_language(where, language))))
-            for language in COLUMN_LANGUAGES
+            (language, list(inbox.inbox_items(user=user, where=_with_language(where, language), languages=languages)))
+            for language in languages
         ]
     context = {
         **model_admin.admin_site.each_context(request),
@@ -75,7 +74,7 @@ def inbox_view(model_admin: ModelAdmin[InboxItem], request: HttpRequest) -> Http
         "where": where,
         "query": _query(where),
         "states": [(code, label, counts[code]) for code, label in InboxState.choices],
-        "languages": [(code, Language(code).label) for code in COLUMN_LANGUAGES],
+        "languages": [(code, Language(code).label) for code in languages],
         "can_approve": user.has_perm(inbox.APPROVE_PERMISSION),
         "can_draft": user.has_perm("publisher.add_message"),
         "can_forward": bool(settings.TANDEM_INVESTIGATOR_EMAILS),

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +38,7 @@ from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.mail import mail_send
 from publisher.models import (
     AuditEvent,
+    Channel,
     InboxItem,
     InboxReply,
     InboxReplyState,
@@ -90,18 +91,33 @@ class InboxFilter:
     tips: bool = False
 
 
-def inbox_items(*, user: User, where: InboxFilter, limit: int = LIST_LIMIT) -> QuerySet[InboxItem]:
-    """Newest first, with what the page shows of each item in a fixed number of queries."""
+def inbox_items(
+    *, user: User, where: InboxFilter, limit: int = LIST_LIMIT, languages: list[str] | None = None
+) -> QuerySet[InboxItem]:
+    """Newest first, with what the page shows of each item in a fixed number of queries.
+    ``languages``: the inbox's columns, when the caller already has them."""
     _require_inbox(user)
     rows = InboxItem.objects.select_related("channel", "delivery__occurrence__message").prefetch_related(
         Prefetch("replies", queryset=InboxReply.objects.select_related("author", "approved_by"))
     )
     if where.language:
-        rows = rows.filter(language=where.language)
+        # A reply in a language the inbox has no column for (English, German on a French
+        # channel) is shown with the channel's language: it was written to that channel.
+        columns = languages if languages is not None else inbox_languages()
+        others = ~Q(language__in=columns) & Q(channel__language=where.language)
+        rows = rows.filter(Q(language=where.language) | others)
     rows = rows.filter(state=where.state) if where.state else rows.exclude(state=InboxState.HIDDEN)
     if where.tips:
         rows = rows.filter(possible_tip=True)
     return rows.order_by("-posted_at", "-id")[:limit]
+
+
+def inbox_languages() -> list[str]:
+    """The inbox's columns: French and Dutch, and German when a channel publishes in it."""
+    languages = [Language.FR, Language.NL]
+    if Channel.objects.filter(language=Language.DE).exists():
+        languages.append(Language.DE)
+    return [str(language) for language in languages]
 
 
 def inbox_counts(*, user: User) -> dict[str, int]:

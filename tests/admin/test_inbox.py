@@ -36,7 +36,7 @@ def items(channels):
 
 
 def test_french_and_dutch_side_by_side_newest_first(author_client, items, django_assert_num_queries):
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = author_client.get(INBOX)
 
     assert response.status_code == 200
@@ -50,7 +50,7 @@ def test_french_and_dutch_side_by_side_newest_first(author_client, items, django
 def test_the_query_count_does_not_grow_with_the_items(author_client, items, channels, django_assert_num_queries):
     for n in range(20):
         make_item(channel=channels["bxl_nl"], language="nl", text=f"Bericht {n}", posted_at=T0 + timedelta(minutes=n))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         author_client.get(INBOX)
 
 
@@ -196,3 +196,15 @@ def test_answer_needs_approval_and_the_writer_cannot_give_it(author_client, appr
     page = author_client.get(INBOX).content.decode()
     assert reverse("admin:publisher_inboxitem_approve", args=[reply.pk]) not in page  # not for the writer
     assert InboxItem.objects.filter(pk=item.pk, state=InboxState.NEW).exists()
+
+
+def test_a_reply_in_another_language_shows_with_its_channel(author_client, channels, roles):
+    english = make_item(channel=channels["bxl_nl"], language="en", text="Is the tunnel open tomorrow?")
+
+    columns = author_client.get(INBOX).context["columns"]
+
+    assert [c["language"] for c in columns] == ["fr", "nl"]
+    assert [i.pk for i in columns[1]["items"]] == [english.pk]
+    assert [i.pk for i in author_client.get(INBOX, {"language": "nl"}).context["columns"][0]["items"]] == [english.pk]
+    ChannelFactory(name="Polizei Eupen", language="de")
+    assert [c["language"] for c in author_client.get(INBOX).context["columns"]] == ["fr", "nl", "de"]

@@ -270,3 +270,24 @@ def test_facebook_comments_of_the_recent_posts_are_read(fake_facebook, make_chan
     assert item.delivery == ours
     assert item.author_handle == "Marie Dupont"
     assert InboxCursor.objects.get(channel=channel).position["watch"] == [recent]
+
+
+def test_an_answer_stranded_while_sending_is_retried_only_where_the_network_deduplicates(
+    mastodon_channel, make_channel, author
+):
+    from tests.publisher.inbox_support import make_item
+
+    telegram = make_channel("telegram", config={"chat_id": "@x"}, secret="t")
+    now = timezone.now()
+    stranded = {}
+    for channel in (mastodon_channel, telegram):
+        item = make_item(channel=channel)
+        stranded[channel.kind] = InboxReply.objects.create(
+            item=item, text="Merci", author=author, state=InboxReplyState.SENDING, next_attempt_at=now
+        )
+
+    due = inbox.inbox_replies_due(now=now + timedelta(seconds=1))
+
+    assert due == [stranded["mastodon"].pk]
+    stranded["telegram"].refresh_from_db()
+    assert stranded["telegram"].state == InboxReplyState.UNCONFIRMED
