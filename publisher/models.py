@@ -728,3 +728,26 @@ class InboxReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}: {self.text[:60]}"
+
+
+class EngagementSnapshot(models.Model):
+    """A post's public figures as the network gave them at one checkpoint after publishing
+    (1 h, 6 h, 24 h, 7 d): the time series of one delivery."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="engagement")
+    # Seconds after sending this snapshot stands for (a checkpoint), and when it was taken.
+    checkpoint = models.PositiveIntegerField(_("checkpoint (seconds after sending)"))
+    taken_at = models.DateTimeField(_("taken at"))
+    # {"replies": n, "reposts": n, "likes": n, "quotes": n, "views": n}: what the network gives.
+    figures = models.JSONField(_("figures"), default=dict)
+
+    class Meta:
+        ordering = ["delivery", "checkpoint"]
+        verbose_name = _("engagement snapshot")
+        verbose_name_plural = _("engagement snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "checkpoint"], name="engagement_once_per_checkpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}@{self.checkpoint}s"

@@ -161,6 +161,8 @@ class ChannelAdapter(abc.ABC):
     # A network that only gives comments post by post (Facebook): the inbox puts the remote
     # ids of the channel's recent posts in the cursor, under "watch".
     inbox_watches_posts: ClassVar[bool] = False
+    # Whether fetch_metrics reads a post's public figures (replies, reposts, likes, ...).
+    supports_metrics: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
@@ -209,3 +211,8 @@ class ChannelAdapter(abc.ABC):
         I/O: never inside a transaction. Raises a ChannelError subclass (RateLimited with
         retry_after) like publish."""
         raise PermanentError("This network gives no replies or mentions to read.")
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        """The post's public figures now, by name: replies, reposts, likes, quotes, views (what
+        the network gives). Network I/O; raises a ChannelError subclass like publish."""
+        raise PermanentError("This network gives no figures for a post.")

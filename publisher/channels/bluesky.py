@@ -96,6 +96,7 @@ class BlueskyAdapter(ChannelAdapter):
     supports_replies = True
     supports_retract = True
     supports_inbox = True
+    supports_metrics = True
 
     @property
     def pds(self) -> str:
@@ -361,6 +362,19 @@ class BlueskyAdapter(ChannelAdapter):
         if reached or not next_page or not notifications:
             return items, {"seen": top or seen, "walk": None}
         return items, {"seen": seen, "walk": {"top": top, "cursor": str(next_page)}}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        uri = str(receipt.extra.get("uri") or receipt.remote_id)
+        password = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+            response = self._xrpc(http, password, "GET", "app.bsky.feed.getPosts", params={"uris": uri})
+            if not response.is_success:
+                raise self._to_error(response, password)
+            posts = response.json().get("posts") or []
+        if not posts:
+            raise PermanentError("The post is gone (deleted or taken down).")
+        names = {"replies": "replyCount", "reposts": "repostCount", "likes": "likeCount", "quotes": "quoteCount"}
+        return {name: int(posts[0][key]) for name, key in names.items() if isinstance(posts[0].get(key), int)}
 
 
 def _inbound(notification: dict[str, Any]) -> InboundItem:

@@ -109,6 +109,7 @@ class MastodonAdapter(ChannelAdapter):
     supports_replies = True
     supports_retract = True
     supports_inbox = True
+    supports_metrics = True
 
     @property
     def base_url(self) -> str:
@@ -295,6 +296,13 @@ class MastodonAdapter(ChannelAdapter):
                 )
             )
         return items, {**position, "min_id": newest}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        with self._session() as http:
+            status = http.request("GET", f"{self.base_url}/api/v1/statuses/{receipt.remote_id}").json()
+        names = {"replies": "replies_count", "reposts": "reblogs_count", "likes": "favourites_count"}
+        names["quotes"] = "quotes_count"  # Mastodon 4.4 and later
+        return {name: int(status[key]) for name, key in names.items() if isinstance(status.get(key), int)}
 
 
 def _id_order(value: str) -> tuple[int, str]:

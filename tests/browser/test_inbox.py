@@ -99,3 +99,26 @@ def test_inbox_in_french_and_dutch(login, team):
     assert InboxItem.objects.get(pk=items["vraag"].pk).state == InboxState.NEEDS_ANSWER
     assert InboxItem.objects.get(pk=items["tip"].pk).state == InboxState.ESCALATED
     assert AuditEvent.objects.filter(verb="inbox.tip_forwarded").count() == 1
+
+
+def test_engagement_on_the_message_page_fr_vs_nl(login, team):
+    from publisher.models import Delivery, EngagementSnapshot
+
+    people, items = team
+    delivery = items["tip"].delivery
+    occurrence = delivery.occurrence
+    nl = ChannelFactory(name="PolitieBrussel (Mastodon)", kind="mastodon", language="nl", covers_all=True)
+    other = Delivery.objects.create(
+        occurrence=occurrence, channel=nl, language="nl", state="sent", due_at=occurrence.due_at, remote_id="2"
+    )
+    for row, figures in ((delivery, {"likes": 14, "reposts": 6, "replies": 3}), (other, {"likes": 31, "reposts": 2})):
+        EngagementSnapshot.objects.create(delivery=row, checkpoint=86400, taken_at=occurrence.due_at, figures=figures)
+
+    redacteur = login("redacteur")
+    redacteur.goto(f"/admin/publisher/message/{occurrence.message_id}/change/")
+    page = redacteur.page
+    module = page.locator("#engagement")
+    assert module.locator("h2").inner_text() == "Betrokkenheid"
+    assert module.locator(".bar[data-language=nl]").first.evaluate("e => e.style.width") == "100%"
+    module.scroll_into_view_if_needed()
+    redacteur.shot("engagement-nl")

@@ -51,6 +51,7 @@ class FakeBluesky(FakeServer):
         self.route("GET", prefix + r"com\.atproto\.repo\.getRecord", self.get_record)
         self.route("POST", prefix + r"com\.atproto\.repo\.deleteRecord", self.delete_record)
         self.route("GET", prefix + r"app\.bsky\.notification\.listNotifications", self.list_notifications)
+        self.route("GET", prefix + r"app\.bsky\.feed\.getPosts", self.get_posts)
 
     def add_account(self, identifier: str, password: str) -> str:
         did = f"did:plc:{hashlib.sha256(identifier.encode()).hexdigest()[:24]}"
@@ -273,3 +274,25 @@ class FakeBluesky(FakeServer):
         if rest:
             body["cursor"] = str(page[-1]["_seq"])
         return Reply(200, body)
+
+    # --- post views (app.bsky.feed.getPosts: up to 25 uris, counts on each postView) ---
+
+    def get_posts(self, request: Request) -> Reply:
+        _did, failure = self._did(request)
+        if failure:
+            return failure
+        uris = request.query.get("uris", [])
+        if not 1 <= len(uris) <= 25:
+            return self._error(400, "InvalidRequest", "uris must have between 1 and 25 items")
+        posts = []
+        for record in self.records.values():
+            if record["uri"] in uris:
+                counts = {
+                    "replyCount": 0,
+                    "repostCount": 0,
+                    "likeCount": 0,
+                    "quoteCount": 0,
+                    **record.get("counts", {}),
+                }
+                posts.append({"uri": record["uri"], "cid": record["cid"], "record": record["value"], **counts})
+        return Reply(200, {"posts": posts})  # a deleted post is simply missing

@@ -49,6 +49,7 @@ class FakeMastodon(FakeServer):
         self.route("POST", r"/api/v1/statuses", self.status_create)
         self.route("DELETE", r"/api/v1/statuses/(?P<id>\d+)", self.status_delete)
         self.route("GET", r"/api/v1/notifications", self.notifications_list)
+        self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
 
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
@@ -198,6 +199,18 @@ class FakeMastodon(FakeServer):
         if status is None:
             return Reply(404, {"error": "Record not found"})
         return Reply(200, status)
+
+    def status_get(self, request: Request) -> Reply:
+        """A status with its public counts (docs: entities/Status, replies/reblogs/favourites_count)."""
+        if self._account(request) is None:
+            return self._unauthorized()
+        if limited := self._rate_limited():
+            return limited
+        status = self.statuses.get(request.match["id"])
+        if status is None:
+            return Reply(404, {"error": "Record not found"})
+        counts = {"replies_count": 0, "reblogs_count": 0, "favourites_count": 0, **status.get("counts", {})}
+        return Reply(200, {k: v for k, v in status.items() if k != "counts"} | counts)
 
     # --- notifications -------------------------------------------------------------
 

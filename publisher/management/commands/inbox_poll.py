@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from publisher.delivery.engagement import engagement_collect
 from publisher.delivery.inbox import inbox_fetch_due, inbox_replies_due, inbox_reply_send
 from publisher.workflow.inbox import inbox_prune
 
@@ -12,8 +13,9 @@ from publisher.workflow.inbox import inbox_prune
 class Command(BaseCommand):
     help = (
         "Read new replies and mentions of every channel whose network allows it (from each channel's "
-        "cursor, honouring rate limits), send answers whose retry time came, and delete inbox items "
-        "older than TANDEM_INBOX_RETENTION_DAYS. Once, or every N seconds with --every."
+        "cursor, honouring rate limits), send answers whose retry time came, read the figures of posts "
+        "at their checkpoints (1 h, 6 h, 24 h, 7 d after sending), and delete inbox items older than "
+        "TANDEM_INBOX_RETENTION_DAYS. Once, or every N seconds with --every."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,5 +41,6 @@ class Command(BaseCommand):
                 )
         for reply_id in inbox_replies_due():
             inbox_reply_send(reply_id=reply_id)
+        engagement_collect()
         if settings.TANDEM_INBOX_RETENTION_DAYS:
             inbox_prune(days=settings.TANDEM_INBOX_RETENTION_DAYS)
