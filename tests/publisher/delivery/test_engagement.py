@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from publisher.channels.base import Post
 from publisher.delivery import engagement
 from publisher.delivery.inbox import get_adapter
-from publisher.channels.base import Post
 from publisher.models import Delivery, EngagementSnapshot
 from tests.fakes.fixtures import *  # noqa: F403 - the fake networks
 from tests.publisher.inbox_support import *  # noqa: F403 - channels wired to the fakes
