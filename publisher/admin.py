@@ -43,6 +43,7 @@ from publisher.pagination import EstimatedCountPaginator
 from publisher.templatetags import tandem_admin
 from publisher.territory import selectors
 from publisher.views import calendar as calendar_views
+from publisher.views import engagement as engagement_views
 from publisher.views import home, language, language_guard, lists, preview
 from publisher.views import inbox as inbox_views
 from publisher.views import messages as message_views
@@ -279,6 +280,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("approvals/", wrap(lists.approvals_view), name=f"{info}_approvals"),
             path("expired/", wrap(lists.expired_view), name=f"{info}_expired"),
             path("calendar/", wrap(calendar_views.calendar_view), name=f"{info}_calendar"),
+            path("engagement/", wrap(engagement_views.report_view), name=f"{info}_engagement"),
             path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
             # Calendar clients cannot log in: the feed's secret token is its credential.
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),

@@ -2,6 +2,7 @@
 second person, a possible tip forwarded. Screenshots in test-artifacts/browser/inbox-*.png."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -122,3 +123,22 @@ def test_engagement_on_the_message_page_fr_vs_nl(login, team):
     assert module.locator(".bar[data-language=nl]").first.evaluate("e => e.style.width") == "100%"
     module.scroll_into_view_if_needed()
     redacteur.shot("engagement-nl")
+
+
+def test_monthly_engagement_report_in_french(login, team):
+    from publisher.models import EngagementSnapshot
+
+    people, items = team
+    delivery = items["tip"].delivery
+    EngagementSnapshot.objects.create(
+        delivery=delivery, checkpoint=86400, taken_at=delivery.sent_at, figures={"likes": 14, "reposts": 6}
+    )
+    month = delivery.sent_at.astimezone(ZoneInfo("Europe/Brussels")).strftime("%Y-%m")
+
+    auteur = login("auteur")
+    auteur.goto(f"/admin/publisher/message/engagement/?month={month}")
+    page = auteur.page
+    assert page.locator("h1").inner_text().startswith("Engagement en")
+    assert page.locator("#engagement-top tbody tr").count() == 1
+    assert page.locator("#engagement-share .bar[data-language=fr]").evaluate("e => e.style.width") == "100%"
+    auteur.shot("engagement-report-fr")
