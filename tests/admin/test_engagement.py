@@ -1,10 +1,12 @@
 """The message page's engagement: FR vs NL of the same message, per network, as bars and a table."""
 
+from typing import cast
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from publisher.models import Delivery, EngagementSnapshot, Occurrence
+from publisher.models import Channel, Delivery, EngagementSnapshot, Occurrence
 from tests.factories import ChannelFactory
 from tests.publisher.inbox_support import sent_delivery
 
@@ -16,14 +18,19 @@ def _english(author):
 
 def test_figures_per_language_and_network_side_by_side(author_client, author):
     fr = ChannelFactory(name="Police (Mastodon)", kind="mastodon", language="fr")
-    nl = ChannelFactory(name="Politie (Mastodon)", kind="mastodon", language="nl")
-    nl_bsky = ChannelFactory(name="Politie (Bluesky)", kind="bluesky", language="nl")
+    nl = cast(Channel, ChannelFactory(name="Politie (Mastodon)", kind="mastodon", language="nl"))
+    nl_bsky = cast(Channel, ChannelFactory(name="Politie (Bluesky)", kind="bluesky", language="nl"))
     delivery = sent_delivery(channel=fr, author=author, remote_id="1")
     occurrence = delivery.occurrence
     message = occurrence.message
     others = [
         Delivery.objects.create(
-            occurrence=occurrence, channel=channel, language="nl", state="sent", due_at=occurrence.due_at, remote_id=rid
+            occurrence=occurrence,
+            channel=channel,
+            language="nl",
+            state="sent",
+            due_at=occurrence.due_at,
+            remote_id=rid,
         )
         for channel, rid in ((nl, "2"), (nl_bsky, "at://x/app.bsky.feed.post/3"))
     ]
@@ -61,7 +68,7 @@ def test_monthly_report_top_messages_share_and_best_hours(author_client, author)
     from datetime import UTC, datetime
 
     fr = ChannelFactory(kind="mastodon", language="fr")
-    nl = ChannelFactory(kind="mastodon", language="nl")
+    nl = cast(Channel, ChannelFactory(kind="mastodon", language="nl"))
     rows = []
     for title, sent, figures_fr, figures_nl in (
         ("Vols de vélos", datetime(2026, 11, 3, 8, 0, tzinfo=UTC), 30, 10),  # 09:00 in Brussels

@@ -2,11 +2,12 @@
 second person, a possible tip forwarded. Screenshots in test-artifacts/browser/inbox-*.png."""
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from publisher.models import AuditEvent, InboxItem, InboxState
+from publisher.models import AuditEvent, Channel, InboxItem, InboxState
 from tests.factories import ChannelFactory, UserFactory
 from tests.publisher.inbox_support import make_item, sent_delivery
 
@@ -26,7 +27,7 @@ def team(db, settings):
         "goedkeurder": UserFactory(username="goedkeurder", roles=["approver"], preferred_language="nl"),
     }
     fr = ChannelFactory(name="Police Bruxelles (Mastodon)", kind="mastodon", language="fr", covers_all=True)
-    nl = ChannelFactory(name="PolitieBrussel (Bluesky)", kind="bluesky", language="nl", covers_all=True)
+    nl = cast(Channel, ChannelFactory(name="PolitieBrussel (Bluesky)", kind="bluesky", language="nl", covers_all=True))
     appeal = sent_delivery(channel=fr, author=people["auteur"], remote_id="1", appeal=True, title="Appel à témoins")
     items = {
         "question": make_item(
@@ -108,7 +109,9 @@ def test_engagement_on_the_message_page_fr_vs_nl(login, team):
     people, items = team
     delivery = items["tip"].delivery
     occurrence = delivery.occurrence
-    nl = ChannelFactory(name="PolitieBrussel (Mastodon)", kind="mastodon", language="nl", covers_all=True)
+    nl = cast(
+        Channel, ChannelFactory(name="PolitieBrussel (Mastodon)", kind="mastodon", language="nl", covers_all=True)
+    )
     other = Delivery.objects.create(
         occurrence=occurrence, channel=nl, language="nl", state="sent", due_at=occurrence.due_at, remote_id="2"
     )

@@ -96,6 +96,7 @@ def test_mastodon_rate_limit_is_typed_with_the_reset_time(mastodon):
     with pytest.raises(RateLimited) as caught:
         adapter.fetch_replies(None)
 
+    assert caught.value.retry_after is not None
     assert 100 < caught.value.retry_after <= 120
 
 

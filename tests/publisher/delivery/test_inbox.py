@@ -98,6 +98,7 @@ def test_rate_limited_fetch_waits_as_long_as_the_network_asks(fake_bluesky, blue
 
     assert "429" in result.error
     cursor = InboxCursor.objects.get(channel=bluesky_channel)
+    assert cursor.next_fetch_at is not None
     assert cursor.next_fetch_at >= now + timedelta(seconds=600)
     assert cursor.failures == 1
     assert bluesky_channel not in inbox.channels_due(now=now + timedelta(seconds=300))
@@ -219,6 +220,7 @@ def test_rate_limited_answer_retries_after_the_networks_delay(
 
     reply.refresh_from_db()
     assert reply.state == InboxReplyState.RETRY_WAIT
+    assert reply.next_attempt_at is not None
     assert reply.next_attempt_at >= before + timedelta(seconds=300)
     assert inbox.inbox_replies_due(now=before + timedelta(seconds=60)) == []
     later = reply.next_attempt_at + timedelta(seconds=1)
