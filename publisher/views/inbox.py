@@ -75,6 +75,7 @@ def inbox_view(model_admin: ModelAdmin[InboxItem], request: HttpRequest) -> Http
         "query": _query(where),
         "states": [(code, label, counts[code]) for code, label in InboxState.choices],
         "languages": [(code, Language(code).label) for code in languages],
+        "fetch_problems": inbox.inbox_fetch_problems(user=user),
         "can_approve": user.has_perm(inbox.APPROVE_PERMISSION),
         "can_draft": user.has_perm("publisher.add_message"),
         "can_forward": bool(settings.TANDEM_INVESTIGATOR_EMAILS),

@@ -39,6 +39,7 @@ from publisher.mail import mail_send
 from publisher.models import (
     AuditEvent,
     Channel,
+    InboxCursor,
     InboxItem,
     InboxReply,
     InboxReplyState,
@@ -118,6 +119,12 @@ def inbox_languages() -> list[str]:
     if Channel.objects.filter(language=Language.DE).exists():
         languages.append(Language.DE)
     return [str(language) for language in languages]
+
+
+def inbox_fetch_problems(*, user: User) -> list[InboxCursor]:
+    """Channels whose last read of replies failed (a revoked token, a rate limit), with why."""
+    _require_inbox(user)
+    return list(InboxCursor.objects.exclude(last_error="").select_related("channel").order_by("channel__name"))
 
 
 def inbox_counts(*, user: User) -> dict[str, int]:

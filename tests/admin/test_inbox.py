@@ -36,7 +36,7 @@ def items(channels):
 
 
 def test_french_and_dutch_side_by_side_newest_first(author_client, items, django_assert_num_queries):
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         response = author_client.get(INBOX)
 
     assert response.status_code == 200
@@ -50,7 +50,7 @@ def test_french_and_dutch_side_by_side_newest_first(author_client, items, django
 def test_the_query_count_does_not_grow_with_the_items(author_client, items, channels, django_assert_num_queries):
     for n in range(20):
         make_item(channel=channels["bxl_nl"], language="nl", text=f"Bericht {n}", posted_at=T0 + timedelta(minutes=n))
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         author_client.get(INBOX)
 
 
@@ -208,3 +208,18 @@ def test_a_reply_in_another_language_shows_with_its_channel(author_client, chann
     assert [i.pk for i in author_client.get(INBOX, {"language": "nl"}).context["columns"][0]["items"]] == [english.pk]
     ChannelFactory(name="Polizei Eupen", language="de")
     assert [c["language"] for c in author_client.get(INBOX).context["columns"]] == ["fr", "nl", "de"]
+
+
+def test_a_channel_whose_replies_could_not_be_read_is_named(author_client, channels):
+    from publisher.models import InboxCursor
+
+    InboxCursor.objects.create(
+        channel=channels["bxl_nl"], last_error="HTTP 429: Rate Limit Exceeded", next_fetch_at=T0, failures=2
+    )
+    InboxCursor.objects.create(channel=channels["bxl_fr"])
+
+    page = author_client.get(INBOX).content.decode()
+
+    assert "PolitieBrussel: replies could not be read" in page
+    assert "HTTP 429: Rate Limit Exceeded" in page
+    assert "Police Bruxelles: replies" not in page
