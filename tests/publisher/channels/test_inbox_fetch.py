@@ -8,6 +8,7 @@ from publisher.channels.facebook import FacebookAdapter
 from publisher.channels.mastodon import _INSTANCE_CACHE, MastodonAdapter, status_text
 from publisher.channels.outbox import OutboxAdapter
 from publisher.channels.telegram import TelegramAdapter
+from publisher.channels.x import XAdapter
 
 TOKEN = "mastodon-inbox-token"
 HANDLE = "zone-inbox.bsky.social"
@@ -314,3 +315,53 @@ def test_facebook_rate_limit_after_some_posts_keeps_what_was_read(facebook):
     assert partial["posts"][second] == cursor["posts"][second]
     rest, _after = adapter.fetch_replies(partial)
     assert [i.text for i in rest] == ["encore sur le second"]
+
+
+X_TOKEN = "x-user-token"
+
+
+@pytest.fixture
+def x(fake_x, make_channel):
+    fake_x.token = X_TOKEN
+    channel = make_channel(
+        "x", config={"api_url": fake_x.url, "username": "politie", "user_id": fake_x.user_id}, secret=X_TOKEN
+    )
+    return fake_x, XAdapter(channel)
+
+
+def test_x_mentions_walk_down_to_since_id_and_resume_half_way(x):
+    fake, adapter = x
+    _nothing, cursor, _pages = drain(adapter)  # nothing yet: from now on everything is new
+    assert "start_time" in cursor
+    ours = adapter.publish(Post(text="Getuigenoproep", language="nl"), "k-x").remote_id
+    fake.add_mention("Ik zag iets", username="getuige", reply_to=ours)
+    for n in range(150):
+        fake.add_mention(f"@politie vraag {n}")
+
+    page_one, halfway = adapter.fetch_replies(cursor)
+    assert halfway["walk"]
+    fake.add_mention("tijdens de onderbreking")
+    rest, cursor, _pages = drain(adapter, halfway)
+    later, cursor, _pages = drain(adapter, cursor)
+
+    texts = [i.text for i in page_one + rest + later]
+    expected = ["Ik zag iets", "tijdens de onderbreking"] + [f"@politie vraag {n}" for n in range(150)]
+    assert sorted(texts) == sorted(expected)
+    assert len(texts) == len(set(texts))
+    witness = next(i for i in page_one + rest if i.text == "Ik zag iets")
+    assert witness.answers == (ours, ours)
+    assert witness.kind == "reply"
+    assert witness.author_handle == "@getuige"
+    assert witness.url == f"https://x.com/getuige/status/{witness.remote_id}"
+    assert drain(adapter, cursor)[0] == []
+
+
+def test_x_rate_limit_carries_the_reset(x):
+    fake, adapter = x
+    fake.rate_limit_next()
+
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_replies(None)
+
+    assert caught.value.retry_after is not None
+    assert 590 <= caught.value.retry_after <= 600
