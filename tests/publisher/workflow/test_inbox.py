@@ -10,6 +10,8 @@ from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import AuditEvent, InboxItem, InboxReply, InboxState, Message
 from publisher.workflow import inbox
 from tests.factories import ChannelFactory, UserFactory
+from tests.fakes.fixtures import *  # noqa: F403 - the fake networks and the SMTP server
+from tests.publisher.inbox_support import *  # noqa: F403 - channels wired to the fakes
 from tests.publisher.inbox_support import make_item
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +132,32 @@ def test_a_possible_tip_never_becomes_a_draft_answer(author):
     with pytest.raises(InvalidTransition):
         inbox.inbox_answer_draft(item=make_item(possible_tip=True), actor=author)
     assert not Message.objects.exists()
+
+
+def test_tip_goes_to_the_investigators_through_a_real_smtp_exchange_after_commit(
+    smtp_server, settings, author, django_capture_on_commit_callbacks, fake_mastodon, mastodon_channel
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.TANDEM_INVESTIGATOR_EMAILS = ["enquete@police.example", "parquet@justice.example"]
+    item = make_item(
+        channel=mastodon_channel,
+        text="La camionnette blanche était garée devant le n° 12",
+        possible_tip=True,
+        url="https://example.social/@temoin/77",
+    )
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        inbox.inbox_tip_forward(item=item, actor=author)
+        assert smtp_server.messages == []  # nothing leaves before the commit
+    for callback in callbacks:
+        callback()
+
+    ((recipients, message),) = smtp_server.messages
+    assert sorted(recipients) == ["enquete@police.example", "parquet@justice.example"]
+    body = message.get_content()
+    assert "https://example.social/@temoin/77" in body
+    assert "2026-11-30 10:00" in body
+    assert "camionnette blanche" in body
+    assert fake_mastodon.requests_to(r"/api/v1/statuses") == []  # nothing published
