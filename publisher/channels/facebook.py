@@ -58,6 +58,7 @@ class FacebookAdapter(ChannelAdapter):
     supports_retract = True
     supports_inbox = True
     inbox_watches_posts = True
+    supports_metrics = True
 
     @property
     def graph(self) -> str:
@@ -156,6 +157,36 @@ class FacebookAdapter(ChannelAdapter):
                     posts[post_id]["after"] = str(after)
                 items += [_comment(c, post_id) for c in comments if str((c.get("from") or {}).get("id")) != page]
         return items, {**position, "posts": posts}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        """Reactions, comments and shares of the post, and its reach (unique people it was shown
+        to, from the post's insights; left out when the Page token may not read insights)."""
+        token = channel_secret(self.channel)
+        fields = "shares,comments.summary(true).limit(0),reactions.summary(true).limit(0)"
+        with self._session(token) as http:
+            post = http.request("GET", f"{self.graph}/{receipt.remote_id}", params={"fields": fields}).json()
+            insights = http.request(
+                "GET",
+                f"{self.graph}/{receipt.remote_id}/insights",
+                params={"metric": "post_impressions_unique"},
+                check=False,
+            )
+        figures = {
+            "likes": _total(post.get("reactions")),
+            "replies": _total(post.get("comments")),
+            "reposts": int((post.get("shares") or {}).get("count", 0)),
+        }
+        if insights.is_success:
+            for metric in insights.json().get("data") or []:
+                values = metric.get("values") or []
+                if metric.get("name") == "post_impressions_unique" and values:
+                    figures["reach"] = int(values[-1].get("value", 0))
+        return figures
+
+
+def _total(edge: Any) -> int:
+    summary = (edge or {}).get("summary") or {}
+    return int(summary.get("total_count", 0))
 
 
 COMMENTS_PAGE = 100

@@ -20,6 +20,7 @@ METRICS = {
     "replies": _("Replies"),
     "quotes": _("Quotes"),
     "views": _("Views"),
+    "reach": _("Reach"),
 }
 CHECKPOINT_LABELS = {3600: _("1 h"), 6 * 3600: _("6 h"), 24 * 3600: _("24 h"), 7 * 24 * 3600: _("7 d")}
 

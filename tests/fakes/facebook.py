@@ -57,6 +57,8 @@ class FakeFacebook(FakeServer):
         self.route("POST", v + r"/(?P<page>\d+)/feed", self.feed_post)
         self.route("POST", v + r"/(?P<post>\d+_\d+)/comments", self.comment)
         self.route("GET", v + r"/(?P<post>\d+_\d+)/comments", self.comments_list)
+        self.route("GET", v + r"/(?P<post>\d+_\d+)/insights", self.insights)
+        self.route("GET", v + r"/(?P<post>\d+_\d+)", self.post_get)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", self.delete)
 
     def expire_token(self) -> None:
@@ -220,3 +222,35 @@ class FakeFacebook(FakeServer):
         if self.posts.pop(request.match["id"], None) is None and self.comments.pop(request.match["id"], None) is None:
             return graph_error(400, "Unsupported delete request.", 100, 33, "GraphMethodException")
         return Reply(200, {"success": True})
+
+    # --- a post's figures: reactions/comments with summary(true), shares; insights reach ---
+
+    def post_get(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        post = self.posts.get(request.match["post"])
+        if post is None:
+            return graph_error(400, "Unsupported get request.", 100, 33, "GraphMethodException")
+        fields = request.field("fields", "") or ""
+        body: dict = {"id": request.match["post"]}
+        comments = sum(1 for c in self.comments.values() if c["post"] == request.match["post"])
+        if "reactions.summary(true)" in fields:
+            body["reactions"] = {"data": [], "summary": {"total_count": post.get("reactions", 0)}}
+        if "comments.summary(true)" in fields:
+            body["comments"] = {"data": [], "summary": {"order": "ranked", "total_count": comments}}
+        if "shares" in fields and post.get("shares"):
+            body["shares"] = {"count": post["shares"]}  # absent when never shared
+        return Reply(200, body)
+
+    def insights(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        post = self.posts.get(request.match["post"])
+        if post is None:
+            return graph_error(400, "Unsupported get request.", 100, 33, "GraphMethodException")
+        if post.get("insights_forbidden"):
+            return graph_error(403, "(#10) Requires read_insights permission", 10)
+        value = post.get("reach", 0)
+        return Reply(
+            200, {"data": [{"name": "post_impressions_unique", "period": "lifetime", "values": [{"value": value}]}]}
+        )

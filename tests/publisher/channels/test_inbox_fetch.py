@@ -365,3 +365,14 @@ def test_x_rate_limit_carries_the_reset(x):
 
     assert caught.value.retry_after is not None
     assert 590 <= caught.value.retry_after <= 600
+
+
+def test_facebook_figures_reactions_comments_shares_and_reach(facebook):
+    fake, adapter = facebook
+    receipt = adapter.publish(Post(text="Appel à témoins", language="fr"), "k-fb-m")
+    fake.posts[receipt.remote_id].update(reactions=17, shares=4, reach=1250)
+    fake.add_comment(receipt.remote_id, "Vu !")
+
+    assert adapter.fetch_metrics(receipt) == {"likes": 17, "replies": 1, "reposts": 4, "reach": 1250}
+    fake.posts[receipt.remote_id].update(insights_forbidden=True, shares=0)
+    assert adapter.fetch_metrics(receipt) == {"likes": 17, "replies": 1, "reposts": 0}
