@@ -27,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("publisher", "delete_attachment"),
         ("publisher", "view_delivery"),
         ("publisher", "view_auditevent"),
+        # The comms team answers the public: replies and mentions (personal data).
+        ("publisher", "use_inbox"),
     ],
     Role.APPROVER: [
         ("publisher", "view_municipality"),
@@ -40,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("publisher", "view_attachment"),
         ("publisher", "view_delivery"),
         ("publisher", "view_auditevent"),
+        ("publisher", "use_inbox"),
     ],
     Role.CHANNEL_ADMIN: [
         ("publisher", "view_channel"),

@@ -371,6 +371,17 @@ TANDEM_BOOST_MONTHLY_BUDGET_EUR = env.float("TANDEM_BOOST_MONTHLY_BUDGET_EUR", d
 TANDEM_BOOST_MAX_EUR = env.float("TANDEM_BOOST_MAX_EUR", default=100.0)
 TANDEM_BOOST_DRY_RUN = env.bool("TANDEM_BOOST_DRY_RUN", default=False)
 TANDEM_BOOST_REFRESH_SECONDS = env.float("TANDEM_BOOST_REFRESH_SECONDS", default=900.0)
+# Replies and mentions are personal data: `manage.py inbox_prune` (and each `inbox_poll` pass)
+# deletes inbox items fetched longer ago than this many days.
+TANDEM_INBOX_RETENTION_DAYS = env.int("TANDEM_INBOX_RETENTION_DAYS", default=90)
+# Seconds between two fetches of one channel's replies and mentions (rate limits may push it back).
+TANDEM_INBOX_FETCH_SECONDS = env.float("TANDEM_INBOX_FETCH_SECONDS", default=120.0)
+# Networks that give comments post by post (Facebook) are asked about posts this recent.
+TANDEM_INBOX_WATCH_DAYS = env.int("TANDEM_INBOX_WATCH_DAYS", default=14)
+# Pages one fetch reads at most; the cursor carries the rest over to the next fetch.
+TANDEM_INBOX_PAGES = env.int("TANDEM_INBOX_PAGES", default=20)
+# Where possible tips (replies to a witness appeal) are forwarded; empty: forwarding is refused.
+TANDEM_INVESTIGATOR_EMAILS = env.list("TANDEM_INVESTIGATOR_EMAILS", default=[])
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)

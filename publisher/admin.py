@@ -30,6 +30,7 @@ from publisher.models import (
     Channel,
     Delivery,
     DeliveryAttempt,
+    InboxItem,
     Message,
     Municipality,
     Occurrence,
@@ -44,7 +45,9 @@ from publisher.territory import selectors
 from publisher.views import boosts as boost_views
 from publisher.views import calendar as calendar_views
 from publisher.views import connect as connect_views
+from publisher.views import engagement as engagement_views
 from publisher.views import home, language, language_guard, lists, preview
+from publisher.views import inbox as inbox_views
 from publisher.views import messages as message_views
 from publisher.workflow import catalogue
 
@@ -316,6 +319,7 @@ class MessageAdmin(admin.ModelAdmin):
             path("boosts/<int:boost_id>/stop/", wrap(boost_views.boost_stop_view), name=f"{info}_boost_stop"),
             path("expired/", wrap(lists.expired_view), name=f"{info}_expired"),
             path("calendar/", wrap(calendar_views.calendar_view), name=f"{info}_calendar"),
+            path("engagement/", wrap(engagement_views.report_view), name=f"{info}_engagement"),
             path("calendar/link/", wrap(calendar_views.calendar_link_view), name=f"{info}_calendar_link"),
             # Calendar clients cannot log in: the feed's secret token is its credential.
             path("calendar/<str:token>.ics", public(calendar_views.ical_view), name=f"{info}_ical"),
@@ -340,6 +344,11 @@ class MessageAdmin(admin.ModelAdmin):
             ),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             path("<path:object_id>/boost/", wrap(boost_views.boost_propose_view), name=f"{info}_boost"),
+            path(
+                "<path:object_id>/witness-appeal/",
+                wrap(inbox_views.witness_appeal_view),
+                name=f"{info}_witness_appeal",
+            ),
             path(
                 "<path:object_id>/language-confirm/",
                 wrap(language_guard.language_confirm_view),
@@ -568,6 +577,53 @@ class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(admin.ModelAdmin):
+    """The team inbox (publisher/views/inbox.py): only for users with the inbox permission;
+    every write goes through publisher.workflow.inbox."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("publisher.use_inbox"))
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # items go with the retention period (inbox_prune), never by hand
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return inbox_views.inbox_view(self, request)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return inbox_views.inbox_view(self, request)
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(wrapper)
+
+        info = "publisher_inboxitem"
+        return [
+            path("export/", wrap(inbox_views.export_view), name=f"{info}_export"),
+            path("<int:item_id>/state/", wrap(inbox_views.state_view), name=f"{info}_state"),
+            path("<int:item_id>/reply/", wrap(inbox_views.reply_view), name=f"{info}_reply"),
+            path("<int:item_id>/forward/", wrap(inbox_views.forward_view), name=f"{info}_forward"),
+            path("<int:item_id>/draft/", wrap(inbox_views.draft_view), name=f"{info}_draft"),
+            path("replies/<int:reply_id>/approve/", wrap(inbox_views.reply_approve_view), name=f"{info}_approve"),
+            *super().get_urls(),
+        ]
 
 
 def _technical_admins_for_administrators() -> None:

@@ -257,6 +257,12 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("changed by"), blank=True, related_name="+", editable=False
     )
     state_reason = models.TextField(_("reason"), blank=True)
+    # A witness appeal: replies to it are possible tips, forwarded to investigators, never published.
+    witness_appeal = models.BooleanField(
+        _("witness appeal"),
+        default=False,
+        help_text=_("Replies to this message are flagged as possible tips for the investigators."),
+    )
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -595,6 +601,16 @@ AUDIT_VERBS = {
     "message.correction_drafted": _("correction drafted"),
     "message.follow_up_drafted": _("follow-up drafted"),
     "delivery.edited": _("post corrected in place"),
+    "inbox.state_changed": _("inbox item state changed"),
+    "inbox.reply_composed": _("inbox reply written"),
+    "inbox.reply_approved": _("inbox reply approved"),
+    "inbox.reply_sent": _("inbox reply sent"),
+    "inbox.reply_failed": _("inbox reply failed"),
+    "inbox.tip_forwarded": _("possible tip forwarded to investigators"),
+    "inbox.answer_drafted": _("answer drafted from an inbox item"),
+    "inbox.exported": _("inbox exported"),
+    "inbox.pruned": _("old inbox items deleted"),
+    "message.witness_appeal_set": _("witness appeal marked"),
 }
 # What an audit event is about: AuditEvent.object_type names a model.
 AUDIT_OBJECT_MODELS = {
@@ -604,6 +620,8 @@ AUDIT_OBJECT_MODELS = {
     "segment": "publisher.Segment",
     "apitoken": "accounts.ApiToken",
     "user": "accounts.User",
+    "inboxitem": "publisher.InboxItem",
+    "inboxreply": "publisher.InboxReply",
 }
 
 
@@ -781,3 +799,142 @@ class OAuthApp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} {self.server}"
+
+
+class InboxCursor(models.Model):
+    """Where the last fetch of a channel's replies and mentions stopped: the network's own
+    cursor (an id, a page token), written in the same transaction as the items of its page,
+    so a fetch stopped half-way resumes where its last stored page ended."""
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="inbox_cursor")
+    position = models.JSONField(_("position"), default=dict, blank=True)
+    fetched_at = models.DateTimeField(_("last fetched"), null=True, blank=True)
+    next_fetch_at = models.DateTimeField(_("next fetch"), null=True, blank=True)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("inbox cursor")
+        verbose_name_plural = _("inbox cursors")
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}: {self.position}"
+
+
+class InboxState(models.TextChoices):
+    NEW = "new", _("New")
+    READ = "read", _("Read")
+    NEEDS_ANSWER = "needs_answer", _("Needs an answer")
+    ANSWERED = "answered", _("Answered")
+    ESCALATED = "escalated", _("Escalated")
+    HIDDEN = "hidden", _("Hidden")
+
+
+class InboxKind(models.TextChoices):
+    MENTION = "mention", _("Mention")
+    REPLY = "reply", _("Reply")
+    QUOTE = "quote", _("Quote")
+    COMMENT = "comment", _("Comment")
+
+
+class InboxItem(models.Model):
+    """A reply, mention or comment someone wrote to one of our channels. Personal data: kept
+    ``TANDEM_INBOX_RETENTION_DAYS`` days, seen only with the inbox permission."""
+
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="+")
+    remote_id = models.CharField(_("remote id"), max_length=500)
+    kind = models.CharField(_("kind"), max_length=10, choices=InboxKind.choices, default=InboxKind.MENTION)
+    author_handle = models.CharField(_("author"), max_length=300)
+    text = models.TextField(_("text"))
+    # Detected from the text; the channel's language when the text is too short to tell.
+    language = models.CharField(_("language"), max_length=2)
+    language_detected = models.BooleanField(_("language detected"), default=False)
+    posted_at = models.DateTimeField(_("posted at"))
+    url = models.URLField(_("link"), max_length=1000, blank=True)
+    in_reply_to = models.CharField(_("answers remote post"), max_length=500, blank=True)
+    # Our post it answers, when it answers one of ours.
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("answers"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # What a reply on the same thread needs (Bluesky: uri, cid and the thread's root).
+    thread = models.JSONField(_("thread"), default=dict, blank=True)
+    state = models.CharField(_("state"), max_length=12, choices=InboxState.choices, default=InboxState.NEW)
+    possible_tip = models.BooleanField(_("possible tip"), default=False)
+    tip_forwarded_at = models.DateTimeField(_("forwarded to investigators"), null=True, blank=True)
+    fetched_at = models.DateTimeField(_("fetched"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+        verbose_name = _("inbox item")
+        verbose_name_plural = _("inbox")
+        permissions = [("use_inbox", _("Can read and answer the inbox (replies are personal data)"))]
+        constraints = [models.UniqueConstraint(fields=["channel", "remote_id"], name="inbox_item_once")]
+        indexes = [
+            models.Index(fields=["-posted_at", "-id"], name="inbox_item_newest_idx"),
+            models.Index(fields=["fetched_at"], name="inbox_item_fetched_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_handle}: {self.text[:60]}"
+
+
+class InboxReplyState(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    APPROVED = "approved", _("Approved, sending")
+    SENDING = "sending", _("Sending")
+    RETRY_WAIT = "retry_wait", _("Waiting to retry")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+
+
+class InboxReply(models.Model):
+    """Our answer to an inbox item, on the same thread of the same channel."""
+
+    item = models.ForeignKey(InboxItem, on_delete=models.CASCADE, related_name="replies")
+    text = models.TextField(_("text"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(_("state"), max_length=20, choices=InboxReplyState.choices)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    remote_id = models.CharField(_("remote id"), max_length=500, blank=True)
+    remote_url = models.URLField(_("remote URL"), max_length=1000, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("inbox reply")
+        verbose_name_plural = _("inbox replies")
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="inbox_reply_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.text[:60]}"
+
+
+class EngagementSnapshot(models.Model):
+    """A post's public figures as the network gave them at one checkpoint after publishing
+    (1 h, 6 h, 24 h, 7 d): the time series of one delivery."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="engagement")
+    # Seconds after sending this snapshot stands for (a checkpoint), and when it was taken.
+    checkpoint = models.PositiveIntegerField(_("checkpoint (seconds after sending)"))
+    taken_at = models.DateTimeField(_("taken at"))
+    # {"replies": n, "reposts": n, "likes": n, "quotes": n, "views": n}: what the network gives.
+    figures = models.JSONField(_("figures"), default=dict)
+
+    class Meta:
+        ordering = ["delivery", "checkpoint"]
+        verbose_name = _("engagement snapshot")
+        verbose_name_plural = _("engagement snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "checkpoint"], name="engagement_once_per_checkpoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}@{self.checkpoint}s"

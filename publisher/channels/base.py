@@ -62,6 +62,27 @@ class Post:
 
 
 @dataclass(frozen=True)
+class InboundItem:
+    """A reply, mention, quote or comment read back from the network."""
+
+    remote_id: str
+    author_handle: str
+    text: str
+    posted_at: datetime
+    url: str = ""
+    kind: str = "mention"  # mention | reply | quote | comment
+    # Remote ids of the post it answers, nearest first (parent, then the thread's root): one
+    # of them may be a post of ours (a delivery's remote_id).
+    answers: tuple[str, ...] = ()
+    # What a reply on the same thread needs (the network's Receipt extra for reply_to).
+    thread: dict[str, Any] = field(default_factory=dict)
+
+
+# A network's inbox position (ids, page tokens), stored as JSON between fetches.
+Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Problem:
     """Why a post does not fit a channel; `message` is translated, ready to show.
 
@@ -210,6 +231,13 @@ class ChannelAdapter(abc.ABC):
     supports_retract: ClassVar[bool] = False
     # The network can change a published post's text in place (see edit()).
     supports_edit: ClassVar[bool] = False
+    # Whether fetch_replies reads this network's replies and mentions back.
+    supports_inbox: ClassVar[bool] = False
+    # A network that only gives comments post by post (Facebook): the inbox puts the remote
+    # ids of the channel's recent posts in the cursor, under "watch".
+    inbox_watches_posts: ClassVar[bool] = False
+    # Whether fetch_metrics reads a post's public figures (replies, reposts, likes, ...).
+    supports_metrics: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
     label: ClassVar[str] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
@@ -291,3 +319,15 @@ class ChannelAdapter(abc.ABC):
         images stay). Only called where ``supports_edit``; repeating it with the same text
         must be harmless, as a retry after a timeout does. Returns the post's receipt."""
         raise PermanentError("This network does not allow editing posts.")
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """One page of replies and mentions newer than ``cursor`` (None: never fetched), and the
+        cursor to pass next time. The same cursor back means nothing more to read now. Network
+        I/O: never inside a transaction. Raises a ChannelError subclass (RateLimited with
+        retry_after) like publish."""
+        raise PermanentError("This network gives no replies or mentions to read.")
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        """The post's public figures now, by name: replies, reposts, likes, quotes, views (what
+        the network gives). Network I/O; raises a ChannelError subclass like publish."""
+        raise PermanentError("This network gives no figures for a post.")

@@ -37,6 +37,8 @@ from publisher.channels.base import (
     ChannelAdapter,
     ChannelError,
     Credential,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
@@ -61,6 +63,10 @@ MAX_BYTES = 3000
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"
 # Derived record keys carry a timestamp in [2024-01-01, +2.2 years): valid TIDs, stable per key.
 _TID_EPOCH_US = 1_704_067_200_000_000
+
+# The inbox: what someone wrote to us; likes, reposts and follows are not read.
+INBOX_REASONS = ("reply", "mention", "quote")
+NOTIFICATIONS_PAGE = 100  # the lexicon's maximum
 
 _SESSIONS: dict[tuple[str, str], dict[str, str]] = {}
 _SESSIONS_LOCK = threading.Lock()
@@ -111,6 +117,8 @@ class BlueskyAdapter(ChannelAdapter):
     supports_retract = True
     connect_flow = ConnectFlow.APP_PASSWORD
     supports_refresh = True
+    supports_inbox = True
+    supports_metrics = True
 
     def __init__(self, channel: Any) -> None:
         super().__init__(channel)
@@ -445,6 +453,88 @@ class BlueskyAdapter(ChannelAdapter):
             )
             if not response.is_success:
                 raise self._to_error(response, password)
+
+    # --- inbox ---------------------------------------------------------------------
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """listNotifications pages go from the newest back in time, so reading what is new is a
+        walk down from the top to the newest notification stored last time (``seen``). Each
+        page's cursor is kept (``walk``): a walk stopped half-way resumes at its next page, and
+        only when it reaches ``seen`` does the top of the walk become the new ``seen``. Never
+        fetched: the newest page only."""
+        position = dict(cursor or {})
+        seen: dict[str, str] | None = position.get("seen")
+        walk: dict[str, Any] | None = position.get("walk")
+        params: list[tuple[str, str]] = [("limit", str(NOTIFICATIONS_PAGE))]
+        params += [("reasons", reason) for reason in INBOX_REASONS]
+        if walk:
+            params.append(("cursor", str(walk["cursor"])))
+        password = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+            response = self._xrpc(http, password, "GET", "app.bsky.notification.listNotifications", params=params)
+            if not response.is_success:
+                raise self._to_error(response, password)
+            body = response.json()
+        notifications = [n for n in body.get("notifications") or [] if isinstance(n, dict)]
+        top = walk["top"] if walk else None
+        if top is None and notifications:
+            top = {"at": str(notifications[0]["indexedAt"]), "uri": str(notifications[0]["uri"])}
+        items: list[InboundItem] = []
+        # Never fetched: this page is all we read. Fetched before with nothing there ("seen"
+        # None): every notification is new, the walk goes to the end.
+        reached = "seen" not in position and not walk
+        for notification in notifications:
+            if seen and (notification["uri"] == seen["uri"] or str(notification["indexedAt"]) < seen["at"]):
+                reached = True
+                break
+            if notification.get("reason") in INBOX_REASONS:
+                items.append(_inbound(notification))
+        next_page = body.get("cursor")
+        if reached or not next_page or not notifications:
+            return items, {"seen": top or seen, "walk": None}
+        return items, {"seen": seen, "walk": {"top": top, "cursor": str(next_page)}}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        uri = str(receipt.extra.get("uri") or receipt.remote_id)
+        password = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[password]) as http:
+            response = self._xrpc(http, password, "GET", "app.bsky.feed.getPosts", params={"uris": uri})
+            if not response.is_success:
+                raise self._to_error(response, password)
+            posts = response.json().get("posts") or []
+        if not posts:
+            raise PermanentError("The post is gone (deleted or taken down).")
+        names = {"replies": "replyCount", "reposts": "repostCount", "likes": "likeCount", "quotes": "quoteCount"}
+        return {name: int(posts[0][key]) for name, key in names.items() if isinstance(posts[0].get(key), int)}
+
+
+def _inbound(notification: dict[str, Any]) -> InboundItem:
+    record = notification.get("record") or {}
+    author = notification.get("author") or {}
+    uri, cid = str(notification["uri"]), str(notification.get("cid", ""))
+    reply = record.get("reply") if isinstance(record.get("reply"), dict) else None
+    answers: tuple[str, ...] = ()
+    if reply:
+        answers = tuple(str(reply.get(part, {}).get("uri", "")) for part in ("parent", "root"))
+        root = reply.get("root", {})
+        thread = {"uri": uri, "cid": cid, "root_uri": str(root.get("uri", uri)), "root_cid": str(root.get("cid", cid))}
+    else:
+        embedded = (record.get("embed") or {}).get("record") or {}
+        if notification.get("reason") == "quote" and embedded.get("uri"):
+            answers = (str(embedded["uri"]),)
+        thread = {"uri": uri, "cid": cid, "root_uri": uri, "root_cid": cid}
+    handle = str(author.get("handle", ""))
+    created = str(record.get("createdAt") or notification["indexedAt"])
+    return InboundItem(
+        remote_id=uri,
+        author_handle="@" + handle,
+        text=str(record.get("text", "")),
+        posted_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}",
+        kind=str(notification.get("reason")),
+        answers=tuple(a for a in answers if a),
+        thread=thread,
+    )
 
 
 def _error_name(response: httpx.Response) -> str:

@@ -8,20 +8,29 @@ from X-Business-Use-Case-Usage); 1, 2 and `is_transient` are worth retrying.
 
 Channel.config: page_id, graph_url (default https://graph.facebook.com/v21.0), images_max.
 Secret: the Page access token (sent as a Bearer header, never in a URL).
+
+Inbox: the comments on the Page's recent posts (the cursor's "watch" list), read post by post
+with GET /{post-id}/comments in chronological order (filter=stream: replies to comments
+too); each post's `after` paging cursor is kept, so the next read starts after the last
+comment stored. The Page's own comments (our answers, follow-ups) are not inbox items.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from publisher.channels.base import (
     ChannelAdapter,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
     Problem,
+    RateLimited,
     Receipt,
 )
 from publisher.channels.checking import count_problems, image_problems
@@ -53,6 +62,9 @@ class FacebookAdapter(ChannelAdapter):
     supports_replies = True
     supports_retract = True
     supports_edit = True
+    supports_inbox = True
+    inbox_watches_posts = True
+    supports_metrics = True
 
     @property
     def graph(self) -> str:
@@ -136,3 +148,84 @@ class FacebookAdapter(ChannelAdapter):
         token = channel_secret(self.channel)
         with self._session(token) as http:
             http.request("DELETE", f"{self.graph}/{receipt.remote_id}")
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """One page of new comments on each watched post. A rate limit after some posts were
+        read keeps what was read (their cursors move); the next call meets the limit again."""
+        position = dict(cursor or {})
+        watch = [str(post_id) for post_id in position.get("watch") or []]
+        known = position.get("posts") or {}
+        posts = {post_id: dict(known.get(post_id) or {}) for post_id in watch}
+        page = str(self.channel.config.get("page_id", ""))
+        items: list[InboundItem] = []
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            for post_id in watch:
+                params: dict[str, Any] = {
+                    "fields": "id,message,created_time,from,permalink_url,parent",
+                    "filter": "stream",
+                    "order": "chronological",
+                    "limit": COMMENTS_PAGE,
+                }
+                if posts[post_id].get("after"):
+                    params["after"] = posts[post_id]["after"]
+                try:
+                    response = http.request("GET", f"{self.graph}/{post_id}/comments", params=params)
+                except RateLimited:
+                    if items:
+                        break
+                    raise
+                body = response.json()
+                comments = [c for c in body.get("data") or [] if isinstance(c, dict)]
+                after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
+                if comments and after:
+                    posts[post_id]["after"] = str(after)
+                items += [_comment(c, post_id) for c in comments if str((c.get("from") or {}).get("id")) != page]
+        return items, {**position, "posts": posts}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        """Reactions, comments and shares of the post, and its reach (unique people it was shown
+        to, from the post's insights; left out when the Page token may not read insights)."""
+        token = channel_secret(self.channel)
+        fields = "shares,comments.summary(true).limit(0),reactions.summary(true).limit(0)"
+        with self._session(token) as http:
+            post = http.request("GET", f"{self.graph}/{receipt.remote_id}", params={"fields": fields}).json()
+            insights = http.request(
+                "GET",
+                f"{self.graph}/{receipt.remote_id}/insights",
+                params={"metric": "post_impressions_unique"},
+                check=False,
+            )
+        figures = {
+            "likes": _total(post.get("reactions")),
+            "replies": _total(post.get("comments")),
+            "reposts": int((post.get("shares") or {}).get("count", 0)),
+        }
+        if insights.is_success:
+            for metric in insights.json().get("data") or []:
+                values = metric.get("values") or []
+                if metric.get("name") == "post_impressions_unique" and values:
+                    figures["reach"] = int(values[-1].get("value", 0))
+        return figures
+
+
+def _total(edge: Any) -> int:
+    summary = (edge or {}).get("summary") or {}
+    return int(summary.get("total_count", 0))
+
+
+COMMENTS_PAGE = 100
+
+
+def _comment(comment: dict[str, Any], post_id: str) -> InboundItem:
+    parent = (comment.get("parent") or {}).get("id")
+    comment_id = str(comment["id"])
+    return InboundItem(
+        remote_id=comment_id,
+        author_handle=str((comment.get("from") or {}).get("name", "")),
+        text=str(comment.get("message", "")),
+        posted_at=datetime.strptime(str(comment["created_time"]), "%Y-%m-%dT%H:%M:%S%z"),
+        url=str(comment.get("permalink_url") or f"https://www.facebook.com/{comment_id}"),
+        kind="comment",
+        answers=(str(parent), post_id) if parent else (post_id,),
+    )

@@ -18,8 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime
+from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -29,6 +31,8 @@ from publisher.channels.base import (
     ChannelAdapter,
     ChannelError,
     Credential,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
@@ -53,6 +57,43 @@ _INSTANCE_LOCK = threading.Lock()
 INSTANCE_TTL = 3600.0
 # No instance limit is larger (image_matrix_limit is ~33 Mpx); anything above is not a limit.
 LIMIT_MAX = 2**31 - 1
+
+
+# Notifications per page: the API's maximum (default 40).
+NOTIFICATIONS_PAGE = 80
+
+
+class _Text(HTMLParser):
+    """A status's HTML content as the plain text its author typed (paragraphs, line breaks)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def status_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html or "")
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def _min_id_of(link: dict[str, str] | None) -> str | None:
+    if not link or not link.get("url"):
+        return None
+    values = parse_qs(urlsplit(link["url"]).query).get("min_id")
+    return values[0] if values else None
 
 
 def _mapping(value: Any, key: str) -> dict[str, Any]:
@@ -104,6 +145,8 @@ class MastodonAdapter(ChannelAdapter):
     supports_edit = True
     connect_flow = ConnectFlow.OAUTH
     supports_refresh = True
+    supports_inbox = True
+    supports_metrics = True
 
     @property
     def base_url(self) -> str:
@@ -329,6 +372,51 @@ class MastodonAdapter(ChannelAdapter):
             },
         )
 
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """Mentions (replies to our statuses are mentions too), oldest page first: ``min_id``
+        asks for the notifications just after the last one stored, and the Link header's
+        ``prev`` names where the next page starts. Never fetched: the newest page only."""
+        position = dict(cursor or {})
+        params: list[tuple[str, str]] = [("types[]", "mention"), ("limit", str(NOTIFICATIONS_PAGE))]
+        if position.get("min_id"):
+            params.append(("min_id", str(position["min_id"])))
+        with self._session() as http:
+            response = http.request("GET", f"{self.base_url}/api/v1/notifications", params=params)
+            body = response.json()
+            links = response.links
+        if not isinstance(body, list) or not body:
+            # Nothing yet on a first fetch: from now on everything is new (min_id 0), so
+            # the next fetch reads all that arrived meanwhile, however much.
+            return [], position if position.get("min_id") else {**position, "min_id": "0"}
+        newest = _min_id_of(links.get("prev")) or max((str(n.get("id", "")) for n in body), key=_id_order)
+        items = []
+        for notification in reversed(body):  # the body is newest first; the inbox reads in order
+            status = notification.get("status") if isinstance(notification, dict) else None
+            if notification.get("type") != "mention" or not isinstance(status, dict):
+                continue
+            account = status.get("account") or notification.get("account") or {}
+            in_reply_to = str(status.get("in_reply_to_id") or "")
+            items.append(
+                InboundItem(
+                    remote_id=str(status["id"]),
+                    author_handle="@" + str(account.get("acct", "")),
+                    text=status_text(str(status.get("content", ""))),
+                    posted_at=datetime.fromisoformat(str(status["created_at"]).replace("Z", "+00:00")),
+                    url=str(status.get("url") or status.get("uri") or ""),
+                    kind="reply" if in_reply_to else "mention",
+                    answers=(in_reply_to,) if in_reply_to else (),
+                    thread={"acct": str(account.get("acct", ""))},
+                )
+            )
+        return items, {**position, "min_id": newest}
+
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        with self._session() as http:
+            status = http.request("GET", f"{self.base_url}/api/v1/statuses/{receipt.remote_id}").json()
+        names = {"replies": "replies_count", "reposts": "reblogs_count", "likes": "favourites_count"}
+        names["quotes"] = "quotes_count"  # Mastodon 4.4 and later
+        return {name: int(status[key]) for name, key in names.items() if isinstance(status.get(key), int)}
+
 
 # --- connecting: Tandem's app on the instance, the user's sign-in -----------------------------
 
@@ -399,3 +487,8 @@ def account_of(base_url: str, token: str) -> str:
 def instance_limits(base_url: str) -> dict[str, int]:
     """The instance's limits (GET /api/v2/instance, public), to store in the channel's config."""
     return limits_from_instance(oauth.json_request("GET", f"{base_url}/api/v2/instance", config={"base_url": base_url}))
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    # Mastodon ids are numeric strings: compare them as numbers, longest first.
+    return (len(value), value)

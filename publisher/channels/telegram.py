@@ -9,12 +9,19 @@ an unknown outcome. 429 answers carry `parameters.retry_after`.
 Channel.config: chat_id (e.g. "@politie_zone" or a numeric id), chat_username (for links),
 api_url (default https://api.telegram.org). Secret: the bot token (connected from the
 admin, checked first with `bot_check`; or the operator's TANDEM_SECRET_ variable).
+
+Inbox: comments on the channel's posts live in its linked discussion group
+(config discussion_chat_id, numeric); the bot, a member of that group with privacy mode off,
+reads them with getUpdates. Its `offset` is the cursor: asking from an offset confirms (and
+drops) every earlier update, so the offset only moves after a page is stored. getUpdates is per
+bot, not per chat: a bot reading one channel's inbox must not serve another's.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,6 +30,8 @@ from publisher.channels.base import (
     AuthError,
     ChannelAdapter,
     ChannelError,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
@@ -43,6 +52,7 @@ from publisher.models import ConnectFlow
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+UPDATES_PAGE = 100  # getUpdates' maximum
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class TelegramAdapter(ChannelAdapter):
     supports_retract = True
     supports_edit = True
     connect_flow = ConnectFlow.BOT_TOKEN
+    supports_inbox = True
 
     def bot_check(self, token: str, chat_id: str) -> BotCheck:
         """getMe (is the token a bot's?), getChat (does the chat exist for it?) and
@@ -155,7 +166,10 @@ class TelegramAdapter(ChannelAdapter):
 
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
         text = compose(post.text, post.link)
-        chat_id = self.channel.config.get("chat_id", "")
+        # An answer to a comment goes to the discussion group the comment is in.
+        chat_id = (post.reply_to.extra.get("chat_id") if post.reply_to else None) or self.channel.config.get(
+            "chat_id", ""
+        )
         caption = text if utf16_units(text) <= CAPTION_MAX else ""
         reply = {"message_id": int(post.reply_to.remote_id)} if post.reply_to else None
         if post.exercise:
@@ -262,3 +276,48 @@ class TelegramAdapter(ChannelAdapter):
         ids = receipt.extra.get("message_ids") or [int(receipt.remote_id)]
         with HttpSession(config=self.channel.config, secrets=[token]) as http:
             self._call(http, token, "deleteMessages", creates_post=False, json={"chat_id": chat_id, "message_ids": ids})
+
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        """Comments in the linked discussion group, from the update after the last one stored."""
+        position = dict(cursor or {})
+        group = str(self.channel.config.get("discussion_chat_id", ""))
+        if not group:
+            raise PermanentError("No linked discussion group is configured (discussion_chat_id).")
+        params: dict[str, Any] = {"limit": UPDATES_PAGE, "timeout": 0, "allowed_updates": ["message"]}
+        if position.get("offset"):
+            params["offset"] = int(position["offset"])
+        token = channel_secret(self.channel)
+        with HttpSession(config=self.channel.config, secrets=[token]) as http:
+            updates = self._call(http, token, "getUpdates", creates_post=False, json=params)
+        if not updates:
+            return [], position
+        items = [item for update in updates if (item := self._comment(update, group)) is not None]
+        return items, {**position, "offset": max(int(u["update_id"]) for u in updates) + 1}
+
+    def _comment(self, update: dict[str, Any], group: str) -> InboundItem | None:
+        message = update.get("message")
+        if not isinstance(message, dict) or str((message.get("chat") or {}).get("id")) != group:
+            return None
+        if message.get("is_automatic_forward"):
+            return None  # our own channel post, mirrored into the group
+        text = str(message.get("text") or message.get("caption") or "")
+        if not text:
+            return None
+        parent = message.get("reply_to_message") or {}
+        origin = parent.get("forward_origin") or {}
+        post_id = origin.get("message_id") or parent.get("forward_from_message_id")
+        answers = (str(post_id),) if parent.get("is_automatic_forward") and post_id else ()
+        sender = message.get("from") or {}
+        handle = f"@{sender['username']}" if sender.get("username") else str(sender.get("first_name", ""))
+        username = str(self.channel.config.get("chat_username", "")).lstrip("@")
+        url = f"https://t.me/{username}/{answers[0]}?comment={message['message_id']}" if username and answers else ""
+        return InboundItem(
+            remote_id=str(message["message_id"]),
+            author_handle=handle,
+            text=text,
+            posted_at=datetime.fromtimestamp(int(message["date"]), tz=UTC),
+            url=url,
+            kind="comment",
+            answers=answers,
+            thread={"chat_id": int(group) if group.lstrip("-").isdigit() else group},
+        )

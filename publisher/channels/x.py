@@ -6,18 +6,25 @@ X has no idempotency key and refuses an identical text with 403 "duplicate conte
 an unknown outcome that answer most likely means our first attempt went out, so it is
 reported as UnknownOutcome, never as an authentication failure.
 
-Channel.config: api_url (default https://api.x.com), username (for links).
-Secret: an OAuth 2.0 user access token (tweet.write, media.write).
+Channel.config: api_url (default https://api.x.com), username (for links), user_id (the
+account's numeric id, for the inbox). Secret: an OAuth 2.0 user access token (tweet.write,
+media.write; tweet.read and users.read for the inbox).
 
 Connecting (workflow/oauth.py): OAuth 2.0 authorization code with PKCE (S256) at
 x.com/i/oauth2/authorize, as Tandem's confidential client (TANDEM_X_CLIENT_ID/SECRET, sent
 as HTTP Basic to the token and revoke endpoints). Access tokens last two hours; with
 `offline.access` a refresh token comes too, single-use: each refresh answers a new one,
 which replaces it (the credential store's refresh lease keeps two workers from using it twice).
+
+Inbox: GET /2/users/:id/mentions (replies to our posts mention us) pages from the newest back
+to `since_id`; the walk's `pagination_token` is kept, so a walk stopped half-way resumes at
+its next page, and only a finished walk moves `since_id` to the newest mention it met.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -29,6 +36,8 @@ from publisher.channels.base import (
     ChannelAdapter,
     ChannelError,
     Credential,
+    Cursor,
+    InboundItem,
     Limits,
     PermanentError,
     Post,
@@ -72,6 +81,7 @@ class XAdapter(ChannelAdapter):
     supports_retract = True
     connect_flow = ConnectFlow.OAUTH
     supports_refresh = True
+    supports_inbox = True
 
     @property
     def api(self) -> str:
@@ -189,6 +199,62 @@ class XAdapter(ChannelAdapter):
                     auth=httpx.BasicAuth(*client_auth()),
                 )
 
+    def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
+        position = dict(cursor or {})
+        user = str(self.channel.config.get("user_id", ""))
+        if not user:
+            raise PermanentError("The channel's X user id is not configured (user_id).")
+        walk: dict[str, Any] | None = position.get("walk")
+        params: dict[str, Any] = {
+            "max_results": MENTIONS_PAGE,
+            "tweet.fields": "created_at,author_id,referenced_tweets,conversation_id",
+            "expansions": "author_id",
+            "user.fields": "username",
+        }
+        if position.get("since_id"):
+            params["since_id"] = position["since_id"]
+        elif position.get("start_time"):
+            params["start_time"] = position["start_time"]
+        if walk:
+            params["pagination_token"] = walk["token"]
+        token = channel_secret(self.channel)
+        with self._session(token) as http:
+            body = http.request("GET", f"{self.api}/2/users/{user}/mentions", params=params).json()
+        tweets = [t for t in body.get("data") or [] if isinstance(t, dict)]
+        meta = body.get("meta") or {}
+        users = {u.get("id"): u.get("username", "") for u in (body.get("includes") or {}).get("users", [])}
+        newest = (walk or {}).get("newest") or meta.get("newest_id")
+        items = [self._mention(t, users) for t in tweets]
+        first = not position.get("since_id") and not position.get("start_time") and not walk
+        if first and not tweets:
+            # Nothing yet: from now on everything is new, however much arrives before the next read.
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return [], {"start_time": now}
+        if first or not meta.get("next_token"):
+            done = {"since_id": newest} if newest else {k: v for k, v in position.items() if k != "walk"}
+            return items, done
+        return items, {
+            **{k: v for k, v in position.items() if k != "walk"},
+            "walk": {"newest": newest, "token": meta["next_token"]},
+        }
+
+    def _mention(self, tweet: dict[str, Any], users: dict[Any, str]) -> InboundItem:
+        parent = next((str(r["id"]) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"), "")
+        quoted = next((str(r["id"]) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "quoted"), "")
+        username = users.get(tweet.get("author_id"), "")
+        answers = tuple(a for a in (parent, str(tweet.get("conversation_id") or "")) if a) or (
+            (quoted,) if quoted else ()
+        )
+        return InboundItem(
+            remote_id=str(tweet["id"]),
+            author_handle=f"@{username}" if username else str(tweet.get("author_id", "")),
+            text=str(tweet.get("text", "")),
+            posted_at=datetime.fromisoformat(str(tweet["created_at"]).replace("Z", "+00:00")),
+            url=f"https://x.com/{username or 'i'}/status/{tweet['id']}",
+            kind="reply" if parent else ("quote" if quoted else "mention"),
+            answers=answers,
+        )
+
 
 def client_auth() -> tuple[str, str]:
     return settings.TANDEM_X_CLIENT_ID, settings.TANDEM_X_CLIENT_SECRET
@@ -230,3 +296,6 @@ def username_of(api: str, token: str) -> str:
     if not isinstance(username, str) or not username:
         raise PermanentError("X did not say which account signed in.")
     return username
+
+
+MENTIONS_PAGE = 100

@@ -15,6 +15,7 @@ TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
 TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
 TASK_BOOSTS_REFRESH = "publisher.delivery.tasks.boosts_refresh"
 TASK_REFRESH = "publisher.delivery.tasks.credentials_refresh"
+TASK_INBOX_REPLY = "publisher.delivery.tasks.inbox_reply_send"
 
 
 def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -47,3 +48,8 @@ def enqueue_boosts_refresh() -> None:
 def enqueue_refresh(channel_ids: Sequence[int]) -> None:
     """Credential refreshes go to the routine cluster: they are due minutes ahead, not seconds."""
     async_task(TASK_REFRESH, list(channel_ids), q_options={})
+
+
+def enqueue_inbox_replies(reply_ids: Sequence[int]) -> None:
+    for reply_id in reply_ids:
+        async_task(TASK_INBOX_REPLY, reply_id, q_options={})

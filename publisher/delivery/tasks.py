@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from publisher.delivery import hooks, publishing, renewal, supervision
+from publisher.delivery import hooks, inbox, publishing, renewal, supervision
 
 
 def deliveries_publish(delivery_ids: list[int]) -> dict[str, int]:
@@ -31,3 +31,7 @@ def boosts_refresh() -> int:
 
 def credentials_refresh(channel_ids: list[int]) -> dict[str, list[int]]:
     return renewal.credentials_refresh(channel_ids=channel_ids)
+
+
+def inbox_reply_send(reply_id: int) -> str:
+    return inbox.inbox_reply_send(reply_id=reply_id)

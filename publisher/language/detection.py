@@ -188,6 +188,21 @@ def guess(*, language: str, cleaned: str) -> Guess:
     return Guess(language=best, confidence=by_code[best], own=by_code.get(language, 0.0))
 
 
+# A reply is detected from this many letters on (fewer: the channel's language is assumed).
+DETECT_MIN_LETTERS = 12
+DETECT_CONFIDENCE = 0.80
+
+
+def detect(text: str) -> str | None:
+    """The language (fr, nl, de, en) a short text someone wrote is in, or None when it is too
+    short or too mixed to tell (the inbox then assumes the channel's language)."""
+    cleaned = clean(text)
+    if letter_count(cleaned) < DETECT_MIN_LETTERS:
+        return None
+    found = guess(language="fr", cleaned=cleaned)
+    return found.language if found.confidence >= DETECT_CONFIDENCE else None
+
+
 def _confidently_other(
     g: Guess, language: str, *, confidence: float = WRONG_CONFIDENCE, ceiling: float = OWN_CEILING
 ) -> bool:

@@ -30,6 +30,7 @@ from publisher.views.forms import (
     RetractForm,
 )
 from publisher.workflow import followups, newsroom, previews, selectors, services
+from publisher.workflow.engagement import message_engagement
 from publisher.workflow.language_confirmations import CONFIRMABLE_STATES
 from publisher.workflow.retraction import message_retract
 
@@ -170,6 +171,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
             _("as soon as it is approved") if message.state in newsroom.NOT_YET_APPROVED else _("nothing more to come")
         ),
         "deliveries": list(message_deliveries(message)),
+        "engagement": message_engagement(message),
         "audit_events": list(selectors.message_audit_trail(message)),
         "can_submit": (
             message.state in {MessageState.DRAFT, MessageState.REJECTED} and user.has_perm("publisher.change_message")

@@ -15,6 +15,10 @@ the refresh JWT as Bearer, rotates it (the used one is revoked: 400 InvalidToken
 again) and answers the new pair; deleteSession takes the refresh JWT (expiry ignored) and
 revokes it; `revoke_sessions()` revokes every grant as an account holder removing an app
 password does.
+Notifications (lexicon app.bsky.notification.listNotifications): `limit` 1..100 (default 50,
+400 InvalidRequest outside), optional `reasons` (repeated), an opaque `cursor`; newest first,
+each with uri, cid, author (handle), reason, reasonSubject, record, isRead, indexedAt; the
+answer carries a cursor while older notifications remain.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import itertools
 import json
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 
 from tests.fakes import textrules
 from tests.fakes.base import FakeServer, Reply, Request
@@ -65,6 +70,8 @@ class FakeBluesky(FakeServer):
         self.revoked: set[str] = set()  # refresh tokens used or deleted
         self.blob_max = 1_000_000
         self._seq = itertools.count(1)
+        self.notifications: list[dict] = []  # oldest first
+        self.clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
         prefix = r"/xrpc/"
         self.route("POST", prefix + r"com\.atproto\.server\.createSession", self.create_session)
         self.route("POST", prefix + r"com\.atproto\.server\.refreshSession", self.refresh_session)
@@ -73,6 +80,8 @@ class FakeBluesky(FakeServer):
         self.route("POST", prefix + r"com\.atproto\.repo\.createRecord", self.create_record)
         self.route("GET", prefix + r"com\.atproto\.repo\.getRecord", self.get_record)
         self.route("POST", prefix + r"com\.atproto\.repo\.deleteRecord", self.delete_record)
+        self.route("GET", prefix + r"app\.bsky\.notification\.listNotifications", self.list_notifications)
+        self.route("GET", prefix + r"app\.bsky\.feed\.getPosts", self.get_posts)
 
     def add_account(self, identifier: str, password: str) -> str:
         did = f"did:plc:{hashlib.sha256(identifier.encode()).hexdigest()[:24]}"
@@ -257,3 +266,82 @@ class FakeBluesky(FakeServer):
         body = request.json() or {}
         self.records.pop((did, body.get("rkey", "")), None)
         return Reply(200, {})
+
+    # --- notifications -------------------------------------------------------------
+
+    def add_notification(
+        self, reason: str = "reply", *, handle: str = "bob.bsky.social", text: str = "", parent: dict | None = None
+    ) -> dict:
+        """Someone replies to `parent` ({uri, cid}), mentions, quotes, likes... our account."""
+        self.clock += timedelta(minutes=1)
+        stamp = self.clock.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        author_did = f"did:plc:{hashlib.sha256(handle.encode()).hexdigest()[:24]}"
+        rkey = f"3m{len(self.notifications) + 1:011d}"
+        uri = f"at://{author_did}/{COLLECTION}/{rkey}"
+        record: dict = {"$type": COLLECTION, "text": text, "createdAt": stamp, "langs": []}
+        if reason == "reply" and parent:
+            root = next(
+                (r["value"].get("reply", {}).get("root") for r in self.records.values() if r["uri"] == parent["uri"]),
+                None,
+            )
+            record["reply"] = {"root": root or parent, "parent": parent}
+        if reason == "quote" and parent:
+            record["embed"] = {"$type": "app.bsky.embed.record", "record": parent}
+        notification = {
+            "uri": uri,
+            "cid": "bafyrei" + hashlib.sha256(uri.encode()).hexdigest()[:52],
+            "author": {"did": author_did, "handle": handle},
+            "reason": reason,
+            "reasonSubject": (parent or {}).get("uri"),
+            "record": record,
+            "isRead": False,
+            "indexedAt": stamp,
+            "_seq": len(self.notifications) + 1,
+        }
+        self.notifications.append(notification)
+        if reason in ("reply", "mention", "quote"):
+            # The network's own post: it can be replied to.
+            self.records[(author_did, rkey)] = {"uri": uri, "cid": notification["cid"], "value": record}
+        return notification
+
+    def list_notifications(self, request: Request) -> Reply:
+        _did, failure = self._did(request)
+        if failure:
+            return failure
+        try:
+            limit = int(request.field("limit", "50") or 50)
+        except ValueError:
+            return self._error(400, "InvalidRequest", "limit must be an integer")
+        if not 1 <= limit <= 100:
+            return self._error(400, "InvalidRequest", "limit must be between 1 and 100")
+        reasons = request.query.get("reasons")
+        rows = [n for n in reversed(self.notifications) if not reasons or n["reason"] in reasons]
+        if cursor := request.field("cursor"):
+            rows = [n for n in rows if n["_seq"] < int(cursor)]
+        page, rest = rows[:limit], rows[limit:]
+        body: dict = {"notifications": [{k: v for k, v in n.items() if k != "_seq"} for n in page]}
+        if rest:
+            body["cursor"] = str(page[-1]["_seq"])
+        return Reply(200, body)
+
+    # --- post views (app.bsky.feed.getPosts: up to 25 uris, counts on each postView) ---
+
+    def get_posts(self, request: Request) -> Reply:
+        _did, failure = self._did(request)
+        if failure:
+            return failure
+        uris = request.query.get("uris", [])
+        if not 1 <= len(uris) <= 25:
+            return self._error(400, "InvalidRequest", "uris must have between 1 and 25 items")
+        posts = []
+        for record in self.records.values():
+            if record["uri"] in uris:
+                counts = {
+                    "replyCount": 0,
+                    "repostCount": 0,
+                    "likeCount": 0,
+                    "quoteCount": 0,
+                    **record.get("counts", {}),
+                }
+                posts.append({"uri": record["uri"], "cid": record["cid"], "record": record["value"], **counts})
+        return Reply(200, {"posts": posts})  # a deleted post is simply missing

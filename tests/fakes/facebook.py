@@ -18,15 +18,22 @@ same redirect_uri, the app's secret) into a short-lived user token and, with
 grant_type=fb_exchange_token, that into a long-lived one; GET /me/accounts lists `pages`
 with their Page tokens, tasks and linked instagram_business_account. The first Page's
 token is the one /feed accepts. `revoke_grants()`: the user removed the app.
+Comments (graph-api/reference/object/comments): GET /{object-id}/comments with `order`
+(chronological, the default, or reverse_chronological), `filter` (toplevel, the default, or
+stream: replies to comments too, with `parent`), `limit` (at most 100), `after`/`before`
+cursors; the answer is {data, paging: {cursors: {before, after}, next?}}, no paging when
+empty. A comment can be commented on (a reply); the Page's own comments have `from` = the Page.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import itertools
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,10 +64,15 @@ class FakeFacebook(FakeServer):
         self.posts: dict[str, dict] = {}
         self.comments: dict[str, dict] = {}
         self._ids = itertools.count(900_000_000_000_001)
+        self.comment_order: list[str] = []  # every comment id, oldest first
+        self.clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
         v = r"/v\d+\.\d+"
         self.route("POST", v + r"/(?P<page>\d+)/photos", self.photo_upload)
         self.route("POST", v + r"/(?P<page>\d+)/feed", self.feed_post)
         self.route("POST", v + r"/(?P<post>\d+_\d+)/comments", self.comment)
+        self.route("GET", v + r"/(?P<post>\d+_\d+)/comments", self.comments_list)
+        self.route("GET", v + r"/(?P<post>\d+_\d+)/insights", self.insights)
+        self.route("GET", v + r"/(?P<post>\d+_\d+)", self.post_get)
         self.route("DELETE", v + r"/(?P<id>[\d_]+)", self.delete)
         self.route("POST", v + r"/(?P<id>\d+_\d+)", self.update)
         self.route("GET", v + r"/dialog/oauth", self.dialog)
@@ -160,11 +172,81 @@ class FakeFacebook(FakeServer):
     def comment(self, request: Request) -> Reply:
         if failure := self._auth(request):
             return failure
-        if request.match["post"] not in self.posts:
+        target = request.match["post"]
+        if target not in self.posts and target not in self.comments:
             return graph_error(400, "Unsupported post request.", 100, 33, "GraphMethodException")
-        comment_id = f"{request.match['post'].split('_')[1]}_{next(self._ids)}"
-        self.comments[comment_id] = {"post": request.match["post"], "message": request.field("message")}
+        comment_id = self._comment_add(target, request.field("message") or "", {"id": self.page_id, "name": "Page"})
         return Reply(200, {"id": comment_id})
+
+    def add_comment(self, target: str, message: str, *, name: str = "Marie Dupont") -> str:
+        """Someone comments on a post (or replies to a comment)."""
+        return self._comment_add(target, message, {"id": str(abs(hash(name)) % 10**15), "name": name})
+
+    def _comment_add(self, target: str, message: str, author: dict) -> str:
+        self.clock += timedelta(minutes=1)
+        parent = self.comments.get(target)
+        post = parent["post"] if parent else target
+        comment_id = f"{post.split('_')[1]}_{next(self._ids)}"
+        self.comments[comment_id] = {
+            "post": post,
+            "parent": target if parent else None,
+            "message": message,
+            "from": author,
+            "created_time": self.clock.strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        }
+        self.comment_order.append(comment_id)
+        return comment_id
+
+    @staticmethod
+    def _cursor(index: int) -> str:
+        return base64.b64encode(f"idx:{index}".encode()).decode()
+
+    def comments_list(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        post = request.match["post"]
+        if post not in self.posts and post not in self.comments:
+            return graph_error(400, "Unsupported get request.", 100, 33, "GraphMethodException")
+        stream = request.field("filter", "toplevel") == "stream"
+
+        def belongs(comment: dict) -> bool:
+            if post in self.posts:
+                return comment["post"] == post and (stream or comment["parent"] is None)
+            return comment["parent"] == post  # the replies to a comment
+
+        rows = [
+            (i, cid) for i, cid in enumerate(self.comment_order) if cid in self.comments and belongs(self.comments[cid])
+        ]
+        if request.field("order", "chronological") == "reverse_chronological":
+            rows.reverse()
+        try:
+            limit = min(int(request.field("limit", "25") or 25), 100)
+        except ValueError:
+            return graph_error(400, "(#100) Param limit must be a number", 100)
+        if after := request.field("after"):
+            position = int(base64.b64decode(after).decode().split(":")[1])
+            rows = rows[[i for i, _ in rows].index(position) + 1 :] if position in [i for i, _ in rows] else []
+        page = rows[:limit]
+        fields = {"id", "message", "created_time", "from", "permalink_url", "parent"}
+        data = []
+        for _index, cid in page:
+            comment = self.comments[cid]
+            full = {
+                "id": cid,
+                "message": comment["message"],
+                "created_time": comment["created_time"],
+                "from": comment["from"],
+                "permalink_url": f"https://www.facebook.com/{comment['post']}?comment_id={cid}",
+            }
+            if stream and comment.get("parent"):
+                full["parent"] = {"id": comment["parent"]}
+            data.append({k: v for k, v in full.items() if k in fields})
+        body: dict = {"data": data}
+        if page:
+            body["paging"] = {"cursors": {"before": self._cursor(page[0][0]), "after": self._cursor(page[-1][0])}}
+            if len(rows) > limit:
+                body["paging"]["next"] = f"{self.url}/v21.0/{post}/comments?after={self._cursor(page[-1][0])}"
+        return Reply(200, body)
 
     def delete(self, request: Request) -> Reply:
         if failure := self._auth(request):
@@ -282,3 +364,35 @@ class FakeFacebook(FakeServer):
                 row["instagram_business_account"] = dict(page["instagram"])
             data.append(row)
         return Reply(200, {"data": data, "paging": {"cursors": {"before": "QVFIUk", "after": "QVFIUl"}}})
+
+    # --- a post's figures: reactions/comments with summary(true), shares; insights reach ---
+
+    def post_get(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        post = self.posts.get(request.match["post"])
+        if post is None:
+            return graph_error(400, "Unsupported get request.", 100, 33, "GraphMethodException")
+        fields = request.field("fields", "") or ""
+        body: dict = {"id": request.match["post"]}
+        comments = sum(1 for c in self.comments.values() if c["post"] == request.match["post"])
+        if "reactions.summary(true)" in fields:
+            body["reactions"] = {"data": [], "summary": {"total_count": post.get("reactions", 0)}}
+        if "comments.summary(true)" in fields:
+            body["comments"] = {"data": [], "summary": {"order": "ranked", "total_count": comments}}
+        if "shares" in fields and post.get("shares"):
+            body["shares"] = {"count": post["shares"]}  # absent when never shared
+        return Reply(200, body)
+
+    def insights(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        post = self.posts.get(request.match["post"])
+        if post is None:
+            return graph_error(400, "Unsupported get request.", 100, 33, "GraphMethodException")
+        if post.get("insights_forbidden"):
+            return graph_error(403, "(#10) Requires read_insights permission", 10)
+        value = post.get("reach", 0)
+        return Reply(
+            200, {"data": [{"name": "post_impressions_unique", "period": "lifetime", "values": [{"value": value}]}]}
+        )

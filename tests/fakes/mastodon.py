@@ -18,10 +18,16 @@ registrations; /oauth/authorize, /oauth/token and /oauth/revoke are an Authoriza
 signed-in account. Mastodon's tokens never expire and come without a refresh token; set
 `oauth.token_lifetime` to have the fake answer expires_in and refresh_token as Doorkeeper
 does when a server enables refresh tokens.
+Notifications (docs.joinmastodon.org/methods/notifications): GET /api/v1/notifications with
+`types[]` / `exclude_types[]`, `max_id` (older than), `since_id` (newer than, newest first),
+`min_id` (the page immediately newer than), `limit` (default 40, at most 80), newest first in
+the body, and a Link header with `rel="next"` (max_id) and `rel="prev"` (min_id). A reply to
+one of our statuses is a "mention" notification whose status has `in_reply_to_id`.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
@@ -61,6 +67,9 @@ class FakeMastodon(FakeServer):
         self.media_processing_polls = 0  # > 0: uploads answer 202 and need that many 206 polls
         self.rate_limit_remaining: int | None = None
         self._ids = itertools.count(109_000_000_000_000_001)
+        self.notifications: list[dict] = []  # oldest first
+        self._notification_ids = itertools.count(1001)
+        self.clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
         self.route("GET", r"/api/v2/instance", self.instance)
         self.route("POST", r"/api/v2/media", self.media_upload)
         self.route("GET", r"/api/v1/media/(?P<id>\d+)", self.media_get)
@@ -81,6 +90,8 @@ class FakeMastodon(FakeServer):
         )
         self.usernames = {"1": "zone_bxl"}
         self._apps = itertools.count(1)
+        self.route("GET", r"/api/v1/notifications", self.notifications_list)
+        self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
 
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
@@ -310,3 +321,80 @@ class FakeMastodon(FakeServer):
         status["media_attachments"] = [self._media_json(m) for m in media_ids]
         status["edited_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         return Reply(200, status)
+        """A status with its public counts (docs: entities/Status, replies/reblogs/favourites_count)."""
+        if self._account(request) is None:
+            return self._unauthorized()
+        if limited := self._rate_limited():
+            return limited
+        status = self.statuses.get(request.match["id"])
+        if status is None:
+            return Reply(404, {"error": "Record not found"})
+        counts = {"replies_count": 0, "reblogs_count": 0, "favourites_count": 0, **status.get("counts", {})}
+        return Reply(200, {k: v for k, v in status.items() if k != "counts"} | counts)
+
+    # --- notifications -------------------------------------------------------------
+
+    def add_notification(
+        self,
+        kind: str = "mention",
+        *,
+        acct: str = "alice@example.social",
+        text: str = "",
+        in_reply_to: str | None = None,
+    ) -> dict:
+        """Someone mentions (or replies to, or favourites) our account: a notification arrives."""
+        self.clock += timedelta(minutes=1)
+        created = self.clock.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        account = {"id": str(abs(hash(acct)) % 10**9), "acct": acct, "username": acct.split("@")[0]}
+        status = None
+        if kind in ("mention", "favourite", "reblog"):
+            status_id = str(next(self._ids))
+            status = {
+                "id": status_id,
+                "created_at": created,
+                "uri": f"https://example.social/users/{account['username']}/statuses/{status_id}",
+                "url": f"https://example.social/@{account['username']}/{status_id}",
+                "content": '<p><span class="h-card"><a href="https://fake.social/@zone" class="u-url mention">'
+                f"@<span>zone</span></a></span> {html.escape(text)}</p>",
+                "in_reply_to_id": in_reply_to,
+                "account": account,
+            }
+            self.statuses[status_id] = status
+        notification = {
+            "id": str(next(self._notification_ids)),
+            "type": kind,
+            "created_at": created,
+            "account": account,
+            "status": status,
+        }
+        self.notifications.append(notification)
+        return notification
+
+    def notifications_list(self, request: Request) -> Reply:
+        if self._account(request) is None:
+            return self._unauthorized()
+        if limited := self._rate_limited():
+            return limited
+        try:
+            limit = min(int(request.field("limit", "40") or 40), 80)
+        except ValueError:
+            return Reply(400, {"error": "limit must be a number"})
+        types = request.query.get("types[]")
+        excluded = set(request.query.get("exclude_types[]", []))
+        rows = [n for n in self.notifications if (not types or n["type"] in types) and n["type"] not in excluded]
+        if max_id := request.field("max_id"):
+            rows = [n for n in rows if int(n["id"]) < int(max_id)]
+        if since_id := request.field("since_id"):
+            rows = [n for n in rows if int(n["id"]) > int(since_id)]
+        if min_id := request.field("min_id"):
+            rows = [n for n in rows if int(n["id"]) > int(min_id)][:limit]  # just after min_id
+        else:
+            rows = rows[-limit:]
+        page = list(reversed(rows))  # newest first
+        headers = {}
+        if page:
+            base = f"{self.url}/api/v1/notifications"
+            headers["Link"] = (
+                f'<{base}?max_id={page[-1]["id"]}>; rel="next", <{base}?min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return Reply(200, page, headers)

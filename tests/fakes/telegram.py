@@ -14,6 +14,10 @@ Connect checks: getMe answers the bot (User: id, is_bot, first_name, username); 
 chat (ChatFullInfo: id, type, title, username) or 400 "Bad Request: chat not found";
 getChatMember(chat_id, user_id) the bot's ChatMember in that chat: status "administrator"
 (with can_post_messages in a channel) where `make_admin` made it one, else "member" or "left".
+getUpdates (the inbox): updates numbered in order; `offset` confirms every earlier update,
+which is then gone for good; `limit` 1-100; 409 Conflict while a webhook is set. A channel
+post is mirrored into its linked discussion group (is_automatic_forward, forward_origin of
+type "channel"); a comment is a group message replying to that mirror.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class FakeTelegram(FakeServer):
         self.chat_info: dict[str, dict] = {}  # chat id → ChatFullInfo
         self.admins: dict[str, dict[int, bool]] = {}  # chat id → {bot id: can_post_messages}
         self._ids = itertools.count(100)
+        self.updates: list[dict] = []
+        self._update_ids = itertools.count(500_000)
+        self.webhook_set = False
         self.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self.call)
 
     def add_bot(self, token: str, username: str) -> dict:
@@ -98,6 +105,8 @@ class FakeTelegram(FakeServer):
         if method == "getMe":
             bot = self.bots.get(request.match["token"], {"id": 1, "is_bot": True, "first_name": "bot"})
             return Reply(200, {"ok": True, "result": bot})
+        if request.match["method"] == "getUpdates":
+            return self.get_updates(params)
         if str(params.get("chat_id", "")) not in self.chats:
             return self._bad("Bad Request: chat not found")
         reply = params.get("reply_parameters")
@@ -231,3 +240,49 @@ class FakeTelegram(FakeServer):
         return self._edited(
             params, "caption", params.get("caption", ""), 1024, "Bad Request: message caption is too long"
         )
+
+    # --- the inbox: a linked discussion group ------------------------------------------
+
+    def mirror(self, channel_message_id: int, *, channel_chat_id: int, group_chat_id: int) -> dict:
+        """The channel post as Telegram copies it into the linked discussion group."""
+        message = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": group_chat_id, "type": "supergroup"},
+            "is_automatic_forward": True,
+            "forward_origin": {"type": "channel", "chat": {"id": channel_chat_id}, "message_id": channel_message_id},
+            "text": self.messages.get(channel_message_id, {}).get("text", ""),
+        }
+        self.messages[message["message_id"]] = message
+        self._update(message)
+        return message
+
+    def add_comment(self, group_chat_id: int, text: str, *, reply_to: dict | None = None, username: str = "") -> dict:
+        message: dict = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": group_chat_id, "type": "supergroup"},
+            "from": {"id": 42, "is_bot": False, "first_name": "Jan", **({"username": username} if username else {})},
+            "text": text,
+        }
+        if reply_to:
+            message["reply_to_message"] = reply_to
+        self.messages[message["message_id"]] = message
+        self._update(message)
+        return message
+
+    def _update(self, message: dict) -> None:
+        self.updates.append({"update_id": next(self._update_ids), "message": message})
+
+    def get_updates(self, params: dict) -> Reply:
+        if self.webhook_set:
+            return self._bad("Conflict: can't use getUpdates method while webhook is active", 409)
+        limit = int(params.get("limit", 100))
+        if not 1 <= limit <= 100:
+            return self._bad("Bad Request: limit must be between 1 and 100")
+        if offset := params.get("offset"):
+            # Confirmed: Telegram forgets them.
+            self.updates = [u for u in self.updates if u["update_id"] >= int(offset)]
+        allowed = params.get("allowed_updates")
+        page = [u for u in self.updates if not allowed or any(k in u for k in allowed)][:limit]
+        return Reply(200, {"ok": True, "result": page})

@@ -74,6 +74,10 @@ class FakeX(FakeServer):
         self.oauth.token_lifetime = 7200
         self.oauth.revoke_body = {"revoked": True}
         self.usernames = {"1": "PolitieBrussel"}
+        self.route("GET", r"/2/users/(?P<user>\d+)/mentions", self.mentions)
+        self.user_id = "1500000000000000001"
+        self.mention_list: list[dict] = []  # oldest first
+        self.authors: dict[str, str] = {}
 
     def expire_token(self) -> None:
         """The OAuth 2.0 access token expired (401)."""
@@ -195,3 +199,54 @@ class FakeX(FakeServer):
             return failure
         deleted = self.tweets.pop(request.match["id"], None) is not None
         return Reply(200, {"data": {"deleted": deleted}})
+
+    # --- mentions timeline (GET /2/users/:id/mentions): newest first, since_id / start_time,
+    # max_results 5-100, pagination_token from meta.next_token, includes.users for expansions ---
+
+    def add_mention(self, text: str, *, username: str = "buur", reply_to: str | None = None) -> dict:
+        tweet_id = str(next(self._ids))
+        author_id = str(abs(hash(username)) % 10**12)
+        self.authors[author_id] = username
+        tweet = {
+            "id": tweet_id,
+            "text": text,
+            "author_id": author_id,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "conversation_id": reply_to or tweet_id,
+        }
+        if reply_to:
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": reply_to}]
+        self.mention_list.append(tweet)
+        self.tweets[tweet_id] = {"text": text, "media": [], "reply_to": reply_to}
+        return tweet
+
+    def mentions(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        if request.match["user"] != self.user_id:
+            return problem(400, "Invalid Request", "The `id` query parameter value is not valid.")
+        try:
+            limit = int(request.field("max_results", "10") or 10)
+        except ValueError:
+            limit = 0
+        if not 5 <= limit <= 100:
+            return problem(400, "Invalid Request", "The `max_results` query parameter value is not between 5 and 100")
+        rows = list(reversed(self.mention_list))
+        if since := request.field("since_id"):
+            rows = [t for t in rows if int(t["id"]) > int(since)]
+        if start := request.field("start_time"):
+            rows = [t for t in rows if t["created_at"] >= start.replace("Z", ".000Z")]
+        if token := request.field("pagination_token"):
+            rows = [t for t in rows if int(t["id"]) < int(token)]
+        page, rest = rows[:limit], rows[limit:]
+        meta: dict = {"result_count": len(page)}
+        body: dict = {"meta": meta}
+        if page:
+            body["data"] = page
+            body["includes"] = {
+                "users": [{"id": t["author_id"], "username": self.authors[t["author_id"]]} for t in page]
+            }
+            meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
+        if rest:
+            meta["next_token"] = page[-1]["id"]  # opaque to the client
+        return Reply(200, body, self._limits())
