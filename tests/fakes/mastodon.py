@@ -91,7 +91,6 @@ class FakeMastodon(FakeServer):
         self.usernames = {"1": "zone_bxl"}
         self._apps = itertools.count(1)
         self.route("GET", r"/api/v1/notifications", self.notifications_list)
-        self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
 
     def add_token(self, token: str, account: str = "1") -> None:
         self.tokens[token] = account
@@ -283,10 +282,15 @@ class FakeMastodon(FakeServer):
         return Reply(200, status)
 
     def status_get(self, request: Request) -> Reply:
+        """A status with its public counts (docs: entities/Status, replies/reblogs/favourites_count);
+        a public status needs no token, a direct one is "not found" to the public."""
+        if limited := self._rate_limited():
+            return limited
         status = self.statuses.get(request.match["id"])
-        if status is None or status["visibility"] == "direct":
+        if status is None or status.get("visibility") == "direct":
             return Reply(404, {"error": "Record not found"})
-        return Reply(200, status)
+        counts = {"replies_count": 0, "reblogs_count": 0, "favourites_count": 0, **status.get("counts", {})}
+        return Reply(200, {k: v for k, v in status.items() if k != "counts"} | counts)
 
     def status_edit(self, request: Request) -> Reply:
         account = self._account(request)
