@@ -718,11 +718,7 @@ def _outcomes_record(calls: Iterable[_Call]) -> None:
         _rows_set(Delivery, deliveries, DELIVERY_OUTCOME_FIELDS)
         _rows_set(DeliveryAttempt, attempts, ["finished_at", "outcome", "http_status", "error", "duration_ms"])
         for channel_id, reason in reconnect_channels.items():
-            flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
-                needs_reconnect=True, needs_reconnect_reason=reason, needs_reconnect_since=now, updated_at=now
-            )
-            if flagged:
-                transaction.on_commit(_reconnect_notify_hook(channel_id))
+            channel_reconnect_needed(channel_id=channel_id, reason=reason, now=now)
         for channel_id, reason in gone_channels.items():
             # The endpoint said it is gone for good (410): stop routing to it.
             channel_disable(channel=Channel(pk=channel_id), reason=reason)
@@ -853,6 +849,19 @@ def _failure_notify_hook(delivery_ids: Sequence[int]) -> Callable[[], None]:
         deliveries_failure_notify(delivery_ids=ids)
 
     return failure_notify
+
+
+def channel_reconnect_needed(*, channel_id: int, reason: str, now: datetime | None = None) -> bool:
+    """The network refused the channel's credentials: hold its posts until it is reconnected
+    and tell its administrators (once, after the commit). False if it was already flagged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        flagged = Channel.objects.filter(pk=channel_id, needs_reconnect=False).update(
+            needs_reconnect=True, needs_reconnect_reason=reason[:2000], needs_reconnect_since=now, updated_at=now
+        )
+        if flagged:
+            transaction.on_commit(_reconnect_notify_hook(channel_id))
+    return bool(flagged)
 
 
 def _reconnect_notify_hook(channel_id: int) -> Callable[[], None]:
