@@ -382,6 +382,18 @@ TANDEM_INBOX_WATCH_DAYS = env.int("TANDEM_INBOX_WATCH_DAYS", default=14)
 TANDEM_INBOX_PAGES = env.int("TANDEM_INBOX_PAGES", default=20)
 # Where possible tips (replies to a witness appeal) are forwarded; empty: forwarding is refused.
 TANDEM_INVESTIGATOR_EMAILS = env.list("TANDEM_INVESTIGATOR_EMAILS", default=[])
+# Meta's language targeting ids (`locales`, Targeting Search `type=adlocale`) per variant
+# language, used where two variants reach the same postal codes (Brussels, facilities). A
+# JSON object, e.g. {"fr": [1003], "nl": [14, 83]}: an operator corrects an id Meta renumbers
+# without a release. Languages left out keep the defaults (publisher/territory/boost_targeting.py).
+TANDEM_BOOST_LOCALES = env.json("TANDEM_BOOST_LOCALES", default={})
+if not isinstance(TANDEM_BOOST_LOCALES, dict) or not all(
+    isinstance(ids, list) and ids and all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    for ids in TANDEM_BOOST_LOCALES.values()
+):
+    raise ImproperlyConfigured(
+        'TANDEM_BOOST_LOCALES must be a JSON object of language → list of Meta locale ids, e.g. {"fr": [1003]}.'
+    )
 TANDEM_MAX_UPLOAD_BYTES = env.int("TANDEM_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)  # one image file
 # A whole request body (an image plus the form around it): refused from its Content-Length, unread.
 TANDEM_UPLOAD_MAX_BYTES = env.int("TANDEM_UPLOAD_MAX_BYTES", default=25 * 1024 * 1024)

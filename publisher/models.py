@@ -479,6 +479,11 @@ class BoostState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class CredentialRefused(models.TextChoices):
+    CHANNEL = "channel", _("the channel's token")
+    ADS = "ads", _("the ad account's token")
+
+
 class Boost(models.Model):
     """A paid promotion of one published post (a Facebook or Instagram delivery) to the
     postal codes of the part of the message's audience that reads its language. Created
@@ -536,6 +541,12 @@ class Boost(models.Model):
     impressions = models.PositiveIntegerField(_("impressions"), default=0)
     results_at = models.DateTimeField(_("results read at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Meta refused the credential used (Graph error 190 and kin): the channel's own token
+    # (the channel then needs reconnecting) or the separate ad-account one. Shown in words
+    # until a call with it succeeds again.
+    credential_refused = models.CharField(
+        _("credential refused"), max_length=10, choices=CredentialRefused.choices, blank=True
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -551,6 +562,21 @@ class Boost(models.Model):
             "language": self.language.upper(),
             "state": self.get_state_display(),
         }
+
+
+class AdAccountWallet(models.Model):
+    """One row per Meta ad account, made on first use. A proposal locks it while it checks
+    the account's monthly budget and records its promotions, so proposals on different
+    channels (or messages) that share the account take turns instead of both passing."""
+
+    ad_account = models.CharField(_("ad account"), max_length=50, unique=True)
+
+    class Meta:
+        verbose_name = _("ad account")
+        verbose_name_plural = _("ad accounts")
+
+    def __str__(self) -> str:
+        return self.ad_account
 
 
 # What each audit verb says, in words (the audit pages, an event's title).

@@ -24,6 +24,14 @@ def graph_error(response: httpx.Response, *secrets: str) -> ChannelError:
     code = int(error.get("code") or 0)
     subcode = error.get("error_subcode")
     message = excerpt(redact(str(error["message"]), *secrets)) if error.get("message") else ""
+    # The Marketing API's validation errors say little in `message` ("Invalid parameter"):
+    # the words meant for a person are in `error_user_title`/`error_user_msg` (Graph API,
+    # "Handling Errors").
+    user_words = " ".join(
+        str(error[name]).strip() for name in ("error_user_title", "error_user_msg") if error.get(name)
+    )
+    if user_words and user_words not in message:
+        message = f"{message} — {excerpt(redact(user_words, *secrets))}" if message else excerpt(user_words)
     text = f"HTTP {response.status_code}: {message or error_text(response, *secrets)}"
     if code:
         text += f" (code {code}{f'/{subcode}' if subcode else ''})"

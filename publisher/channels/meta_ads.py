@@ -116,6 +116,12 @@ class MetaAds:
         account = str(self.channel.config.get("ad_account_id", "")).strip()
         return account if account.startswith("act_") else f"act_{account}"
 
+    @property
+    def uses_channel_token(self) -> bool:
+        """True when no separate ad-account credential (``<secret_ref>_ADS``) is set: a refused
+        token is then the channel's own, and the channel needs reconnecting."""
+        return not channel_secret(self.channel, "ads", required=False)
+
     def _token(self) -> str:
         return channel_secret(self.channel, "ads", required=False) or channel_secret(self.channel)
 

@@ -33,5 +33,8 @@ def home_boosts(context: dict[str, Any]) -> dict[str, Any]:
     return {
         "awaiting": list(boosts.boosts_awaiting_approval(user)[:20]),
         "running": list(boosts.boosts_running()[:20]),
+        "refused": [
+            {"boost": b, "problem": boosts.boost_access_problem(b)} for b in boosts.boosts_access_refused()[:20]
+        ],
         "csrf_token": context.get("csrf_token"),
     }

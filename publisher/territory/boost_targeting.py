@@ -12,17 +12,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from django.conf import settings
+
 from publisher.models import Language
 from publisher.territory import routing
 
-# Meta's ad locale ids (Targeting Search, type=adlocale): "French (All)" is 1003; Dutch has
-# no "(All)" group, so both of its locales: "Dutch" 14 and "Dutch (België)"/"Flemish" 83.
-META_LOCALES: Mapping[str, tuple[int, ...]] = {
+# Meta's ad locale ids: what Targeting Search answers to `GET /search?type=adlocale&q=<name>`
+# (`data[].key`). Meta's reference pages document the search, not the ids, so these come
+# from public code that stores that search's whole answer, in two copies that agree
+# (github.com/Suglobov/dolphin-test src/constants/bundles/Locales.js, and a React targeting
+# dialog embedding the same list): French (All) 1003, Dutch 14, Dutch (België) 83 (shown as
+# "Flemish" in the later copy), German 5, with French (France) 9 and French (Canada) 44
+# under French (All). Set aside: a list giving French (All) 1002 and Dutch (België) 34 that
+# says it holds made-up mock values, and one giving 16 (Portuguese (Brazil) in both copies).
+# Dutch has no "(All)" group, hence both of its locales. An operator checks them with the
+# search above and corrects them with TANDEM_BOOST_LOCALES (settings), without a release.
+DEFAULT_META_LOCALES: Mapping[str, tuple[int, ...]] = {
     Language.FR: (1003,),
     Language.NL: (14, 83),
     Language.DE: (5,),
 }
 COUNTRY = "BE"
+
+
+def meta_locales() -> dict[str, tuple[int, ...]]:
+    """The ids per language: the defaults, as corrected by TANDEM_BOOST_LOCALES."""
+    configured = getattr(settings, "TANDEM_BOOST_LOCALES", None) or {}
+    return {
+        **{str(k): tuple(v) for k, v in DEFAULT_META_LOCALES.items()},
+        **{str(k): tuple(int(i) for i in v) for k, v in configured.items()},
+    }
 
 
 class MunicipalityWithPostalCodes(routing.MunicipalityLike, Protocol):
@@ -86,7 +105,9 @@ def postal_codes_of(municipality: MunicipalityWithPostalCodes) -> list[str]:
 
 
 def language_audiences(
-    municipalities: Iterable[MunicipalityWithPostalCodes], available: Iterable[str]
+    municipalities: Iterable[MunicipalityWithPostalCodes],
+    available: Iterable[str],
+    locales: Mapping[str, tuple[int, ...]] | None = None,
 ) -> dict[str, LanguageAudience]:
     """One audience per variant language the municipalities need, by the language law's
     routing (German is served by French where there is no German variant). A postal code
@@ -102,6 +123,7 @@ def language_audiences(
             nis.setdefault(language, set()).add(municipality.nis_code)
             part = shared if len(variants) > 1 else home
             part.setdefault(language, set()).update(postal_codes_of(municipality))
+    locales = meta_locales() if locales is None else locales
     audiences = {}
     for language in routing.sort_languages(nis):
         shared_codes = shared.get(language, set())
@@ -110,6 +132,6 @@ def language_audiences(
             nis_codes=tuple(sorted(nis[language])),
             home_postal_codes=tuple(sorted(home.get(language, set()) - shared_codes)),
             shared_postal_codes=tuple(sorted(shared_codes)),
-            locales=META_LOCALES.get(language, ()) if shared_codes else (),
+            locales=tuple(locales.get(language, ())) if shared_codes else (),
         )
     return audiences

@@ -98,6 +98,7 @@ def boost_panel(user: User, message: Message, form: BoostForm | None = None) -> 
             {
                 "boost": b,
                 "state": boosts.boost_display_state(b),
+                "access_problem": boosts.boost_access_problem(b),
                 "budget": boosts.minor_to_euros(b.budget_minor),
                 "spend": boosts.minor_to_euros(b.spend_minor),
                 "can_approve": b.state == "proposed"

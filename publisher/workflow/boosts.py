@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -25,13 +25,16 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from publisher.audit import audit_record
-from publisher.channels.base import ChannelError
+from publisher.channels.base import AuthError, ChannelError
 from publisher.channels.meta_ads import IN_REVIEW, REFUSED, MetaAds, PromotionIds, PromotionSpec
+from publisher.delivery.publishing import channel_reconnect_needed
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import (
+    AdAccountWallet,
     Boost,
     BoostState,
     Channel,
+    CredentialRefused,
     Delivery,
     DeliveryState,
     Message,
@@ -45,12 +48,15 @@ logger = logging.getLogger(__name__)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 NETWORKS = ("facebook", "instagram")
+PROMOTED_LANGUAGES = ("fr", "nl", "de")
 BOOSTABLE = {MessageState.PUBLISHED, MessageState.PARTIALLY_FAILED}
 # Budgets committed this month: what may still be spent, or what was spent.
 COMMITTED = {BoostState.CREATING, BoostState.PROPOSED, BoostState.ACTIVE}
 SPENT = {BoostState.REJECTED, BoostState.COMPLETED, BoostState.STOPPED}
 STOPPABLE = {BoostState.CREATING, BoostState.PROPOSED, BoostState.ACTIVE}
 AGE_MIN, AGE_MAX = 13, 65
+# A start typed a few minutes ago (the form took time to fill) still means "now".
+START_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,8 @@ def _check_request(request: BoostRequest, now: datetime) -> None:
         errors.setdefault("ends_at", []).append(_("The end must come after the start."))
     if request.ends_at <= now:
         errors.setdefault("ends_at", []).append(_("The end is already past."))
+    if request.starts_at < now - START_GRACE:
+        errors.setdefault("starts_at", []).append(_("The start is already past: promotions cannot start earlier."))
     ages = [a for a in (request.age_min, request.age_max) if a is not None]
     if any(not AGE_MIN <= age <= AGE_MAX for age in ages):
         errors.setdefault("age_min", []).append(
@@ -158,7 +166,9 @@ def _check_request(request: BoostRequest, now: datetime) -> None:
     if not request.budgets:
         errors.setdefault("budget", []).append(_("Give a budget for at least one language."))
     for language, amount in request.budgets.items():
-        if amount <= 0:
+        if language not in PROMOTED_LANGUAGES:
+            errors.setdefault("budget", []).append(_("No post in this language can be promoted."))
+        elif not amount.is_finite() or amount <= 0:
             errors.setdefault(f"budget_{language}", []).append(_("A budget must be more than zero."))
         elif amount > maximum:
             errors.setdefault(f"budget_{language}", []).append(
@@ -192,17 +202,24 @@ def message_boost_propose(*, message: Message, request: BoostRequest, actor: Use
         message = Message.objects.select_for_update().get(pk=message.pk)
         if message.state not in BOOSTABLE:
             raise InvalidTransition(_("Only a published message can be promoted."))
-        boosts: list[Boost] = []
-        for language, amount in sorted(request.budgets.items()):
-            delivery = deliveries[language]
-            # One wallet at a time: the channel row serialises proposals against its account.
-            channel = Channel.objects.select_for_update().get(pk=delivery.channel_id)
-            account = _ad_account(channel)
-            if not account:
+        channels = {language: Channel.objects.get(pk=deliveries[language].channel_id) for language in request.budgets}
+        accounts: dict[str, str] = {}
+        for language, channel in channels.items():
+            accounts[language] = _ad_account(channel)
+            if not accounts[language]:
                 raise ValidationError(
                     _("The channel “%(channel)s” has no ad account: set ad_account_id in its configuration.")
                     % {"channel": channel.name}
                 )
+        _posts_not_already_promoted(message, [deliveries[language] for language in request.budgets])
+        # One wallet at a time, whatever channel or message draws on it; in a fixed order so
+        # two proposals over the same accounts never wait on each other crosswise.
+        for account in sorted(set(accounts.values())):
+            _wallet_lock(account)
+        boosts: list[Boost] = []
+        for language, amount in sorted(request.budgets.items()):
+            delivery = deliveries[language]
+            channel, account = channels[language], accounts[language]
             dry_run = is_dry_run(message, channel)
             budget = euros_to_minor(amount)
             if not dry_run:
@@ -248,6 +265,33 @@ def message_boost_propose(*, message: Message, request: BoostRequest, actor: Use
 
         transaction.on_commit(boosts_create_after_commit, robust=True)
     return boosts
+
+
+def _wallet_lock(account: str) -> None:
+    """Hold the ad account's row until the commit (made on first use; two first uses at
+    once: the second waits on the unique key, then finds the row)."""
+    AdAccountWallet.objects.get_or_create(ad_account=account)
+    AdAccountWallet.objects.select_for_update().get(ad_account=account)
+
+
+def _posts_not_already_promoted(message: Message, deliveries: Iterable[Delivery]) -> None:
+    """A post has one promotion under way at a time: a second "Boost" (a double submit, two
+    people at once) would double the spend. Stop the first to propose another."""
+    under_way = set(
+        Boost.objects.filter(
+            message=message, post_id__in=[d.remote_id for d in deliveries], state__in=STOPPABLE
+        ).values_list("language", flat=True)
+    )
+    if under_way:
+        raise ValidationError(
+            {
+                f"budget_{language}": [
+                    _("The %(language)s post already has a promotion under way: stop it before proposing another.")
+                    % {"language": language.upper()}
+                ]
+                for language in sorted(under_way)
+            }
+        )
 
 
 def boost_summary(boost: Boost) -> dict[str, object]:
@@ -300,6 +344,18 @@ def _record_requests(boost: Boost, client: MetaAds) -> None:
     client.built.clear()
 
 
+def _credential_refused(boost: Boost, client: MetaAds, exc: ChannelError) -> str:
+    """Which credential Meta refused ("" when the error is not about access). The channel's
+    own token refused: the channel is flagged for reconnection the way a refused post does
+    (its posts wait, its administrators are told)."""
+    if not isinstance(exc, AuthError):
+        return ""
+    if client.uses_channel_token:
+        channel_reconnect_needed(channel_id=boost.channel_id, reason=str(exc))
+        return str(CredentialRefused.CHANNEL)
+    return str(CredentialRefused.ADS)
+
+
 def boosts_create_remote(boost_ids: Sequence[int]) -> None:
     """Create each proposed promotion at Meta, paused (or only build it: dry run). Runs after
     the proposal's commit; no transaction is open around the calls."""
@@ -310,7 +366,8 @@ def boosts_create_remote(boost_ids: Sequence[int]) -> None:
         except ChannelError as exc:
             _record_requests(boost, client)
             boost.state, boost.last_error = BoostState.FAILED, str(exc)
-            boost.save(update_fields=["state", "last_error", "requests", "updated_at"])
+            boost.credential_refused = _credential_refused(boost, client, exc)
+            boost.save(update_fields=["state", "last_error", "credential_refused", "requests", "updated_at"])
             audit_record(
                 actor=None,
                 actor_label="meta",
@@ -320,6 +377,7 @@ def boosts_create_remote(boost_ids: Sequence[int]) -> None:
             )
             continue
         _record_requests(boost, client)
+        boost.credential_refused = ""
         boost.campaign_id, boost.adset_ids, boost.creative_id, boost.ad_ids = (
             ids.campaign_id,
             ids.adset_ids,
@@ -330,7 +388,17 @@ def boosts_create_remote(boost_ids: Sequence[int]) -> None:
         updated = Boost.objects.filter(pk=boost.pk, state=BoostState.CREATING).update(
             state=BoostState.PROPOSED, updated_at=timezone.now()
         )
-        boost.save(update_fields=["campaign_id", "adset_ids", "creative_id", "ad_ids", "requests", "updated_at"])
+        boost.save(
+            update_fields=[
+                "campaign_id",
+                "adset_ids",
+                "creative_id",
+                "ad_ids",
+                "credential_refused",
+                "requests",
+                "updated_at",
+            ]
+        )
         if not updated:
             logger.info("Promotion %s was stopped while it was created; it stays paused.", boost.pk)
 
@@ -367,6 +435,7 @@ def boost_activate_remote(boost_id: int) -> None:
     except ChannelError as exc:
         # It stays paused at Meta: nothing is spent; the approver sees why.
         boost.state, boost.last_error = BoostState.FAILED, str(exc)
+        boost.credential_refused = _credential_refused(boost, client, exc)
         audit_record(
             actor=None,
             actor_label="meta",
@@ -375,7 +444,7 @@ def boost_activate_remote(boost_id: int) -> None:
             summary={"boost": boost.pk, "error": str(exc)},
         )
     _record_requests(boost, client)
-    boost.save(update_fields=["state", "last_error", "requests", "updated_at"])
+    boost.save(update_fields=["state", "last_error", "credential_refused", "requests", "updated_at"])
 
 
 def _stop_marked(boost: Boost, actor: User | None, reason: str) -> None:
@@ -433,11 +502,12 @@ def boosts_pause_remote(boost_ids: Sequence[int]) -> None:
         except ChannelError as exc:
             # The periodic pull tries again (see boosts_refresh).
             boost.last_error = str(exc)
+            boost.credential_refused = _credential_refused(boost, client, exc)
         else:
-            boost.last_error = ""
+            boost.last_error, boost.credential_refused = "", ""
             boost.meta_status = "CAMPAIGN_PAUSED" if not boost.dry_run else boost.meta_status
         _record_requests(boost, client)
-        boost.save(update_fields=["last_error", "meta_status", "requests", "updated_at"])
+        boost.save(update_fields=["last_error", "credential_refused", "meta_status", "requests", "updated_at"])
 
 
 def boosts_refresh(*, now: datetime | None = None) -> int:
@@ -456,10 +526,13 @@ def boosts_refresh(*, now: datetime | None = None) -> int:
         .select_related("channel")
     )
     for boost in live:
+        client = _client(boost)
         try:
-            results = _client(boost).promotion_results(_ids(boost))
+            results = client.promotion_results(_ids(boost))
         except ChannelError as exc:
-            Boost.objects.filter(pk=boost.pk).update(last_error=str(exc), updated_at=now)
+            Boost.objects.filter(pk=boost.pk).update(
+                last_error=str(exc), credential_refused=_credential_refused(boost, client, exc), updated_at=now
+            )
             continue
         read += 1
         changes: dict[str, object] = {
@@ -469,6 +542,7 @@ def boosts_refresh(*, now: datetime | None = None) -> int:
             "impressions": results.impressions,
             "results_at": now,
             "last_error": "",
+            "credential_refused": "",
             "updated_at": now,
         }
         if results.effective_status in REFUSED:
@@ -489,6 +563,32 @@ def boost_display_state(boost: Boost) -> str:
     if boost.state == BoostState.ACTIVE and boost.meta_status in IN_REVIEW:
         return _("In review at Meta")
     return str(boost.get_state_display())
+
+
+def boost_access_problem(boost: Boost) -> str:
+    """What to do about a credential Meta refused, in words ("" when none was)."""
+    if boost.credential_refused == CredentialRefused.CHANNEL:
+        return _(
+            "Meta refused the access of the channel “%(channel)s” (expired or revoked): "
+            "the channel needs reconnecting; its posts wait until then."
+        ) % {"channel": boost.channel.name}
+    if boost.credential_refused == CredentialRefused.ADS:
+        return _(
+            "The ad account's access expired (Meta refused its credential): renew the ad-account "
+            "credential of the channel “%(channel)s”."
+        ) % {"channel": boost.channel.name}
+    return ""
+
+
+def boosts_access_refused(*, days: int = 14) -> QuerySet[Boost]:
+    """Promotions whose credential Meta refused lately, for the home page."""
+    since = timezone.now() - timedelta(days=days)
+    return (
+        Boost.objects.exclude(credential_refused="")
+        .filter(updated_at__gte=since, dry_run=False)
+        .select_related("message", "channel")
+        .order_by("-updated_at")
+    )
 
 
 def message_boosts(message: Message) -> QuerySet[Boost]:

@@ -157,3 +157,105 @@ def test_query_counts_do_not_grow_with_the_promotions(client, author, approver, 
     _boosts(published, author, 5, BoostState.ACTIVE)
     assert _queries(client, "/admin/") == home
     assert _queries(client, page(published)) == message_page
+
+
+# --- hostile input: a clear translated error, no 500, nothing saved ----------------------------
+
+
+def _local(delta):
+    return timezone.localtime(timezone.now() + delta, timezone.get_fixed_timezone(60)).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"boost-budget_fr": "-5"},
+        {"boost-budget_fr": "0", "boost-budget_nl": ""},
+        {"boost-budget_fr": "1e12"},
+        {"boost-budget_fr": "99999999999999999999"},
+        {"boost-budget_fr": "NaN"},
+        {"boost-budget_fr": "abc"},
+        {"boost-budget_fr": "", "boost-budget_nl": ""},
+        {"boost-ends_at": _local(timedelta(hours=2))},  # before the start (tomorrow)
+        {"boost-starts_at": _local(-timedelta(days=2)), "boost-ends_at": _local(timedelta(days=1))},
+        {"boost-ends_at": "not a date"},
+        {"boost-starts_at": "9999-12-31T23:59"},
+        {"boost-age_min": "10"},
+        {"boost-age_max": "70"},
+        {"boost-age_min": "50", "boost-age_max": "20"},
+        {"boost-age_min": "999999999999999999999999"},
+        {"boost-age_min": "-1"},
+        {"boost-network": "mastodon"},
+        {"boost-network": "instagram"},  # no Instagram post
+        {"boost-network": ""},
+    ],
+)
+def test_hostile_form_input_is_a_clear_error(client, author, published, extra):
+    client.force_login(author)
+    response = boost_post(client, published, follow=True, **extra)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'class="error"' in body
+    assert not Boost.objects.exists()
+    assert not AuditEvent.objects.filter(verb="boost.proposed").exists()
+
+
+def test_hostile_form_input_is_refused_in_french(client, author, published):
+    get_user_model().objects.filter(pk=author.pk).update(preferred_language="fr")
+    client.force_login(author)
+    body = boost_post(client, published, follow=True, **{"boost-starts_at": _local(-timedelta(days=2))}).content
+    assert "Le début est déjà passé" in body.decode()
+
+
+@pytest.mark.parametrize("state", [MessageState.DRAFT, MessageState.RETRACTED])
+def test_no_boost_of_an_unpublished_or_retracted_message(client, author, published, state):
+    published.__class__.objects.filter(pk=published.pk).update(state=state)
+    client.force_login(author)
+    response = boost_post(client, published, follow=True)
+    assert response.status_code == 200
+    assert "Only a published message can be promoted." in response.content.decode()
+    assert not Boost.objects.exists()
+
+
+def test_unknown_ids_are_404s(client, author, approver, published):
+    client.force_login(author)
+    assert client.post(reverse("admin:publisher_message_boost", args=[999999]), {}).status_code == 404
+    client.force_login(approver)
+    for name in ("admin:publisher_message_boost_approve", "admin:publisher_message_boost_stop"):
+        assert client.post(reverse(name, args=[999999])).status_code == 404
+
+
+def test_a_double_submit_proposes_once(client, author, published, django_capture_on_commit_callbacks):
+    client.force_login(author)
+    with django_capture_on_commit_callbacks(execute=True):
+        boost_post(client, published)
+        response = boost_post(client, published, follow=True)
+    assert sorted(Boost.objects.values_list("language", flat=True)) == ["fr", "nl"]
+    assert "already has a promotion under way" in response.content.decode()
+
+
+# --- a token Meta refused, in words --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "refused", "words"),
+    [
+        ("en", "ads", "access expired (Meta refused its credential)"),
+        ("fr", "ads", "L’accès au compte publicitaire a expiré"),
+        ("nl", "ads", "De toegang tot het advertentieaccount is verlopen"),
+        ("en", "channel", "needs reconnecting"),
+        ("fr", "channel", "doit être reconnecté"),
+        ("nl", "channel", "moet opnieuw verbonden worden"),
+    ],
+)
+def test_a_refused_credential_is_said_on_the_message_page_and_the_home_page(
+    client, author, approver, published, language, refused, words
+):
+    get_user_model().objects.filter(pk=approver.pk).update(preferred_language=language)
+    _boosts(published, author, 1, BoostState.ACTIVE)
+    Boost.objects.update(credential_refused=refused, last_error="HTTP 400: Session has expired (code 190/463)")
+    client.force_login(approver)
+    assert words in client.get(page(published)).content.decode()
+    home = client.get("/admin/").content.decode()
+    assert 'class="boost-access-refused"' in home
+    assert words in home

@@ -62,3 +62,45 @@ def test_propose_in_dutch_then_approve_the_spend_in_french(login, settings, role
     assert_layout(approver.page)
     approver.shot("boost-approved-fr")
     assert set(Boost.objects.values_list("state", flat=True)) == {BoostState.ACTIVE, BoostState.PROPOSED}
+
+
+def test_a_refused_credential_in_words_on_both_pages(login, roles):
+    """Meta refused the ad-account token: the message page and the home page say so (Dutch),
+    and the words fit the page at 1,280 px."""
+    author = UserFactory(username="auteur", roles=["author"], preferred_language="nl")
+    UserFactory(username="goedkeurder", roles=["approver"], preferred_language="nl")
+    config = {"page_id": "104000000000001", "ad_account_id": "1234567890"}
+    nl = ChannelFactory(name="Politie Brussel", kind="facebook", language="nl", covers_all=True, config=config)
+    message, (delivery,) = message_with_deliveries(
+        author=author,
+        title="Inbraken",
+        due_at=timezone.now() - timedelta(hours=1),
+        routes=[(nl, "sent")],
+        state=MessageState.PUBLISHED,
+        approved_audience=["21004"],
+    )
+    Boost.objects.create(
+        message=message,
+        delivery=delivery,
+        channel=nl,
+        post_id="104000000000001_1",
+        language="nl",
+        state=BoostState.ACTIVE,
+        budget_minor=2000,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=3),
+        postal_codes=["1000"],
+        ad_account="1234567890",
+        proposed_by=author,
+        credential_refused="ads",
+        last_error="HTTP 400: Error validating access token: Session has expired. (code 190/463)",
+    )
+    approver = login("goedkeurder", locale="nl-BE")
+    approver.goto("/admin/")
+    assert "toegang tot het advertentieaccount is verlopen" in approver.page.inner_text("#home-boosts")
+    assert_layout(approver.page)
+    approver.shot("boost-access-home-nl")
+    approver.goto(f"/admin/publisher/message/{message.pk}/change/")
+    assert "toegang tot het advertentieaccount is verlopen" in approver.page.inner_text("#boosts")
+    assert_layout(approver.page)
+    approver.shot("boost-access-message-nl")

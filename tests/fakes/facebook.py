@@ -45,11 +45,22 @@ FORMATS = {"JPEG", "PNG", "GIF", "BMP", "TIFF"}
 
 
 def graph_error(
-    status: int, message: str, code: int, subcode: int | None = None, kind: str = "OAuthException"
+    status: int,
+    message: str,
+    code: int,
+    subcode: int | None = None,
+    kind: str = "OAuthException",
+    *,
+    user_title: str = "",
+    user_msg: str = "",
 ) -> Reply:
-    error = {"message": message, "type": kind, "code": code, "fbtrace_id": "AbCdEf123"}
+    error: dict[str, object] = {"message": message, "type": kind, "code": code, "fbtrace_id": "AbCdEf123"}
     if subcode:
         error["error_subcode"] = subcode
+    if user_title:
+        error["error_user_title"] = user_title
+    if user_msg:
+        error["error_user_msg"] = user_msg
     return Reply(status, {"error": error})
 
 

@@ -10,7 +10,10 @@ unless the campaign has one (then none), `end_time` after `start_time`, a billin
 optimization goal valid for awareness, and a `targeting` JSON whose `geo_locations.zips`
 keys are `CC:code` and whose `locales` are ids, with `dsa_beneficiary` and `dsa_payor` when
 they reach the EU (unless `dsa_defaults`); a budget under `min_daily_minor` per day is
-refused (code 100, subcode 1885272; under a campaign budget, per ad set); creatives reuse a
+refused (code 100, subcode 1885272, "Invalid parameter" with the words in
+`error_user_title`/`error_user_msg`, as the Graph API's "Handling Errors" page shapes
+errors and as public code handling Meta's real answers shows that subcode; under a campaign
+budget, per ad set); creatives reuse a
 post of the Page (`object_story_id`) or an Instagram media; ads need an ad set and a
 creative. `POST /<id>` sets `status`; `GET /<ad>` answers `effective_status` and
 `ad_review_feedback`; `GET /<campaign>/insights` answers spend (decimal string), reach and
@@ -35,7 +38,15 @@ OBJECTIVES = {
     "OUTCOME_TRAFFIC",
     "OUTCOME_APP_PROMOTION",
 }
-CATEGORIES = {"NONE", "EMPLOYMENT", "HOUSING", "CREDIT", "ISSUES_ELECTIONS_POLITICS", "ONLINE_GAMBLING_AND_GAMING"}
+CATEGORIES = {
+    "NONE",
+    "EMPLOYMENT",
+    "HOUSING",
+    "CREDIT",
+    "FINANCIAL_PRODUCTS_SERVICES",
+    "ISSUES_ELECTIONS_POLITICS",
+    "ONLINE_GAMBLING_AND_GAMING",
+}
 AWARENESS_GOALS = {"REACH", "IMPRESSIONS", "AD_RECALL_LIFT", "THRUPLAY"}
 BILLING_EVENTS = {"IMPRESSIONS", "THRUPLAY"}
 EU = {"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU"}
@@ -161,7 +172,15 @@ class FakeMetaAds(FakeFacebook):
             sharing = 1
         if budget / days < self.min_daily_minor * sharing:
             minimum = self.min_daily_minor * sharing * days / 100
-            return _invalid(f"Your budget is too low. The minimum budget for this ad set is {minimum:.2f}", 1885272)
+            # As Meta answers it: a bare "Invalid parameter" and the words in error_user_*.
+            return graph_error(
+                400,
+                "Invalid parameter",
+                100,
+                1885272,
+                user_title="Budget Is Too Low",
+                user_msg=f"Your budget is too low. The minimum budget for this ad set is €{minimum:.2f}.",
+            )
         targeting = self._json(request, "targeting")
         if not isinstance(targeting, dict) or not isinstance(targeting.get("geo_locations"), dict):
             return _invalid("Param targeting must specify geo_locations", 1487079)

@@ -1,6 +1,10 @@
 """The audiences of a promotion, checked against the reference data's postal codes."""
 
 import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +105,24 @@ def test_whole_country_covers_every_postal_code_of_the_reference_data():
     # German-speaking municipalities get the French post (no German variant).
     assert "4700" in audiences["fr"].postal_codes  # Eupen
     assert all(zip_key(code).startswith("BE:") for code in every)
+
+
+def test_an_operator_corrects_the_locale_ids_without_a_release(settings):
+    """TANDEM_BOOST_LOCALES replaces a language's ids; the others keep their defaults."""
+    settings.TANDEM_BOOST_LOCALES = {"nl": [83]}
+    audiences = language_audiences(rows(nis_code="21009"), BOTH)
+    assert audiences["nl"].locales == (83,)
+    assert audiences["fr"].locales == (1003,)
+    (targeting,) = audiences["nl"].targetings()
+    assert targeting["locales"] == [83]
+
+
+@pytest.mark.parametrize("value", ['{"fr": "1003"}', '{"fr": [0, true]}', '["fr"]'])
+def test_a_malformed_locales_setting_stops_the_start(value):
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "DEBUG": "1", "TANDEM_BOOST_LOCALES": value}
+    run = subprocess.run(
+        [sys.executable, "-c", "import config.settings"], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode != 0
+    assert "TANDEM_BOOST_LOCALES must be a JSON object" in run.stderr
