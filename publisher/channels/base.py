@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from publisher.models import Channel
 
 
@@ -135,7 +137,7 @@ class ChannelAdapter(abc.ABC):
     supports_replies: ClassVar[bool] = False
     supports_retract: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
-    label: ClassVar[str] = ""
+    label: ClassVar[StrOrPromise] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
     # (netpolicy.py) checks them when a channel is saved, and every connection again.
     # A missing URL means the network's public default; hosts map to their default.
