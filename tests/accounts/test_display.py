@@ -24,7 +24,11 @@ def test_a_role_group_is_named_by_its_role_any_other_group_by_its_name(roles):
         ("add_message", "fr", "Publication | message | Peut ajouter : message"),
         ("view_delivery", "nl", "Publicatie | verzending | Kan bekijken: verzending"),
         ("approve_message", "fr", "Publication | message | Peut approuver ou refuser des messages"),
-        ("add_totpdevice", "nl", "Tweede factor: authenticator-apps | authenticator-app | Kan toevoegen: authenticator-app"),
+        (
+            "add_totpdevice",
+            "nl",
+            "Tweede factor: authenticator-apps | authenticator-app | Kan toevoegen: authenticator-app",
+        ),
     ],
 )
 def test_a_permission_reads_in_the_readers_language(codename, language, label):
