@@ -51,6 +51,11 @@ IDENTIFIERS = [
     ("/admin/django_q/success/", r"^\{.*\}$", "a task's return value: Python data, as the worker stored it"),
     ("/admin/django_q/", r"^publisher\.delivery\.tasks\.\w+$", "the dotted path of a task's function"),
     (
+        "/admin/axes/accessattempt/",
+        r"^[\w-]+=\S*$",
+        "a failed sign-in's form data: a field name the browser posted (the value masked)",
+    ),
+    (
         "/admin/django_q/",
         r"^urgent$",
         "the configured name of a worker cluster (Q_CLUSTER_NAME, see Procfile); French has the word too",
@@ -239,6 +244,8 @@ def world(roles, language):
         )
     _publish_due()
     calendar_token = calendar_link_create(user=admin_user, actor=admin_user)
+    # A mistyped password: the sign-in attempts pages have a row to show.
+    Client(HTTP_USER_AGENT="Firefox/140.0").post(reverse("admin:login"), {"username": "redacteur", "password": "x"})
     # Mails of every template, even those this world did not trigger.
     for event in notifications.EVENTS:
         notifications.message_notify(message_id=published.pk, event=event, comment="Bien / Goed")
