@@ -65,12 +65,12 @@ def _when(moment: Any) -> str:
 
 
 def _access_log_str(log: AccessLog) -> str:
-    return gettext("Sign-in of %(user)s, %(when)s") % {"user": log.username, "when": _when(log.attempt_time)}
+    return gettext("Sign-in of %(user)s, %(when)s") % {"user": log.username or "—", "when": _when(log.attempt_time)}
 
 
 def _access_attempt_str(attempt: AccessAttempt | AccessFailureLog) -> str:
     return gettext("Failed sign-ins of %(user)s, %(when)s") % {
-        "user": attempt.username,
+        "user": attempt.username or "—",
         "when": _when(attempt.attempt_time),
     }
 

@@ -51,3 +51,13 @@ def test_a_many_to_many_link_is_named_by_its_two_ends():
         assert str(through._meta.verbose_name_plural) == "liens entre message et segment"
     with translation.override("nl"):
         assert str(through._meta.verbose_name) == "koppeling tussen bericht en segment"
+
+
+def test_a_sign_in_row_is_named_in_words_at_brussels_time():
+    from datetime import UTC, datetime
+
+    from axes.models import AccessLog
+
+    log = AccessLog(username="redacteur", attempt_time=datetime(2026, 12, 1, 16, 25, tzinfo=UTC))
+    with translation.override("nl"):
+        assert str(log) == "Aanmelding van redacteur, 1-12-2026 17:25"
