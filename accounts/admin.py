@@ -7,12 +7,16 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.related import ManyToManyField
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -34,8 +38,26 @@ for _device_model in (TOTPDevice, StaticDevice):
         admin.site.unregister(_device_model)
 
 
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """Django builds this help text once, at import, in English (a lazy string joined to a
+    plain one): it is rebuilt per request here, both parts translated."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "usable_password" in self.fields:
+            self.fields["usable_password"].help_text = format_html(
+                '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+                _(
+                    "Whether the user will be able to authenticate using a password or not. If disabled, they may "
+                    "still be able to authenticate using other backends, such as Single Sign-On or LDAP."
+                ),
+                _("If disabled, the current password for this user will be lost."),
+            )
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = PasswordChangeForm
     list_display = (
         "username",
         "email",
@@ -68,6 +90,12 @@ class UserAdmin(BaseUserAdmin):
             _("Revoked the calendar links of %(count)d users.") % {"count": len(queryset)},
             messages.SUCCESS,
         )
+
+    def formfield_for_manytomany(self, db_field: ManyToManyField, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user_permissions":
+            # A permission's label names its model (accounts.display.permission_label): one query, not one each.
+            kwargs["queryset"] = Permission.objects.select_related("content_type")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
@@ -152,7 +180,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("scopes"))
     def scope_list(self, obj: ApiToken) -> str:
-        return ", ".join(obj.scopes)
+        labels = dict(ApiScope.choices)
+        return ", ".join(str(labels.get(scope, scope)) for scope in obj.scopes)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -212,6 +241,32 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
+class RequestHeadersMixin:
+    """axes stores "<unknown>" for what the request did not say: shown in words."""
+
+    @admin.display(description=_("User Agent"))
+    def browser(self, obj: Any) -> str:
+        return str(_("unknown browser")) if obj.user_agent == "<unknown>" else obj.user_agent
+
+    @admin.display(description=_("HTTP Accept"))
+    def accept(self, obj: Any) -> str:
+        return "—" if obj.http_accept == "<unknown>" else obj.http_accept
+
+    @admin.display(description=_("Path"))
+    def path(self, obj: Any) -> str:
+        return "—" if obj.path_info == "<unknown>" else obj.path_info
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        names = {"user_agent": "browser", "http_accept": "accept", "path_info": "path"}
+        return [
+            (title, {**options, "fields": [names.get(f, f) for f in options["fields"]]})
+            for title, options in super().get_fieldsets(request, obj)  # type: ignore[misc]
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "browser", "accept", "path"]  # type: ignore[misc]
+
+
 class LockedFilter(admin.SimpleListFilter):
     title = _("locked out")
     parameter_name = "locked"
@@ -231,14 +286,14 @@ class LockedFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccessAttempt)
-class SignInAttemptAdmin(AccessAttemptAdmin):
+class SignInAttemptAdmin(RequestHeadersMixin, AccessAttemptAdmin):
     """Failed sign-ins per user name and address; the lock column and filter say what is locked out now.
 
     A row is one (user name, address, browser); locks count failures per user name and per address
     across rows, which axes' own per-row status does not show.
     """
 
-    list_display = ["attempt_time", "ip_address", "username", "user_agent", "failures_since_start", "lock"]
+    list_display = ["attempt_time", "ip_address", "username", "browser", "failures_since_start", "lock"]
     list_filter = ["attempt_time", LockedFilter]
     actions = ["unlock"]
 
@@ -275,8 +330,12 @@ class SignInAttemptAdmin(AccessAttemptAdmin):
 
 
 @admin.register(AccessLog)
-class SignInLogAdmin(AccessLogAdmin):
+class SignInLogAdmin(RequestHeadersMixin, AccessLogAdmin):
     """Successful sign-ins and sign-outs, with address and browser."""
+
+    list_display = ("attempt_time", "logout_time", "ip_address", "username", "browser", "path")
+    # Not by path: every sign-in goes through the same few pages.
+    list_filter = ["attempt_time", "logout_time"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

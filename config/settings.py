@@ -84,8 +84,8 @@ INSTALLED_APPS = [
     # Second factor (TOTP and recovery codes) and sign-in lockouts; accounts comes after them
     # so that its admin replaces theirs.
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "accounts.apps.AuthenticatorAppsConfig",
+    "accounts.apps.RecoveryCodesConfig",
     "accounts.apps.SignInAttemptsConfig",
     "accounts",
     "publisher",
@@ -252,7 +252,8 @@ Q_CLUSTER: dict[str, object] = {
     # The dispatcher hands a burst over TANDEM_DISPATCH_LEAD_SECONDS early; a 0.1 s poll of
     # the ORM broker (SQLite, the embedded default) leaves most of that lead to the worker.
     "poll": 0.1,
-    "label": "Tasks",
+    # The heading of django-q2's admin pages (its app's verbose name), in the reader's language.
+    "label": _("Tasks"),
     "ALT_CLUSTERS": {
         # The urgent cluster polls the ORM broker every 20 ms (Redis blocks instead): an alert
         # must not wait a routine 200 ms poll before it starts.

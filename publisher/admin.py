@@ -24,6 +24,7 @@ from publisher.channels.base import ChannelError
 from publisher.delivery import publishing
 from publisher.errors import ValidationError
 from publisher.models import (
+    ATTEMPT_OUTCOMES,
     AUDIT_VERBS,
     Attachment,
     AuditEvent,
@@ -132,9 +133,25 @@ class SegmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         return catalogue.segment_create(actor=_staff(request), **fields)
 
 
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter on a text column offering a fixed list: the default lists the values present
+    with SELECT DISTINCT over the whole table, on every view, which a year of history makes slow."""
+
+    field = ""
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return self.choices_list()
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
 class ChannelForm(forms.ModelForm):
     # Only kinds with an installed adapter can be chosen.
-    kind = forms.ChoiceField(label=gettext_lazy("kind"), choices=lambda: [(k, k) for k in registry.kinds()])
+    kind = forms.ChoiceField(label=gettext_lazy("kind"), choices=lambda: registry.kind_choices())
 
     class Meta:
         model = Channel
@@ -161,11 +178,19 @@ class ChannelForm(forms.ModelForm):
         return data
 
 
+class ChannelKindFilter(FixedChoicesFilter):
+    title = _("kind")
+    parameter_name = field = "kind"
+
+    def choices_list(self) -> list[tuple[str, str]]:
+        return registry.kind_choices()
+
+
 @admin.register(Channel)
 class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
     form = ChannelForm
-    list_display = ("name", "kind", "language", "covers_all", "enabled", "needs_reconnect")
-    list_filter = ("kind", "language", "enabled", "needs_reconnect", "covers_all")
+    list_display = ("name", "kind_label", "language", "covers_all", "enabled", "needs_reconnect")
+    list_filter = (ChannelKindFilter, "language", "enabled", "needs_reconnect", "covers_all")
     search_fields = ("name",)
     autocomplete_fields = ("municipalities",)
     readonly_fields = ("needs_reconnect", "needs_reconnect_reason")
@@ -228,6 +253,10 @@ class ChannelAdmin(ServiceSaveMixin, admin.ModelAdmin):
         if change:
             return catalogue.channel_update(channel=obj, actor=_staff(request), **fields)
         return catalogue.channel_create(actor=_staff(request), **fields)
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, obj: Channel) -> str:
+        return registry.kind_label(obj.kind)
 
     @admin.action(description=gettext_lazy("Read the limits from the server (Mastodon)"))
     def refresh_limits(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
@@ -393,30 +422,12 @@ def outcome_label(obj: DeliveryAttempt) -> str:
     return obj.outcome_label
 
 
-class FixedChoicesFilter(admin.SimpleListFilter):
-    """A filter on a text column offering a fixed list: the default lists the values present
-    with SELECT DISTINCT over the whole table, on every view, which a year of history makes slow."""
-
-    field = ""
-
-    def choices_list(self) -> list[tuple[str, str]]:
-        raise NotImplementedError
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return self.choices_list()
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
-
-
 class AttemptOutcomeFilter(FixedChoicesFilter):
     title = _("outcome")
     parameter_name = field = "outcome"
 
     def choices_list(self) -> list[tuple[str, str]]:
-        # The outcomes publishing records (an attempt overtaken by a newer one adds "-stale").
-        codes = ["sending", "sent", "exercise", "transient", "permanent", "auth", "gone", "unknown", "lost"]
-        return [(code, code) for code in codes]
+        return [(code, str(label)) for code, label in ATTEMPT_OUTCOMES.items()]
 
 
 class AuditVerbFilter(FixedChoicesFilter):
@@ -492,7 +503,7 @@ class DeliveryAdmin(ForeignKeyLabelsMixin, admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     # Verbs, object types and detail keys are codes: shown in words, in the reader's language.
-    list_display = ("created_at", "actor", "actor_label", "verb_label", "object_label")
+    list_display = ("created_at", "actor", "actor_in_words", "verb_label", "object_label")
     list_select_related = ("actor",)
     # Fixed verbs and a date filter: the defaults (the verbs and object types present, a date
     # hierarchy) scan every event on each view. The verb names the object type ("message.…").
@@ -500,8 +511,12 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("object_id", "actor_label", "verb")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    fields = ("created_at", "actor", "actor_label", "verb_label", "object_label", "details")
+    fields = ("created_at", "actor", "actor_in_words", "verb_label", "object_label", "details")
     readonly_fields = fields
+
+    @admin.display(description=_("actor label"), ordering="actor_label")
+    def actor_in_words(self, obj: AuditEvent) -> str:
+        return tandem_admin.audit_actor(obj.actor_label)
 
     @admin.display(description=_("action"), ordering="verb")
     def verb_label(self, obj: AuditEvent) -> str:
@@ -570,6 +585,7 @@ class OccurrenceAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AdministratorsOnlyInIndex, ReadOnlyAdmin):
+    LABELS = {**ReadOnlyAdmin.LABELS, "outcome": outcome_label}
     list_display = (delivery_label, "started_at", outcome_label, "http_status", "duration_ms")
     list_select_related = ("delivery",)
     list_filter = (AttemptOutcomeFilter,)

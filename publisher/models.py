@@ -192,6 +192,34 @@ class MessageKind(models.TextChoices):
     CANCEL = "Cancel", _("All clear")
 
 
+# The reasons the system gives for a message's state (Message.state_reason_coded).
+STATE_REASONS = {
+    "not_delivered": _("Not delivered on: %(channels)s."),
+    "expired_unapproved": _("Not approved before its publication time: it was not published."),
+    "edited": _("Edited after submission or approval: submit it again for approval."),
+    "segment_changed": _(
+        "The segment “%(segment)s” changed after submission or approval: check the audience and submit it again."
+    ),
+}
+
+
+def state_reason_words(coded: dict[str, Any]) -> str:
+    """A coded reason in the active language; an unknown code (a newer release's) as its code."""
+    template = STATE_REASONS.get(coded.get("code", ""))
+    if template is None:
+        return str(coded.get("code", ""))
+    params = {k: v for k, v in coded.items() if k != "code"}
+    if "channels" in params:
+        params["channels"] = "; ".join(
+            f"{c['channel']} ({_state_label(c['state'])}: {c['error']})" for c in params["channels"]
+        )
+    return str(template) % params
+
+
+def _state_label(state: str) -> str:
+    return str(DeliveryState(state).label) if state in DeliveryState.values else state
+
+
 class Message(models.Model):
     """The bilingual unit: one approval covers all its variants."""
 
@@ -256,6 +284,10 @@ class Message(models.Model):
     editors = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("changed by"), blank=True, related_name="+", editable=False
     )
+    # What a person wrote (a rejection comment, a cancel or retract reason), as written. A reason
+    # the system gives is kept as a code and its details instead ({"code": ..., ...}, see
+    # STATE_REASONS), so that each reader gets it in their own language; rows from before the
+    # code have it in state_reason, in the language of the process that set it.
     state_reason = models.TextField(_("reason"), blank=True)
     # A witness appeal: replies to it are possible tips, forwarded to investigators, never published.
     witness_appeal = models.BooleanField(
@@ -263,6 +295,7 @@ class Message(models.Model):
         default=False,
         help_text=_("Replies to this message are flagged as possible tips for the investigators."),
     )
+    state_reason_coded = models.JSONField(_("reason (coded)"), null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -283,6 +316,18 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def state_reason_text(self) -> str:
+        """Why the message is in its state, in the reader's language when the system gave it."""
+        if self.state_reason_coded:
+            return state_reason_words(self.state_reason_coded)
+        return self.state_reason
+
+    def state_reason_set(self, *, text: str = "", coded: dict[str, Any] | None = None) -> None:
+        """A person's words or a coded reason (the other is cleared); saving is the caller's."""
+        self.state_reason = text
+        self.state_reason_coded = coded or None
 
 
 # The longest variant text accepted anywhere (compose form, API): far above any network's
@@ -442,6 +487,21 @@ class Delivery(models.Model):
         }
 
 
+# What one network call came to (publisher.delivery.publishing), in words; an attempt
+# overtaken by a newer one has its outcome followed by "-stale".
+ATTEMPT_OUTCOMES = {
+    "sending": DeliveryState.SENDING.label,
+    "sent": DeliveryState.SENT.label,
+    "exercise": _("exercise: not posted"),
+    "transient": _("temporary failure"),
+    "permanent": _("refused by the network"),
+    "auth": _("access refused: reconnect the channel"),
+    "gone": _("account or post gone"),
+    "unknown": _("outcome unknown"),
+    "lost": _("lost: the worker stopped"),
+}
+
+
 class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     started_at = models.DateTimeField(_("started"))
@@ -461,11 +521,12 @@ class DeliveryAttempt(models.Model):
 
     @property
     def outcome_label(self) -> str:
-        """The outcome in words: an outcome is a delivery state, or a state with "-stale"."""
+        """The outcome in words, "-stale" included."""
         state, _dash, stale = self.outcome.partition("-")
-        if state not in DeliveryState.values:
+        known = ATTEMPT_OUTCOMES.get(state) or (DeliveryState(state).label if state in DeliveryState.values else None)
+        if known is None:
             return self.outcome
-        label = str(DeliveryState(state).label)
+        label = str(known)
         return _("%(state)s (too late, ignored)") % {"state": label} if stale else label
 
 

@@ -268,6 +268,8 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
     audience = serializers.SerializerMethodField()
     recurrence = serializers.SerializerMethodField()
     author = serializers.CharField(source="author.username", read_only=True)
+    # A reason the system gave is coded: the client reads it in the request's language.
+    state_reason = serializers.CharField(source="state_reason_text", read_only=True)
 
     class Meta:
         model = Message

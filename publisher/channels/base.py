@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from publisher.channels.counting import UrlSpan, code_points, compose, cut_at, link_shown, urls
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from publisher.models import Channel
 
 
@@ -239,7 +241,7 @@ class ChannelAdapter(abc.ABC):
     # Whether fetch_metrics reads a post's public figures (replies, reposts, likes, ...).
     supports_metrics: ClassVar[bool] = False
     # What users see for this network in problems ("NL — Bluesky: 312/300 characters").
-    label: ClassVar[str] = ""
+    label: ClassVar[StrOrPromise] = ""
     # Config keys saying where the adapter connects: the outgoing-request policy
     # (netpolicy.py) checks them when a channel is saved, and every connection again.
     # A missing URL means the network's public default; hosts map to their default.

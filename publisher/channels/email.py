@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from publisher.channels.base import (
     AuthError,
@@ -58,7 +59,7 @@ class PolicySMTPSSL(smtplib.SMTP_SSL, PolicySMTP):
 
 class EmailAdapter(ChannelAdapter):
     kind = "email"
-    label = "Email"
+    label = gettext_lazy("Email")
     host_fields = {"host": "localhost"}
     limits = Limits(
         images_max=10,

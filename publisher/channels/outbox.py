@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt, TextCount, links_shown
 from publisher.channels.checking import count_problems
@@ -31,7 +32,7 @@ from publisher.media.images import RenditionSpec, rendition_for
 
 class OutboxAdapter(ChannelAdapter):
     kind = "outbox"
-    label = "Outbox"
+    label = gettext_lazy("Outbox")
     limits = Limits(text_max=None, images_max=10, image_bytes_max=5_000_000, image_side_max=2048)
     supports_idempotency = True  # the key names the file: publishing twice overwrites, never duplicates
     supports_replies = True

@@ -46,6 +46,16 @@ def kinds() -> list[str]:
     return sorted(adapter_classes())
 
 
+def kind_label(kind: str) -> str:
+    """The network's name (a proper name, or words for Email and Outbox); the code if unknown."""
+    cls = adapter_classes().get(kind)
+    return str(cls.label) if cls is not None and cls.label else kind
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(kind, kind_label(kind)) for kind in kinds()]
+
+
 def get_adapter(channel: Channel) -> ChannelAdapter:
     try:
         cls = adapter_classes()[channel.kind]

@@ -786,7 +786,7 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
     cancelled or retracted are never overwritten.
     """
     now = now or timezone.now()
-    message = Message.objects.only("pk", "state", "state_reason").get(pk=message_id)
+    message = Message.objects.only("pk", "state", "state_reason", "state_reason_coded").get(pk=message_id)
     if message.state not in DERIVED_STATES:
         return message.state
     deliveries = Delivery.objects.filter(occurrence__message_id=message_id).exclude(state=DeliveryState.CANCELLED)
@@ -796,7 +796,7 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
     future = counts.get(DeliveryState.PENDING, 0) > 0
     sent = counts.get(DeliveryState.SENT, 0) + counts.get(DeliveryState.RETRACTED, 0)
     missing = sum(counts.get(s, 0) for s in NOT_DELIVERED)
-    reason = ""
+    reason: dict[str, Any] | None = None
     state: str
     if in_flight or due_pending:
         state = MessageState.PUBLISHING
@@ -804,10 +804,11 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
         # A recurring message with occurrences still to come has not failed as a whole.
         state = MessageState.PARTIALLY_FAILED if sent or future else MessageState.FAILED
         failed = deliveries.filter(state__in=NOT_DELIVERED).select_related("channel").order_by("channel__name", "pk")
-        reason = _("Not delivered on: %(channels)s.") % {
-            "channels": "; ".join(
-                f"{d.channel.name} ({d.get_state_display()}: {d.last_error[:200]})" for d in failed[:20]
-            )
+        reason = {
+            "code": "not_delivered",
+            "channels": [
+                {"channel": d.channel.name, "state": d.state, "error": d.last_error[:200]} for d in failed[:20]
+            ],
         }
     elif future:
         state = MessageState.SCHEDULED
@@ -815,8 +816,11 @@ def message_state_refresh(*, message_id: int, now: datetime | None = None) -> st
         state = MessageState.PUBLISHED
     else:
         state = message.state
-    if state != message.state or reason != message.state_reason:
-        Message.objects.filter(pk=message_id).update(state=state, state_reason=reason, updated_at=now)
+    # Text in state_reason here is an old row's reason, written before reasons were coded: it goes.
+    if state != message.state or reason != message.state_reason_coded or message.state_reason:
+        Message.objects.filter(pk=message_id).update(
+            state=state, state_reason="", state_reason_coded=reason, updated_at=now
+        )
     if state == MessageState.PUBLISHED and message.state != MessageState.PUBLISHED:
         # Failures have their own mail (deliveries_failure_notify); this one says all went out.
         hooks.message_published.call(message_id=message_id)

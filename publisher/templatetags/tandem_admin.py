@@ -8,7 +8,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import User
+from accounts.models import ApiScope, User
 from publisher.models import AUDIT_VERBS, AuditEvent, Message, MessageKind, MessageState
 from publisher.workflow import selectors
 from publisher.workflow.checklist import checklist_items
@@ -70,6 +70,13 @@ DETAIL_LABELS = {
     "draft": gettext_lazy("follow-up message"),
     "post": gettext_lazy("post"),
 }
+# Who acted when no user did (AuditEvent.actor_label); a user's name is shown as it is.
+SYSTEM_ACTORS = {
+    "dispatcher": gettext_lazy("the dispatcher"),
+    "system": gettext_lazy("the system"),
+    "retention": gettext_lazy("the retention clean-up"),
+    "policy:urgent-alert": gettext_lazy("the urgent-alert policy"),
+}
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}
 
@@ -88,6 +95,11 @@ def audit_verb(verb: str) -> str:
 
 
 @register.filter
+def audit_actor(label: str) -> str:
+    return str(SYSTEM_ACTORS.get(label, label))
+
+
+@register.filter
 def audit_object(event: AuditEvent) -> str:
     return event.object_label
 
@@ -95,6 +107,9 @@ def audit_object(event: AuditEvent) -> str:
 def _value(value: Any, key: str = "") -> str:
     if key in DELIVERY_LISTS and isinstance(value, list):
         return ", ".join(f"#{v}" for v in value) if value else _("none")
+    if key == "scopes" and isinstance(value, list):
+        scopes = dict(ApiScope.choices)
+        return ", ".join(str(scopes.get(v, v)) for v in value)
     if key == "kind" and value in MessageKind.values:
         return str(MessageKind(value).label)
     if value is True:

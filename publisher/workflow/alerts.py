@@ -83,7 +83,7 @@ def _approve_by_policy(*, message: Message, actor: User, token: ApiToken | None)
     message.approved_by = None
     message.approved_at = timezone.now()
     services.approval_bind(message)
-    message.state_reason = ""
+    message.state_reason_set()
     message.save()
     services.audit_record(
         actor=actor,

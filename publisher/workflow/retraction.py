@@ -26,8 +26,8 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
             Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).values_list("pk", flat=True)
         )
         message.state = MessageState.RETRACTED
-        message.state_reason = reason.strip()
-        message.save(update_fields=["state", "state_reason", "updated_at"])
+        message.state_reason_set(text=reason.strip())
+        message.save(update_fields=["state", "state_reason", "state_reason_coded", "updated_at"])
         services.audit_record(
             actor=actor,
             verb="message.retracted",

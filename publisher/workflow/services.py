@@ -268,7 +268,7 @@ def approval_bind(message: Message) -> None:
     message.editors.set([message.author_id])
 
 
-def _approval_void(*, message: Message, actor: User | None, reason: str) -> str:
+def _approval_void(*, message: Message, actor: User | None, reason: dict[str, Any]) -> str:
     """Inside the caller's transaction: send a submitted, approved or scheduled message back to
     draft (its deliveries not yet started are cancelled). Returns the state it left, or ""."""
     if message.state not in APPROVED_STATES | {MessageState.SUBMITTED}:
@@ -281,7 +281,7 @@ def _approval_void(*, message: Message, actor: User | None, reason: str) -> str:
     message.approved_by = None
     message.approved_at = None
     message.approved_by_policy = False
-    message.state_reason = reason
+    message.state_reason_set(coded=reason)
     return previous
 
 
@@ -295,7 +295,7 @@ def _message_content_changed(*, message: Message, actor: User, before: str) -> M
         previous = _approval_void(
             message=message,
             actor=actor,
-            reason=_("Edited after submission or approval: submit it again for approval."),
+            reason={"code": "edited"},
         )
         if previous:
             summary["returned_to_draft_from"] = previous
@@ -329,11 +329,8 @@ def messages_audience_changed(
         previous = _approval_void(
             message=message,
             actor=actor,
-            reason=_(
-                "The segment “%(segment)s” changed after submission or approval: "
-                "check the audience and submit it again."
-            )
-            % {"segment": segment},
+            # The segment's name in both languages: who reads the reason picks theirs.
+            reason={"code": "segment_changed", "segment": str(segment)},
         )
         message.save()
         added = sorted(set(after) - set(before.get(message.pk, [])))
@@ -419,9 +416,9 @@ def message_submit(*, message: Message, actor: User) -> Message:
         if problems is not None:
             raise problems
         message.state = MessageState.SUBMITTED
-        message.state_reason = ""
+        message.state_reason_set()
         message.content_hash = message_content_hash(message)
-        message.save(update_fields=["state", "state_reason", "content_hash", "updated_at"])
+        message.save(update_fields=["state", "state_reason", "state_reason_coded", "content_hash", "updated_at"])
         editors = User.objects.filter(pk__in=message_editor_ids(message)).order_by("username")
         audit_record(
             actor=actor,
@@ -459,7 +456,7 @@ def message_approve(*, message: Message, actor: User, checklist: Mapping[str, An
         approval_bind(message)
         message.approved_by = actor
         message.approved_at = timezone.now()
-        message.state_reason = ""
+        message.state_reason_set()
         message.save()
         audit_record(
             actor=actor,
@@ -489,8 +486,8 @@ def message_reject(*, message: Message, actor: User, comment: str) -> Message:
             raise NotAllowed(_("You are not allowed to reject messages."))
         message_require_state(message, {MessageState.SUBMITTED})
         message.state = MessageState.REJECTED
-        message.state_reason = comment.strip()
-        message.save(update_fields=["state", "state_reason", "updated_at"])
+        message.state_reason_set(text=comment.strip())
+        message.save(update_fields=["state", "state_reason", "state_reason_coded", "updated_at"])
         audit_record(actor=actor, verb="message.rejected", obj=message, summary={"comment": comment.strip()})
         notifications.message_notify_on_commit(message_id=message.pk, event="rejected", comment=comment.strip())
     return message
@@ -512,8 +509,8 @@ def message_cancel(*, message: Message, actor: User, reason: str = "") -> Messag
         )
         scheduling.message_unschedule(message=message, actor=actor)
         message.state = MessageState.CANCELLED
-        message.state_reason = reason.strip()
-        message.save(update_fields=["state", "state_reason", "updated_at"])
+        message.state_reason_set(text=reason.strip())
+        message.save(update_fields=["state", "state_reason", "state_reason_coded", "updated_at"])
         audit_record(actor=actor, verb="message.cancelled", obj=message, summary={"reason": reason.strip()})
     return message
 
@@ -547,8 +544,8 @@ def messages_expire_unapproved(*, now: datetime) -> list[Message]:
                 continue
             previous = message.state
             message.state = MessageState.EXPIRED
-            message.state_reason = _("Not approved before its publication time: it was not published.")
-            message.save(update_fields=["state", "state_reason", "updated_at"])
+            message.state_reason_set(coded={"code": "expired_unapproved"})
+            message.save(update_fields=["state", "state_reason", "state_reason_coded", "updated_at"])
             audit_record(
                 actor=None,
                 actor_label="dispatcher",

@@ -119,8 +119,8 @@ def test_permanent_failure_on_one_language_does_not_hold_back_the_other(author, 
     assert failed.last_error == "422 Status is a duplicate"
     message.refresh_from_db()
     assert message.state == MessageState.PARTIALLY_FAILED
-    assert nl.name in message.state_reason
-    assert fr.name not in message.state_reason
+    assert nl.name in message.state_reason_text
+    assert fr.name not in message.state_reason_text
     # Author and approver are told, each in their language, with channel and reason.
     assert sorted(m.to[0] for m in mail.outbox) == sorted([author.email, approver.email])
     assert all(nl.name in m.subject and "422 Status is a duplicate" in m.body for m in mail.outbox)

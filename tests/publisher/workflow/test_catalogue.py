@@ -73,7 +73,8 @@ def test_changing_a_segment_returns_pending_messages_to_draft_and_tells_their_au
         assert message.state == MessageState.DRAFT
         assert message.approved_hash == ""
         assert message.approved_audience == []
-        assert "Centre" in message.state_reason
+        assert message.state_reason_coded["code"] == "segment_changed"
+        assert "Centre" in message.state_reason_text
         event = AuditEvent.objects.get(verb="message.audience_changed", object_id=str(message.pk))
         assert event.actor == segment_admin
         assert event.summary["added"] == [IXELLES]
