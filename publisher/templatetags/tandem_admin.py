@@ -54,6 +54,11 @@ DETAIL_LABELS = {
     "limits": gettext_lazy("limits"),
     "field": gettext_lazy("text"),
     "findings": gettext_lazy("language check"),
+    "source": gettext_lazy("copied from message"),
+    "images": gettext_lazy("images copied"),
+    "schedule_dropped": gettext_lazy("past schedule dropped"),
+    "renditions": gettext_lazy("image renditions removed"),
+    "kept_shared": gettext_lazy("images kept (another message uses them)"),
 }
 # Delivery ids in a detail are shown as deliveries, not bare numbers.
 DELIVERY_LISTS = {"cancelled", "to_delete", "retracted", "failed"}

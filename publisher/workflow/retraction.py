@@ -3,22 +3,56 @@ deliveries not started are cancelled, the sent posts are deleted by a task)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 
 from accounts.models import User
+from publisher.channels import registry
 from publisher.delivery import enqueue, scheduling
 from publisher.delivery.publishing import DERIVED_STATES
+from publisher.delivery.selectors import message_deliveries
 from publisher.models import Delivery, DeliveryState, Message, MessageState
 from publisher.workflow import services
+
+RETRACTABLE_STATES = DERIVED_STATES | {MessageState.APPROVED}
+
+
+@dataclass
+class RetractionPlan:
+    """What retracting a message would do, post by post (the confirmation page lists it)."""
+
+    # Posted, and the network lets us delete them: deleted after the confirmation.
+    to_delete: list[Delivery] = field(default_factory=list)
+    # Posted on a network that offers no deletion (Instagram): they stay until removed by hand.
+    cannot_delete: list[Delivery] = field(default_factory=list)
+    # Being sent now, or sent without an answer: whether they are online is unknown.
+    uncertain: list[Delivery] = field(default_factory=list)
+    # Not gone out yet: they never will.
+    to_stop: list[Delivery] = field(default_factory=list)
+
+
+def message_retraction_plan(message: Message) -> RetractionPlan:
+    plan = RetractionPlan()
+    classes = registry.adapter_classes()
+    for delivery in message_deliveries(message):
+        if delivery.state == DeliveryState.SENT:
+            adapter = classes.get(delivery.channel.kind)
+            deletable = adapter is not None and adapter.supports_retract
+            (plan.to_delete if deletable else plan.cannot_delete).append(delivery)
+        elif delivery.state in (DeliveryState.SENDING, DeliveryState.UNCONFIRMED):
+            plan.uncertain.append(delivery)
+        elif delivery.state in scheduling.NOT_STARTED:
+            plan.to_stop.append(delivery)
+    return plan
 
 
 def message_retract(*, message: Message, actor: User | None, reason: str) -> Message:
     """Withdraw a message everywhere: stop what has not gone out and ask each network to
     delete what was posted (after commit, by a task that records where it could not)."""
-    retractable = DERIVED_STATES | {MessageState.APPROVED}
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        services.message_require_state(message, retractable)
+        services.message_require_state(message, RETRACTABLE_STATES)
         cancelled = scheduling.message_unschedule(message=message, actor=actor)
         sent_ids = list(
             Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).values_list("pk", flat=True)
