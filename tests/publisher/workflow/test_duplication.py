@@ -89,7 +89,8 @@ def test_images_are_fresh_sanitised_copies_with_their_alt_texts_and_language(ori
     assert [a.pk for a in copies] != [a.pk for a in originals]
     for attachment in copies:
         assert default_storage.exists(attachment.image.name)
-        assert attachment.width and attachment.height
+        assert attachment.width
+        assert attachment.height
     # Removing the original's image leaves the copy's file (content-addressed, reference-counted).
     Message.objects.filter(pk=original.pk).update(state=MessageState.DRAFT)
     original.refresh_from_db()

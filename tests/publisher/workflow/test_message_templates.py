@@ -16,7 +16,8 @@ def test_the_five_default_templates_are_seeded_with_the_same_placeholders_in_bot
     for template in templates:
         fr = set(placeholders_in(template.title_fr, template.text_fr))
         nl = set(placeholders_in(template.title_nl, template.text_nl))
-        assert fr == nl and fr, template.slug
+        assert fr == nl, template.slug
+        assert fr, template.slug
         # Each passes the checks an administrator's edit goes through.
         message_templates.template_validate({f: getattr(template, f) for f in message_templates.TEXT_FIELDS})
         # Every placeholder of the defaults has words, not its code, in both languages.
