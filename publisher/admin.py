@@ -350,14 +350,19 @@ class MessageTemplateAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     @admin.display(description=_("placeholders"))
     def placeholders(self, obj: MessageTemplate) -> str:
-        return ", ".join(f"{{{name}}}" for name in message_templates.template_placeholders(obj)) or "—"
+        parts = [
+            f"{language.upper()}: " + ", ".join(f"{{{name}}}" for name in names)
+            for language, names in message_templates.template_placeholders(obj).items()
+            if names
+        ]
+        return " · ".join(parts) or "—"
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         for name in ("text_fr", "text_nl"):
             form.base_fields[name].help_text = _(
-                "Placeholders are single words in braces, e.g. {place}, {date}, {phone}: the author fills them "
-                "in when starting a message. Use the same placeholders in French and in Dutch."
+                "Placeholders are words in braces, written in this text's language, e.g. {place}, {date}: "
+                "the author fills each one in when starting a message from the template."
             )
         return form
 

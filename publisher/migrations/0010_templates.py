@@ -11,16 +11,16 @@ DEFAULT_TEMPLATES = [
     {
         "slug": "holding-statement",
         "position": 10,
-        "name_fr": "Message d'attente (nous vous informerons ici)",
+        "name_fr": "Communiqué d'attente (nous vous informerons ici)",
         "name_nl": "Wachtbericht (we houden u hier op de hoogte)",
-        "title_fr": "Incident à {place}",
-        "title_nl": "Incident in {place}",
+        "title_fr": "Incident à {lieu}",
+        "title_nl": "Incident in {plaats}",
         "text_fr": (
-            "Nous sommes au courant de {event} à {place}. Nos équipes sont sur place. "
+            "Nous sommes au courant de la situation à {lieu} : {faits}. Nos équipes sont sur place. "
             "Nous vous informerons ici dès que nous en saurons plus."
         ),
         "text_nl": (
-            "We zijn op de hoogte van {event} in {place}. Onze ploegen zijn ter plaatse. "
+            "We zijn op de hoogte van de situatie in {plaats}: {feiten}. Onze ploegen zijn ter plaatse. "
             "We houden u hier op de hoogte zodra we meer weten."
         ),
     },
@@ -29,17 +29,17 @@ DEFAULT_TEMPLATES = [
         "position": 20,
         "name_fr": "Appel à témoins",
         "name_nl": "Getuigenoproep",
-        "title_fr": "Appel à témoins — {place}",
-        "title_nl": "Getuigenoproep — {place}",
+        "title_fr": "Appel à témoins — {lieu}",
+        "title_nl": "Getuigenoproep — {plaats}",
         "text_fr": (
-            "Appel à témoins. Le {date} vers {time}, à {place} : {event}. "
+            "Appel à témoins. Le {date} vers {heure}, à {lieu} : {faits}. "
             "Avez-vous vu ou entendu quelque chose ? Avez-vous des images ? "
-            "Contactez-nous au {phone} ou par message privé. Discrétion assurée."
+            "Contactez-nous au {téléphone} ou en privé sur nos réseaux. Discrétion assurée."
         ),
         "text_nl": (
-            "Getuigenoproep. Op {date} rond {time}, in {place}: {event}. "
+            "Getuigenoproep. Op {datum} rond {uur}, in {plaats}: {feiten}. "
             "Hebt u iets gezien of gehoord? Hebt u beelden? "
-            "Neem contact met ons op via {phone} of met een privébericht. Discretie verzekerd."
+            "Neem contact met ons op via {telefoon} of met een privébericht. Discretie verzekerd."
         ),
     },
     {
@@ -47,14 +47,14 @@ DEFAULT_TEMPLATES = [
         "position": 30,
         "name_fr": "Fermeture de route",
         "name_nl": "Wegafsluiting",
-        "title_fr": "Circulation à {place}",
-        "title_nl": "Verkeer in {place}",
+        "title_fr": "Circulation à {lieu}",
+        "title_nl": "Verkeer in {plaats}",
         "text_fr": (
-            "Info trafic : la circulation est interdite sur {road} à {place} du {start} au {end} ({reason}). "
+            "Info trafic : la circulation est interdite sur {voie} à {lieu} du {début} au {fin} ({motif}). "
             "Une déviation est mise en place : suivez la signalisation et évitez le secteur si possible."
         ),
         "text_nl": (
-            "Verkeer: {road} in {place} is afgesloten voor het verkeer van {start} tot {end} ({reason}). "
+            "Verkeer: {weg} in {plaats} is afgesloten voor het verkeer van {begin} tot {einde} ({reden}). "
             "Er is een omleiding: volg de borden en vermijd de zone indien mogelijk."
         ),
     },
@@ -63,17 +63,17 @@ DEFAULT_TEMPLATES = [
         "position": 40,
         "name_fr": "Disparition inquiétante",
         "name_nl": "Verontrustende verdwijning",
-        "title_fr": "Disparition inquiétante — {name}",
-        "title_nl": "Verontrustende verdwijning — {name}",
+        "title_fr": "Disparition inquiétante — {nom}",
+        "title_nl": "Verontrustende verdwijning — {naam}",
         "text_fr": (
-            "Disparition inquiétante. Nous recherchons {name}, {age} ans, sans nouvelles depuis le {date} ({place}). "
-            "Signalement : {description}. Vous avez vu cette personne ou savez où elle se trouve ? "
-            "Appelez le {phone} ou le 101."
+            "Disparition inquiétante. Nous recherchons {nom}, {âge} ans, sans nouvelles depuis le {date} ({lieu}). "
+            "Signalement : {signalement}. Vous avez vu cette personne ou savez où elle se trouve ? "
+            "Appelez le {téléphone} ou le 101."
         ),
         "text_nl": (
-            "Verontrustende verdwijning. We zoeken {name}, {age} jaar, vermist sinds {date} ({place}). "
-            "Signalement: {description}. Hebt u deze persoon gezien of weet u waar hij of zij is? "
-            "Bel {phone} of 101."
+            "Verontrustende verdwijning. We zoeken {naam}, {leeftijd} jaar, vermist sinds {datum} ({plaats}). "
+            "Signalement: {signalement}. Hebt u deze persoon gezien of weet u waar hij of zij is? "
+            "Bel {telefoon} of 101."
         ),
     },
     {
@@ -81,17 +81,17 @@ DEFAULT_TEMPLATES = [
         "position": 50,
         "name_fr": "Alerte aux arnaques",
         "name_nl": "Waarschuwing voor oplichting",
-        "title_fr": "Arnaques à {place}",
-        "title_nl": "Oplichting in {place}",
+        "title_fr": "Arnaques à {lieu}",
+        "title_nl": "Oplichting in {plaats}",
         "text_fr": (
-            "Attention aux arnaques à {place} : des escrocs {method}. "
+            "Attention aux arnaques à {lieu} : des escrocs {méthode}. "
             "La police ne vous demandera jamais vos codes bancaires, votre carte ou de l'argent. "
-            "En cas de doute, raccrochez et appelez le {phone}. Vous êtes victime ? Portez plainte."
+            "En cas de doute, raccrochez et appelez le {téléphone}. Vous êtes victime ? Portez plainte."
         ),
         "text_nl": (
-            "Opgelet voor oplichting in {place}: oplichters {method}. "
+            "Opgelet voor oplichting in {plaats}: oplichters {werkwijze}. "
             "De politie vraagt u nooit uw bankcodes, uw kaart of geld. "
-            "Twijfelt u? Haak in en bel {phone}. Bent u slachtoffer? Dien klacht in."
+            "Twijfelt u? Haak in en bel {telefoon}. Bent u slachtoffer? Dien klacht in."
         ),
     },
 ]

@@ -29,36 +29,42 @@ LANGUAGE_LABELS: dict[str, Any] = {Language.FR.value: Language.FR.label, Languag
 
 
 class TemplateFillForm(forms.Form):
-    """One French and one Dutch value per placeholder of the template."""
+    """One field per placeholder of each language (named by position: a placeholder is any
+    word, accents included)."""
 
     def __init__(self, *args: Any, template: MessageTemplate, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.template = template
         self.placeholders = message_templates.template_placeholders(template)
-        for name in self.placeholders:
-            for language in message_templates.TEMPLATE_LANGUAGES:
-                self.fields[f"{name}__{language}"] = forms.CharField(
-                    label=f"{message_templates.placeholder_label(name)} ({LANGUAGE_LABELS[language]})",
+        for language, names in self.placeholders.items():
+            for index, name in enumerate(names):
+                self.fields[f"{language}__{index}"] = forms.CharField(
+                    label=message_templates.placeholder_label(name),
                     required=False,
                     max_length=message_templates.VALUE_MAX_LENGTH,
-                    widget=forms.TextInput({"data-placeholder": name, "data-language": language}),
+                    widget=forms.TextInput({"data-placeholder": name, "lang": language}),
                 )
 
-    def rows(self) -> list[dict[str, Any]]:
+    def field_name(self, language: str, name: str) -> str:
+        return f"{language}__{self.placeholders[language].index(name)}"
+
+    def columns(self) -> list[dict[str, Any]]:
         return [
             {
-                "name": name,
-                "label": message_templates.placeholder_label(name),
-                "fields": [self[f"{name}__{language}"] for language in message_templates.TEMPLATE_LANGUAGES],
-                "errors": self.errors.get(f"{name}__fr", []),
+                "language": language,
+                "label": LANGUAGE_LABELS[language],
+                "fields": [self[f"{language}__{index}"] for index in range(len(names))],
             }
-            for name in self.placeholders
+            for language, names in self.placeholders.items()
         ]
+
+    def has_placeholders(self) -> bool:
+        return any(self.placeholders.values())
 
     def values(self) -> dict[str, dict[str, str]]:
         return {
-            language: {name: self.cleaned_data.get(f"{name}__{language}", "") for name in self.placeholders}
-            for language in message_templates.TEMPLATE_LANGUAGES
+            language: {name: self.cleaned_data.get(f"{language}__{index}", "") for index, name in enumerate(names)}
+            for language, names in self.placeholders.items()
         }
 
 
@@ -88,8 +94,10 @@ def template_start_view(model_admin: ModelAdmin[Message], request: HttpRequest, 
         try:
             filled = message_templates.template_fill(template=template, values=form.values(), language=language)
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                form.add_error(f"{name}__fr" if f"{name}__fr" in form.fields else None, errors)
+            for key, errors in exc.message_dict.items():
+                language, _dot, name = key.partition(".")
+                known = name in form.placeholders.get(language, [])
+                form.add_error(form.field_name(language, name) if known else None, errors)
         else:
             request.session[SESSION_KEY] = {
                 "template": template.pk,
@@ -110,7 +118,11 @@ def template_start_view(model_admin: ModelAdmin[Message], request: HttpRequest, 
         "template_name": template.name_for(language),
         "form": form,
         "previews": [
-            (LANGUAGE_LABELS[lang], getattr(template, f"title_{lang}"), getattr(template, f"text_{lang}"))
+            (
+                LANGUAGE_LABELS[lang],
+                message_templates.template_preview(getattr(template, f"title_{lang}")),
+                message_templates.template_preview(getattr(template, f"text_{lang}")),
+            )
             for lang in message_templates.TEMPLATE_LANGUAGES
         ],
     }

@@ -1,9 +1,10 @@
 """FR/NL message templates: kept by administrators, filled in by authors.
 
-A template's texts and titles hold placeholders such as ``{place}``; both languages must use
-the same ones. Filling a template substitutes a value per language (``Ixelles`` / ``Elsene``);
-a value given in one language only serves both (a date, a phone number). A placeholder left
-empty in both is refused: a holding statement must never go out saying "{place}".
+A template's texts and titles hold placeholders, words in braces written in the text's own
+language: ``{lieu}`` in French, ``{plaats}`` in Dutch (a reader never meets an English code).
+Filling a template substitutes a value for each placeholder of each language (``Ixelles`` /
+``Elsene``); a placeholder left empty is refused: a holding statement must never go out
+saying "{lieu}".
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 from publisher.audit import audit_record
@@ -29,22 +29,6 @@ from publisher.models import Language, MessageTemplate
 PLACEHOLDER = re.compile(r"\{([^\W\d]\w{0,39})\}")
 TEMPLATE_LANGUAGES: tuple[str, ...] = (Language.FR.value, Language.NL.value)
 VALUE_MAX_LENGTH = 500
-# The placeholders of the default templates, in the reader's words; any other shows as written.
-PLACEHOLDER_LABELS = {
-    "place": pgettext_lazy("template placeholder", "Place"),
-    "date": pgettext_lazy("template placeholder", "Date"),
-    "time": pgettext_lazy("template placeholder", "Time"),
-    "event": pgettext_lazy("template placeholder", "What happened"),
-    "phone": pgettext_lazy("template placeholder", "Phone number"),
-    "road": pgettext_lazy("template placeholder", "Road or street"),
-    "start": pgettext_lazy("template placeholder", "Start date and time"),
-    "end": pgettext_lazy("template placeholder", "End date and time"),
-    "reason": pgettext_lazy("template placeholder", "Reason"),
-    "name": pgettext_lazy("template placeholder", "Name of the person"),
-    "age": pgettext_lazy("template placeholder", "Age"),
-    "description": pgettext_lazy("template placeholder", "Description"),
-    "method": pgettext_lazy("template placeholder", "What the swindlers do"),
-}
 TEXT_FIELDS = ("name_fr", "name_nl", "title_fr", "title_nl", "text_fr", "text_nl")
 
 
@@ -58,11 +42,22 @@ def placeholders_in(*texts: str) -> list[str]:
 
 
 def placeholder_label(name: str) -> str:
-    return str(PLACEHOLDER_LABELS.get(name, name))
+    """A placeholder as a form label: it is already a word of its text's language."""
+    words = name.replace("_", " ")
+    return words[:1].upper() + words[1:]
 
 
-def template_placeholders(template: MessageTemplate) -> list[str]:
-    return placeholders_in(template.title_fr, template.text_fr, template.title_nl, template.text_nl)
+def template_placeholders(template: MessageTemplate) -> dict[str, list[str]]:
+    """Each language's placeholders, title first, in order of appearance."""
+    return {
+        lang: placeholders_in(getattr(template, f"title_{lang}"), getattr(template, f"text_{lang}"))
+        for lang in TEMPLATE_LANGUAGES
+    }
+
+
+def template_preview(text: str) -> str:
+    """The text as an author reads it before filling it in: each placeholder as [Label]."""
+    return PLACEHOLDER.sub(lambda m: f"[{placeholder_label(m.group(1))}]", text)
 
 
 def templates_offered() -> QuerySet[MessageTemplate]:
@@ -81,38 +76,43 @@ def _substitute(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
+def _value_problem(value: str, label: str) -> str:
+    if not value:
+        return _("Fill in “%(placeholder)s”.") % {"placeholder": label}
+    if len(value) > VALUE_MAX_LENGTH:
+        return _("“%(placeholder)s” is too long (at most %(limit)s characters).") % {
+            "placeholder": label,
+            "limit": VALUE_MAX_LENGTH,
+        }
+    if CONTROL_CHARACTERS.search(value):
+        return _("“%(placeholder)s” may not contain control characters.") % {"placeholder": label}
+    return ""
+
+
 def template_fill(
     *, template: MessageTemplate, values: Mapping[str, Mapping[str, str]], language: str = Language.FR
 ) -> FilledTemplate:
     """The template's texts with each placeholder replaced. ``values`` maps a language to
-    {placeholder: value}; a value missing in one language takes the other's. The title is the
-    one in ``language`` (the author's interface), else the other, else the template's name."""
-    resolved: dict[str, dict[str, str]] = {lang: {} for lang in TEMPLATE_LANGUAGES}
+    {placeholder: value}; every placeholder of every language needs one (errors are keyed
+    "fr.lieu"). The title is the one in ``language`` (the author's interface), else the
+    other's, else the template's name."""
+    resolved: dict[str, dict[str, str]] = {}
     errors: dict[str, str] = {}
-    for name in template_placeholders(template):
-        given = {lang: str((values.get(lang) or {}).get(name, "")).strip() for lang in TEMPLATE_LANGUAGES}
-        label = placeholder_label(name)
-        if not any(given.values()):
-            errors[name] = _("Fill in “%(placeholder)s”.") % {"placeholder": label}
-            continue
-        for value in given.values():
-            if len(value) > VALUE_MAX_LENGTH:
-                errors[name] = _("“%(placeholder)s” is too long (at most %(limit)s characters).") % {
-                    "placeholder": label,
-                    "limit": VALUE_MAX_LENGTH,
-                }
-            elif CONTROL_CHARACTERS.search(value):
-                errors[name] = _("“%(placeholder)s” may not contain control characters.") % {"placeholder": label}
-        fallback = next(v for v in given.values() if v)
-        for lang in TEMPLATE_LANGUAGES:
-            resolved[lang][name] = given[lang] or fallback
+    for lang, names in template_placeholders(template).items():
+        resolved[lang] = {}
+        for name in names:
+            value = str((values.get(lang) or {}).get(name, "")).strip()
+            problem = _value_problem(value, placeholder_label(name))
+            if problem:
+                errors[f"{lang}.{name}"] = problem
+            resolved[lang][name] = value
     if errors:
         raise ValidationError(errors)
     texts = {lang: _substitute(getattr(template, f"text_{lang}"), resolved[lang]) for lang in TEMPLATE_LANGUAGES}
     order = [language, *(lang for lang in TEMPLATE_LANGUAGES if lang != language)]
     title = next(
         (
-            _substitute(getattr(template, f"title_{lang}"), resolved[lang]).replace("\n", " ").strip()
+            _substitute(getattr(template, f"title_{lang}"), resolved[lang]).strip()
             for lang in order
             if lang in TEMPLATE_LANGUAGES and getattr(template, f"title_{lang}").strip()
         ),
@@ -136,17 +136,6 @@ def template_validate(fields: Mapping[str, Any]) -> dict[str, Any]:
         if "{" in stray or "}" in stray:
             errors.setdefault(
                 key, _("A brace is not part of a placeholder: write placeholders as {place}, one word in braces.")
-            )
-    used = {
-        lang: set(placeholders_in(cleaned[f"title_{lang}"], cleaned[f"text_{lang}"])) for lang in TEMPLATE_LANGUAGES
-    }
-    for lang, other in (TEMPLATE_LANGUAGES, TEMPLATE_LANGUAGES[::-1]):
-        missing = sorted(used[other] - used[lang])
-        if missing:
-            errors.setdefault(
-                f"text_{lang}",
-                _("The French and Dutch versions must use the same placeholders; missing here: %(names)s.")
-                % {"names": ", ".join(f"{{{name}}}" for name in missing)},
             )
     try:
         position = int(fields.get("position") or 0)

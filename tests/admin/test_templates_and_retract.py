@@ -15,8 +15,8 @@ TEMPLATE_FIELDS = {
     "slug": "alerte-meteo",
     "title_fr": "",
     "title_nl": "",
-    "text_fr": "Vents violents à {place}.",
-    "text_nl": "Zware wind in {place}.",
+    "text_fr": "Vents violents à {lieu}.",
+    "text_nl": "Zware wind in {plaats}.",
     "active": "on",
     "position": "5",
 }
@@ -59,12 +59,12 @@ def test_only_administrators_manage_templates(client, author, approver, channel_
 def test_a_bad_template_is_shown_at_its_field_never_a_500(client, channel_admin):
     client.force_login(channel_admin)
     add = reverse("admin:publisher_messagetemplate_add")
-    response = client.post(add, {**TEMPLATE_FIELDS, "text_nl": "Zware wind.", "position": "-3"})
+    response = client.post(add, {**TEMPLATE_FIELDS, "text_nl": "Zware wind in {plaats.", "position": "-3"})
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "{place}" in errors["text_nl"][0]
+    assert "text_nl" in errors
     assert "position" in errors
-    response = client.post(add, {**TEMPLATE_FIELDS, "text_fr": "À {place"})
+    response = client.post(add, {**TEMPLATE_FIELDS, "text_fr": "À {lieu"})
     assert "text_fr" in response.context["adminform"].form.errors
     assert not MessageTemplate.objects.filter(slug="alerte-meteo").exists()
 
@@ -93,16 +93,18 @@ def test_filling_a_template_opens_the_compose_page_with_the_texts(author_client,
     start = reverse("admin:publisher_message_template_start", args=[holding.pk])
     assert author_client.get(chooser, {"template": holding.pk})["Location"] == start
     page = author_client.get(start)
-    assert [row["name"] for row in page.context["form"].rows()] == ["place", "event"]
+    assert page.context["form"].placeholders == {"fr": ["lieu", "faits"], "nl": ["plaats", "feiten"]}
+    # The author reads labels, not the template's codes.
+    assert "Nous sommes au courant de la situation à [Lieu] : [Faits]." in page.content.decode()
 
     response = author_client.post(
-        start, {"place__fr": "Ixelles", "place__nl": "Elsene", "event__fr": "un incendie", "event__nl": "een brand"}
+        start, {"fr__0": "Ixelles", "fr__1": "un incendie", "nl__0": "Elsene", "nl__1": "een brand"}
     )
     assert response.status_code == 302
     compose = author_client.get(response["Location"])
     form = compose.context["form"]
-    assert form.initial["text_fr"].startswith("Nous sommes au courant de un incendie à Ixelles.")
-    assert form.initial["text_nl"].startswith("We zijn op de hoogte van een brand in Elsene.")
+    assert form.initial["text_fr"].startswith("Nous sommes au courant de la situation à Ixelles : un incendie.")
+    assert form.initial["text_nl"].startswith("We zijn op de hoogte van de situatie in Elsene: een brand.")
     assert form.initial["title"] == "Incident à Ixelles"  # the author reads French
     assert not Message.objects.exists()  # nothing saved until the author saves
     # Taken once: a reload starts empty.
@@ -114,9 +116,10 @@ def test_an_unfilled_placeholder_is_refused_on_the_form_in_the_readers_language(
     redacteur = UserFactory(username="redacteur", roles=["author"], preferred_language="nl")
     client.force_login(redacteur)
     start = reverse("admin:publisher_message_template_start", args=[holding.pk])
-    response = client.post(start, {"place__fr": "Ixelles", "event__fr": "", "event__nl": " "})
+    response = client.post(start, {"fr__0": "Ixelles", "fr__1": "un vol", "nl__0": "Elsene", "nl__1": " "})
     assert response.status_code == 200
-    assert "Vul „Wat er gebeurd is” in." in response.content.decode()
+    assert response.context["form"].errors == {"nl__1": ["Vul „Feiten” in."]}
+    assert "Vul „Feiten” in." in response.content.decode()
 
 
 @pytest.mark.parametrize("template_id", ["999999", "abc", "-1", "1%00"])
@@ -136,12 +139,12 @@ def test_an_inactive_template_cannot_be_started(author_client, holding):
 def test_who_cannot_write_cannot_start_from_a_template(approver_client, holding):
     start = reverse("admin:publisher_message_template_start", args=[holding.pk])
     assert approver_client.get(start).status_code == 403
-    assert approver_client.post(start, {"place__fr": "x", "event__fr": "y"}).status_code == 403
+    assert approver_client.post(start, {"fr__0": "x", "fr__1": "y"}).status_code == 403
 
 
 def test_overlong_values_are_refused_not_a_500(author_client, holding):
     start = reverse("admin:publisher_message_template_start", args=[holding.pk])
-    response = author_client.post(start, {"place__fr": "x" * 5000, "event__fr": "y"})
+    response = author_client.post(start, {"fr__0": "x" * 5000, "fr__1": "y", "nl__0": "z", "nl__1": "\x00"})
     assert response.status_code == 200
     assert response.context["form"].errors
 
