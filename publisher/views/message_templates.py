@@ -95,9 +95,9 @@ def template_start_view(model_admin: ModelAdmin[Message], request: HttpRequest, 
             filled = message_templates.template_fill(template=template, values=form.values(), language=language)
         except ValidationError as exc:
             for key, errors in exc.message_dict.items():
-                language, _dot, name = key.partition(".")
-                known = name in form.placeholders.get(language, [])
-                form.add_error(form.field_name(language, name) if known else None, errors)
+                text_language, _dot, name = key.partition(".")
+                known = name in form.placeholders.get(text_language, [])
+                form.add_error(form.field_name(text_language, name) if known else None, errors)
         else:
             request.session[SESSION_KEY] = {
                 "template": template.pk,

@@ -67,6 +67,8 @@ def test_an_author_starts_from_a_template_and_duplicates_the_message(login, peop
     page.fill("input[name=fr__1]", VALUES["fr"]["faits"])
     page.fill("input[name=nl__0]", VALUES["nl"]["plaats"])
     page.get_by_role("button", name=WORDS[language]["write"]).click()
+    # The page still names the template in the reader's language.
+    assert page.title().startswith("Partir d'un modèle : Communiqué" if language == "fr" else "Beginnen vanuit")
     error = page.locator("#field-nl__1 .errorlist li")
     error.wait_for()
     assert WORDS[language]["fill"] in error.inner_text()
