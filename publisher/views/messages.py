@@ -146,7 +146,8 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     }
     if message is not None:
         context.update(_message_context(request, message))
-    elif form is not None and not form.is_bound:
+    elif form is not None and not form.is_bound and not form.initial:
+        # An empty page only: once a template filled it, picking another would lose the values.
         context["message_templates"] = message_templates.templates_for_compose(request)
     return TemplateResponse(request, "admin/publisher/message/compose.html", context)
 
