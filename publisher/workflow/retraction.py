@@ -9,7 +9,7 @@ from django.db import transaction
 
 from accounts.models import User
 from publisher.channels import registry
-from publisher.delivery import enqueue, scheduling
+from publisher.delivery import enqueue, publishing, scheduling
 from publisher.delivery.publishing import DERIVED_STATES
 from publisher.delivery.selectors import message_deliveries
 from publisher.models import Delivery, DeliveryState, Message, MessageState
@@ -72,4 +72,13 @@ def message_retract(*, message: Message, actor: User | None, reason: str) -> Mes
                 enqueue.enqueue_retract(sent_ids)
 
             transaction.on_commit(retract_enqueue, robust=True)
+        else:
+            # Nothing online to delete first (renditions may remain from refused attempts):
+            # our copies go right after the commit; the retract task does it otherwise.
+            message_id = message.pk
+
+            def retracted_files_remove() -> None:
+                publishing.retracted_files_remove(message_id=message_id)
+
+            transaction.on_commit(retracted_files_remove, robust=True)
     return message

@@ -14,7 +14,7 @@ from PIL import Image
 
 from publisher.delivery import dispatch, publishing
 from publisher.media.images import renditions_dir
-from publisher.models import AuditEvent, Delivery, DeliveryState, MessageState
+from publisher.models import AuditEvent, Delivery, DeliveryState, Message, MessageState
 from publisher.workflow import attachments, retraction, services
 from publisher.workflow.checklist import checklist_all_ticked
 from publisher.workflow.duplication import message_duplicate
@@ -128,3 +128,18 @@ def test_the_plan_lists_posts_to_delete_those_that_cannot_be_and_what_will_not_g
     assert [d.channel for d in plan.uncertain] == [outboxes[1]]
     assert plan.to_stop == []
     assert message.state == MessageState.SCHEDULED
+
+
+def test_with_nothing_online_the_renditions_go_right_after_the_commit(author, approver, outboxes):
+    message = approved_with_image(author, approver, (120, 60, 200))
+    publish_due()
+    # Every post refused by its network: nothing to delete, but renditions were made.
+    Delivery.objects.filter(occurrence__message=message).update(state=DeliveryState.FAILED)
+    Message.objects.filter(pk=message.pk).update(state=MessageState.FAILED)
+    assert renditions_of(message)
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        retraction.message_retract(message=message, actor=approver, reason="Erreur")
+    assert renditions_of(message)  # not before the commit
+    for callback in callbacks:
+        callback()
+    assert renditions_of(message) == []
