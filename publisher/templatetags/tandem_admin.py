@@ -85,6 +85,8 @@ def audit_object(event: AuditEvent) -> str:
 def _value(value: Any, key: str = "") -> str:
     if key in DELIVERY_LISTS and isinstance(value, list):
         return ", ".join(f"#{v}" for v in value) if value else _("none")
+    if key == "source" and isinstance(value, int):
+        return f"#{value}"  # the message copied, as message numbers show elsewhere
     if key == "kind" and value in MessageKind.values:
         return str(MessageKind(value).label)
     if value is True:

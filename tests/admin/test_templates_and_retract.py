@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from publisher.models import AuditEvent, Delivery, DeliveryState, Message, MessageState, MessageTemplate
+from publisher.templatetags.tandem_admin import audit_details
 from tests.factories import UserFactory, make_message
 from tests.publisher.newsroom_support import message_with_deliveries
 
@@ -166,6 +167,10 @@ def test_duplicate_button_on_every_message_page_makes_a_draft(author_client, aut
     copy = Message.objects.exclude(pk=published.pk).get()
     assert response["Location"] == reverse("admin:publisher_message_change", args=[copy.pk])
     assert (copy.author, copy.state) == (author, MessageState.DRAFT)
+    page = author_client.get(response["Location"])
+    assert ("copied from message", f"#{published.pk}") in [
+        line for event in page.context["audit_events"] for line in audit_details(event)
+    ]
 
 
 def test_an_approver_without_the_write_permission_gets_no_duplicate(approver_client, author, channels):
