@@ -320,6 +320,12 @@ class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
         fields = ("name_fr", "name_nl", "slug", "title_fr", "title_nl", "text_fr", "text_nl", "active", "position")
+        widgets = {
+            **{name: forms.TextInput({"class": "vLargeTextField"}) for name in ("name_fr", "name_nl")},
+            **{name: forms.TextInput({"class": "vLargeTextField"}) for name in ("title_fr", "title_nl")},
+            "text_fr": forms.Textarea({"rows": 5, "lang": "fr"}),
+            "text_nl": forms.Textarea({"rows": 5, "lang": "nl"}),
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -342,28 +348,29 @@ class MessageTemplateAdmin(ServiceSaveMixin, admin.ModelAdmin):
     the compose page without seeing this list."""
 
     form = MessageTemplateForm
-    list_display = ("name_fr", "name_nl", "placeholders", "active", "position")
-    list_filter = ("active",)
+    # A handful of rows: no filter sidebar, so the placeholders have room at 1,280 px.
+    list_display = ("name_fr", "name_nl", "placeholders", "active")
     search_fields = ("name_fr", "name_nl", "text_fr", "text_nl")
     fields = ("name_fr", "name_nl", "slug", "title_fr", "title_nl", "text_fr", "text_nl", "active", "position")
     prepopulated_fields = {"slug": ("name_fr",)}
 
     @admin.display(description=_("placeholders"))
     def placeholders(self, obj: MessageTemplate) -> str:
-        parts = [
-            f"{language.upper()}: " + ", ".join(f"{{{name}}}" for name in names)
+        lines = [
+            (language.upper(), ", ".join(names))
             for language, names in message_templates.template_placeholders(obj).items()
             if names
         ]
-        return " · ".join(parts) or "—"
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong> {}", lines) or "—"
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
-        for name in ("text_fr", "text_nl"):
+        # Examples in the text's own language, whatever the reader's.
+        for name, examples in (("text_fr", "{lieu}, {date}"), ("text_nl", "{plaats}, {datum}")):
             form.base_fields[name].help_text = _(
-                "Placeholders are words in braces, written in this text's language, e.g. {place}, {date}: "
+                "Placeholders are words in braces, written in this text's language, e.g. %(examples)s: "
                 "the author fills each one in when starting a message from the template."
-            )
+            ) % {"examples": examples}
         return form
 
     def save_through_service(self, request: HttpRequest, obj: Any, data: dict[str, Any], change: bool) -> Any:

@@ -180,3 +180,22 @@ def test_an_approver_retracts_after_seeing_what_will_be_deleted(login, people, p
     assert outbox_files(channels[1]) == []
     assert page.locator("#deliveries a[href^='file:']").count() == 0
     session.shot(f"retract-03-retracted-{language}")
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_an_administrator_edits_a_template(login, people, language):
+    UserFactory(username=f"beheer-{language}", roles=["channel_admin"], preferred_language=language)
+    holding = MessageTemplate.objects.get(slug="holding-statement")
+    session = login(f"beheer-{language}", locale=f"{language}-BE")
+    page = session.page
+    session.goto("/admin/publisher/messagetemplate/")
+    assert page.locator("#result_list tbody tr").count() == 5
+    session.shot(f"templates-07-admin-list-{language}")
+    session.goto(f"/admin/publisher/messagetemplate/{holding.pk}/change/")
+    # A brace left open is refused at its field, in the reader's language.
+    page.fill("#id_text_nl", "We zijn op de hoogte van de situatie in {plaats.")
+    page.click("input[name=_save]")
+    page.locator(".field-text_nl .errorlist li").wait_for()
+    session.shot(f"templates-08-admin-refused-{language}")
+    holding.refresh_from_db()
+    assert "{plaats}" in holding.text_nl
