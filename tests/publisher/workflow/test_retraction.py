@@ -143,3 +143,12 @@ def test_with_nothing_online_the_renditions_go_right_after_the_commit(author, ap
     for callback in callbacks:
         callback()
     assert renditions_of(message) == []
+
+
+def test_the_plan_reads_every_post_in_one_query(author, approver, django_assert_num_queries):
+    channels = [ChannelFactory(name=f"Canal {n}", kind="outbox", language="fr", coverage=["21004"]) for n in range(6)]
+    message = approved_with_image(author, approver, (10, 10, 10))
+    assert Delivery.objects.filter(occurrence__message=message).count() == len(channels)
+    with django_assert_num_queries(1):
+        plan = retraction.message_retraction_plan(message)
+        assert {d.channel.name for d in plan.to_stop} == {c.name for c in channels}
