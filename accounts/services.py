@@ -52,6 +52,11 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("publisher", "view_segment"),
         ("accounts", "view_user"),
         ("publisher", "view_auditevent"),
+        # Administrators keep the FR/NL templates authors start from.
+        ("publisher", "view_messagetemplate"),
+        ("publisher", "add_messagetemplate"),
+        ("publisher", "change_messagetemplate"),
+        ("publisher", "delete_messagetemplate"),
     ],
     Role.API_CLIENT: [
         ("publisher", "view_municipality"),

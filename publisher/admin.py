@@ -31,8 +31,10 @@ from publisher.models import (
     Channel,
     Delivery,
     DeliveryAttempt,
+    DeliveryState,
     InboxItem,
     Message,
+    MessageTemplate,
     Municipality,
     Occurrence,
     PoliceZone,
@@ -49,8 +51,9 @@ from publisher.views import connect as connect_views
 from publisher.views import engagement as engagement_views
 from publisher.views import home, language, language_guard, lists, preview
 from publisher.views import inbox as inbox_views
+from publisher.views import message_templates as template_views
 from publisher.views import messages as message_views
-from publisher.workflow import catalogue
+from publisher.workflow import catalogue, message_templates
 
 
 class NormalizedSearchMixin:
@@ -371,6 +374,13 @@ class MessageAdmin(admin.ModelAdmin):
                 wrap(message_views.follow_up_view),
                 name=f"{info}_follow_up",
             ),
+            path("<path:object_id>/duplicate/", wrap(message_views.duplicate_view), name=f"{info}_duplicate"),
+            path("template/", wrap(template_views.template_choose_view), name=f"{info}_template_choose"),
+            path(
+                "template/<str:template_id>/",
+                wrap(template_views.template_start_view),
+                name=f"{info}_template_start",
+            ),
             path("<path:object_id>/reviewed/", wrap(home.alert_reviewed_view), name=f"{info}_alert_reviewed"),
             path("<path:object_id>/boost/", wrap(boost_views.boost_propose_view), name=f"{info}_boost"),
             path(
@@ -388,6 +398,77 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Message, MessageAdmin)
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ("name_fr", "name_nl", "slug", "title_fr", "title_nl", "text_fr", "text_nl", "active", "position")
+        widgets = {
+            **{name: forms.TextInput({"class": "vLargeTextField"}) for name in ("name_fr", "name_nl")},
+            **{name: forms.TextInput({"class": "vLargeTextField"}) for name in ("title_fr", "title_nl")},
+            "text_fr": forms.Textarea({"rows": 5, "lang": "fr"}),
+            "text_nl": forms.Textarea({"rows": 5, "lang": "nl"}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The service checks again when saving; here its errors land at their field.
+        try:
+            message_templates.template_validate(data)
+        except ValidationError as exc:
+            for key, problems in exc.message_dict.items():
+                for problem in problems:
+                    if key in self.fields and key not in self.errors:
+                        self.add_error(key, problem)
+                    elif key not in self.fields:
+                        self.add_error(None, problem)
+        return data
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    """Kept by administrators (the model's permissions); authors start from the active ones on
+    the compose page without seeing this list."""
+
+    form = MessageTemplateForm
+    # A handful of rows: no filter sidebar, so the placeholders have room at 1,280 px.
+    list_display = ("name_fr", "name_nl", "placeholders", "active")
+    search_fields = ("name_fr", "name_nl", "text_fr", "text_nl")
+    fields = ("name_fr", "name_nl", "slug", "title_fr", "title_nl", "text_fr", "text_nl", "active", "position")
+    prepopulated_fields = {"slug": ("name_fr",)}
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, obj: MessageTemplate) -> str:
+        lines = [
+            (language.upper(), ", ".join(names))
+            for language, names in message_templates.template_placeholders(obj).items()
+            if names
+        ]
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong> {}", lines) or "—"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # Examples in the text's own language, whatever the reader's.
+        for name, examples in (("text_fr", "{lieu}, {date}"), ("text_nl", "{plaats}, {datum}")):
+            form.base_fields[name].help_text = _(
+                "Placeholders are words in braces, written in this text's language, e.g. %(examples)s: "
+                "the author fills each one in when starting a message from the template."
+            ) % {"examples": examples}
+        return form
+
+    def save_through_service(self, request: HttpRequest, obj: Any, data: dict[str, Any], change: bool) -> Any:
+        fields = {key: data.get(key) for key in self.fields}
+        if change:
+            return message_templates.template_update(template=obj, actor=_staff(request), **fields)
+        return message_templates.template_create(actor=_staff(request), **fields)
+
+    def delete_model(self, request: HttpRequest, obj: MessageTemplate) -> None:
+        message_templates.template_delete(template=obj, actor=_staff(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MessageTemplate]) -> None:
+        for template in queryset:
+            message_templates.template_delete(template=template, actor=_staff(request))
 
 
 @admin.display(description=_("message"), ordering="message")
@@ -486,7 +567,8 @@ class DeliveryAdmin(ForeignKeyLabelsMixin, admin.ModelAdmin):
         if not obj.sent_at:
             return "—"
         when = _short_time(obj.sent_at)
-        if not obj.remote_url:
+        # A retracted post's address leads nowhere (the outbox file is deleted too).
+        if not obj.remote_url or obj.state != DeliveryState.SENT:
             return when
         # The address itself made the list wider than the page: it shows on hover.
         return format_html(

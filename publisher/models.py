@@ -640,6 +640,36 @@ class AdAccountWallet(models.Model):
         return self.ad_account
 
 
+class MessageTemplate(models.Model):
+    """A reusable FR/NL starting point (holding statement, witness appeal, ...). Its texts may
+    hold placeholders such as ``{place}`` that the author fills in when starting a message."""
+
+    slug = models.SlugField(
+        _("template code"), max_length=60, unique=True, help_text=_("A short unique code, e.g. holding-statement.")
+    )
+    name_fr = models.CharField(_("name (French)"), max_length=200)
+    name_nl = models.CharField(_("name (Dutch)"), max_length=200)
+    title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
+    title_nl = models.CharField(_("title (Dutch)"), max_length=200, blank=True)
+    text_fr = models.TextField(_("text (French)"))
+    text_nl = models.TextField(_("text (Dutch)"))
+    active = models.BooleanField(_("offered when composing"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name_fr"]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+
+    def __str__(self) -> str:
+        return f"{self.name_fr} / {self.name_nl}"
+
+    def name_for(self, language: str) -> str:
+        return self.name_nl if language == Language.NL else self.name_fr
+
+
 # What each audit verb says, in words (the audit pages, an event's title).
 AUDIT_VERBS = {
     "message.created": _("drafted"),
@@ -681,6 +711,11 @@ AUDIT_VERBS = {
     "calendar_link.revoked": _("calendar link revoked"),
     "history.pruned": _("delivery history pruned"),
     "message.language_confirmed": _("language exception confirmed"),
+    "message.duplicated": _("drafted as a copy of another message"),
+    "message.files_removed": _("our copies of the posts and images removed after retraction"),
+    "template.created": _("message template created"),
+    "template.updated": _("message template changed"),
+    "template.deleted": _("message template deleted"),
     "boost.proposed": _("promotion proposed"),
     "boost.approved": _("promotion spend approved"),
     "boost.stopped": _("promotion stopped"),
@@ -707,6 +742,7 @@ AUDIT_OBJECT_MODELS = {
     "segment": "publisher.Segment",
     "apitoken": "accounts.ApiToken",
     "user": "accounts.User",
+    "messagetemplate": "publisher.MessageTemplate",
     "inboxitem": "publisher.InboxItem",
     "inboxreply": "publisher.InboxReply",
 }

@@ -1,6 +1,18 @@
+import importlib
+from pathlib import Path
+
 import pytest
 
 from publisher.territory.reference_data import municipalities_load
+
+
+def message_templates_seed() -> None:
+    """The default templates as their data migration seeds them (found by name: the migration's
+    number may change when branches merge)."""
+    from django.apps import apps
+
+    (path,) = Path(__file__).resolve().parents[1].glob("publisher/migrations/*_templates.py")
+    importlib.import_module(f"publisher.migrations.{path.stem}").templates_seed(apps, None)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +63,7 @@ def _flushed_after(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_teardown(item, nextitem):
-    """Put the 565 municipalities back once a transactional test's flush has run, so every
+    """Put the 565 municipalities (and the default templates) back once a transactional test's flush has run, so every
     later test sees the reference data whatever the order."""
     yield
     # After the session's last test the test database is already destroyed (and the
@@ -60,8 +72,10 @@ def pytest_runtest_teardown(item, nextitem):
         return
     from pytest_django.plugin import blocking_manager_key
 
-    from publisher.models import Municipality
+    from publisher.models import MessageTemplate, Municipality
 
     with item.config.stash[blocking_manager_key].unblock():
         if not Municipality.objects.exists():
             municipalities_load()
+        if not MessageTemplate.objects.exists():
+            message_templates_seed()

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 
 from accounts.tokens import api_token_create, calendar_link_create
 from publisher.delivery import dispatch, publishing
-from publisher.models import AuditEvent, Delivery, DeliveryState, Message
+from publisher.models import AuditEvent, Delivery, DeliveryState, Message, MessageTemplate
 from publisher.workflow import alerts, notifications, retraction, services
 from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory
@@ -308,6 +308,10 @@ def admin_urls(world) -> tuple[list[str], list[str]]:
             urls += [reverse(name, args=[obj.pk]) for obj in objects[:limit]]
         elif arguments == ["token"]:
             urls.append(reverse(name, args=[world["calendar_token"]]))
+        elif arguments == ["template_id"]:
+            urls += [
+                reverse(name, args=[pk]) for pk in MessageTemplate.objects.order_by("pk").values_list("pk", flat=True)
+            ]
         else:
             skipped.append(name)
     return list(dict.fromkeys(urls)), skipped

@@ -100,4 +100,16 @@ class OutboxAdapter(ChannelAdapter):
         return Receipt(remote_id=idempotency_key, url=path.as_uri())
 
     def retract(self, receipt: Receipt) -> None:
-        (self._folder() / f"{receipt.remote_id}.json").unlink(missing_ok=True)
+        """The post goes with the image copies written beside it (named in its JSON)."""
+        folder = self._folder()
+        path = folder / f"{receipt.remote_id}.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            document = {}
+        for image in document.get("images", []) if isinstance(document, dict) else []:
+            name = str(image.get("file", "")) if isinstance(image, dict) else ""
+            # Only a file of this post, in this folder: the JSON is ours, but never trust a path.
+            if name.startswith(f"{receipt.remote_id}-") and Path(name).name == name:
+                (folder / name).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)

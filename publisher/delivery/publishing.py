@@ -54,7 +54,9 @@ from publisher.channels.services import channel_disable
 from publisher.delivery import hooks, posts, scheduling
 from publisher.errors import InvalidTransition
 from publisher.mail import mail_send
+from publisher.media.images import renditions_remove
 from publisher.models import (
+    Attachment,
     Channel,
     Delivery,
     DeliveryAttempt,
@@ -1044,4 +1046,36 @@ def deliveries_retract(*, delivery_ids: Sequence[int]) -> dict[str, list[int]]:
             obj=delivery.occurrence.message,
             summary=result,
         )
+    message_ids = Message.objects.filter(
+        occurrences__deliveries__pk__in=list(delivery_ids), state=MessageState.RETRACTED
+    ).values_list("pk", flat=True)
+    for message_id in sorted(set(message_ids)):
+        retracted_files_remove(message_id=message_id)
     return result
+
+
+def retracted_files_remove(*, message_id: int) -> list[str]:
+    """Once the networks were asked to delete a retracted message's posts: our public copies of
+    its images go too (the renditions networks fetch and the outbox copies, which the outbox
+    adapter removes with each post). An image another message still uses keeps its renditions;
+    the stored originals stay with the message as its record. Returns the files removed."""
+    message = Message.objects.get(pk=message_id)
+    if message.state != MessageState.RETRACTED:
+        return []
+    shas = set(Attachment.objects.filter(message_id=message_id).values_list("sha256", flat=True))
+    shared = set(
+        Attachment.objects.filter(sha256__in=shas)
+        .exclude(message_id=message_id)
+        .exclude(message__state=MessageState.RETRACTED)
+        .values_list("sha256", flat=True)
+    )
+    removed = renditions_remove(shas - shared)
+    if removed:
+        audit_record(
+            actor=None,
+            actor_label="dispatcher",
+            verb="message.files_removed",
+            obj=message,
+            summary={"renditions": len(removed), "kept_shared": len(shared)},
+        )
+    return removed

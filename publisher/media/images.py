@@ -21,6 +21,7 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -579,9 +580,27 @@ def rendition_for(source_path: str | os.PathLike[str], spec: RenditionSpec, *, k
     return Rendition(target, target.name, fmt, width, height, len(content))
 
 
+RENDITION_NAME = re.compile(r"[0-9a-f]{64}-[a-z0-9_]+-[0-9a-f]{10}\.(jpg|png|webp)")
+
+
 def rendition_open(name: str) -> IO[bytes] | None:
     """A rendition file by its public name (for the view serving them), or None."""
-    if not re.fullmatch(r"[0-9a-f]{64}-[a-z0-9_]+-[0-9a-f]{10}\.(jpg|png|webp)", name):
+    if not RENDITION_NAME.fullmatch(name):
         return None
     path = renditions_dir() / name
     return path.open("rb") if path.is_file() else None
+
+
+def renditions_remove(sha256s: Iterable[str]) -> list[str]:
+    """Delete every cached rendition of these stored originals (all networks); returns the
+    names removed. The originals stay: they are the message's record, not public."""
+    folder = renditions_dir()
+    removed: list[str] = []
+    for sha in sorted(set(sha256s)):
+        if not _HEX64.match(sha) or not folder.is_dir():
+            continue
+        for path in folder.glob(f"{sha}-*"):
+            if RENDITION_NAME.fullmatch(path.name):
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+    return removed

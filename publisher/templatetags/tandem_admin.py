@@ -69,6 +69,11 @@ DETAIL_LABELS = {
     "follows": gettext_lazy("follows up on message"),
     "draft": gettext_lazy("follow-up message"),
     "post": gettext_lazy("post"),
+    "source": gettext_lazy("copied from message"),
+    "images": gettext_lazy("images copied"),
+    "schedule_dropped": gettext_lazy("past schedule dropped"),
+    "renditions": gettext_lazy("image renditions removed"),
+    "kept_shared": gettext_lazy("images kept (another message uses them)"),
 }
 # Who acted when no user did (AuditEvent.actor_label); a user's name is shown as it is.
 SYSTEM_ACTORS = {
@@ -110,6 +115,8 @@ def _value(value: Any, key: str = "") -> str:
     if key == "scopes" and isinstance(value, list):
         scopes = dict(ApiScope.choices)
         return ", ".join(str(scopes.get(v, v)) for v in value)
+    if key == "source" and isinstance(value, int):
+        return f"#{value}"  # the message copied, as message numbers show elsewhere
     if key == "kind" and value in MessageKind.values:
         return str(MessageKind(value).label)
     if value is True:

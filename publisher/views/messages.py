@@ -20,6 +20,7 @@ from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.language.problems import message_language_findings
 from publisher.models import Language, Message, MessageState
 from publisher.territory.selectors import message_required_languages
+from publisher.views import message_templates
 from publisher.views.forms import (
     BRUSSELS,
     LANGUAGES,
@@ -30,9 +31,10 @@ from publisher.views.forms import (
     RetractForm,
 )
 from publisher.workflow import followups, newsroom, previews, selectors, services
+from publisher.workflow.duplication import message_duplicate
 from publisher.workflow.engagement import message_engagement
 from publisher.workflow.language_confirmations import CONFIRMABLE_STATES
-from publisher.workflow.retraction import message_retract
+from publisher.workflow.retraction import message_retract, message_retraction_plan
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -122,6 +124,8 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
                     else:
                         flash.success(request, _("The message was saved."))
                     return HttpResponseRedirect(_page_url(saved))
+        elif message is None:
+            form = ComposeForm(initial=message_templates.template_initial(request))
         else:
             form = ComposeForm(message=message)
     elif request.method == "POST":
@@ -146,6 +150,9 @@ def compose_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_
     }
     if message is not None:
         context.update(_message_context(request, message))
+    elif form is not None and not form.is_bound and not form.initial:
+        # An empty page only: once a template filled it, picking another would lose the values.
+        context["message_templates"] = message_templates.templates_for_compose(request)
     return TemplateResponse(request, "admin/publisher/message/compose.html", context)
 
 
@@ -187,6 +194,7 @@ def _message_context(request: HttpRequest, message: Message) -> dict[str, Any]:
         "can_retract": message.state in RETRACTABLE and user.has_perm("publisher.approve_message"),
         "retract_form": RetractForm(prefix="retract"),
         **_follow_up_context(user, message),
+        "can_duplicate": user.has_perm("publisher.add_message"),
         **_language_context(user, message),
     }
 
@@ -323,23 +331,63 @@ def cancel_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_i
     )
 
 
-@post_only
 def retract_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    """GET: what retracting would delete, post by post, and the reason asked; POST: retract.
+    A GET changes nothing."""
     message = _message_or_404(request, object_id)
     user = _user(request)
     # Withdrawing an approved message everywhere takes an approver's authority, as in the API.
     if not user.has_perm("publisher.approve_message"):
         raise PermissionDenied
-    reason = request.POST.get("retract-reason", "").strip()
-    if not reason:
-        flash.error(request, _("Say why the message is retracted."))
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    if message.state not in RETRACTABLE:
+        flash.error(
+            request,
+            _("This is not possible while the message is “%(state)s”.") % {"state": message.get_state_display()},
+        )
         return HttpResponseRedirect(_page_url(message))
-    return _act(
+    form = RetractForm(request.POST if request.method == "POST" else None, prefix="retract")
+    if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["reason"].strip()
+        if reason:
+            return _act(
+                request,
+                message,
+                lambda: message_retract(message=message, actor=user, reason=reason),
+                _("Retraction requested: the posts are being deleted where the networks allow it."),
+            )
+        form.add_error("reason", _("Say why the message is retracted."))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Message._meta,
+        "title": _("Retract “%(title)s”?") % {"title": message.title},
+        "message": message,
+        "plan": message_retraction_plan(message),
+        "form": form,
+    }
+    return TemplateResponse(request, "admin/publisher/message/retract_confirm.html", context)
+
+
+@post_only
+def duplicate_view(model_admin: ModelAdmin[Message], request: HttpRequest, object_id: str) -> HttpResponse:
+    """A new draft from any message the user may read; it opens on the copy."""
+    message = _message_or_404(request, object_id)
+    user = _user(request)
+    if not (model_admin.has_view_permission(request, message) and user.has_perm("publisher.add_message")):
+        raise PermissionDenied
+    try:
+        duplicate = message_duplicate(message=message, actor=user)
+    except ValidationError as exc:
+        for text in exc.messages:
+            flash.error(request, text)
+        return HttpResponseRedirect(_page_url(message))
+    flash.success(
         request,
-        message,
-        lambda: message_retract(message=message, actor=user, reason=reason),
-        _("Retraction requested: the posts are being deleted where the networks allow it."),
+        _("This is a new draft copied from “%(title)s”: check it, then submit it for approval.")
+        % {"title": message.title},
     )
+    return HttpResponseRedirect(_page_url(duplicate))
 
 
 @post_only

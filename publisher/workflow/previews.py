@@ -187,7 +187,7 @@ def card_for(channel: Channel, language: str, post: Post | None, urls: Mapping[s
         return PreviewCard(
             language,
             channel,
-            adapter.label or channel.kind,
+            str(adapter.label or channel.kind),
             None,
             notes=(_("text not written yet"),),
         )
@@ -209,7 +209,7 @@ def card_for(channel: Channel, language: str, post: Post | None, urls: Mapping[s
     return PreviewCard(
         language=language,
         channel=channel,
-        network=adapter.label or channel.kind,
+        network=str(adapter.label or channel.kind),
         measured=measured,
         pieces=text_pieces(measured),
         images=images,
