@@ -80,16 +80,31 @@ class Finding:
         return f"{self.where}: {self.text!r} ({self.why})"
 
 
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
 class _Visible(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, language: str = "") -> None:
         super().__init__(convert_charrefs=True)
         self.texts: list[str] = []
         self._skip = 0
+        self._language = language
+        # An element marked as written in another language (lang="fr" on a Dutch page: the
+        # French column of a bilingual form) holds content, not the page's words.
+        self._foreign_tag = ""
+        self._foreign_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
             self._skip += 1
         values = dict(attrs)
+        if self._foreign_depth:
+            self._foreign_depth += tag == self._foreign_tag
+            return
+        lang = (values.get("lang") or "").split("-")[0].lower()
+        if self._language and lang and lang != self._language and tag not in VOID_TAGS:
+            self._foreign_tag, self._foreign_depth = tag, 1
+            return
         for name in VISIBLE_ATTRIBUTES:
             if values.get(name):
                 self.texts.append(str(values[name]))
@@ -104,14 +119,18 @@ class _Visible(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._skip:
             self._skip -= 1
+        if self._foreign_depth and tag == self._foreign_tag:
+            self._foreign_depth -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and data.strip():
+        if not self._skip and not self._foreign_depth and data.strip():
             self.texts.append(data)
 
 
-def visible_texts(html: str) -> list[str]:
-    parser = _Visible()
+def visible_texts(html: str, language: str = "") -> list[str]:
+    """The texts a reader sees; with ``language``, leaving out elements marked as written in
+    another one."""
+    parser = _Visible(language)
     parser.feed(html)
     parser.close()
     return [" ".join(t.split()) for t in parser.texts if t.strip()]
@@ -152,7 +171,7 @@ def english_in(texts: Iterable[str], *, language: str, where: str) -> Iterator[F
 
 
 def english_in_html(html: str, *, language: str, where: str) -> list[Finding]:
-    return list(english_in(visible_texts(html), language=language, where=where))
+    return list(english_in(visible_texts(html, language), language=language, where=where))
 
 
 def active(language: str) -> translation.override:

@@ -23,8 +23,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone, translation
 
 from accounts.tokens import api_token_create, calendar_link_create
+from publisher.channels import registry
 from publisher.delivery import dispatch, publishing
-from publisher.models import AuditEvent, Delivery, DeliveryState, Message, MessageTemplate
+from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, Message, MessageTemplate
 from publisher.workflow import alerts, notifications, retraction, services
 from publisher.workflow.checklist import checklist_all_ticked
 from tests.factories import ChannelFactory, SegmentFactory, UserFactory
@@ -181,6 +182,11 @@ def world(roles, language):
     ChannelFactory(name="Fil de la police", kind="atom", language="fr", covers_all=True)
     ChannelFactory(name="Nieuwsstroom politie", kind="atom", language="nl", covers_all=True)
     ChannelFactory(name="Alertes CAP", kind="cap", language="fr", covers_all=True)
+    # One channel per way of connecting an account, covering no municipality (so no message
+    # routes to them): their connect pages are walked too.
+    for kind, language_code in (("bluesky", "nl"), ("telegram", "fr"), ("webhook", "nl"), ("email", "fr")):
+        ChannelFactory(name=f"Connexion {kind}", kind=kind, language=language_code, coverage=[])
+    ChannelFactory(name="Mastodon zone", kind="mastodon", language="nl", coverage=[], config={"base_url": ""})
     segment = SegmentFactory(name_fr="Centre-ville", name_nl="Binnenstad", nis=["21004", "21009"])
     with TestCase.captureOnCommitCallbacks(execute=True):
         published = _approved(
@@ -306,6 +312,13 @@ def admin_urls(world) -> tuple[list[str], list[str]]:
             objects = model._default_manager.order_by("pk")
             limit = None if model is Message or model is AuditEvent else 4
             urls += [reverse(name, args=[obj.pk]) for obj in objects[:limit]]
+        elif arguments == ["object_id", "flow"]:
+            classes = registry.adapter_classes()
+            urls += [
+                reverse(name, args=[channel.pk, classes[channel.kind].connect_flow])
+                for channel in Channel.objects.order_by("pk")
+                if classes[channel.kind].connect_flow
+            ]
         elif arguments == ["token"]:
             urls.append(reverse(name, args=[world["calendar_token"]]))
         elif arguments == ["template_id"]:
@@ -348,6 +361,17 @@ def test_every_admin_page_reads_in_the_users_language(world, language):
         "admin:view_on_site",
         "admin:password_reset_confirm",
         "admin:publisher_message_delivery_decision",
+        # POST-only buttons (each answers with a redirect to a page that is walked).
+        "admin:publisher_message_boost_approve",
+        "admin:publisher_message_boost_stop",
+        "admin:publisher_message_follow_up",
+        "admin:publisher_inboxitem_state",
+        "admin:publisher_inboxitem_reply",
+        "admin:publisher_inboxitem_forward",
+        "admin:publisher_inboxitem_draft",
+        "admin:publisher_inboxitem_approve",
+        # The Facebook Page choice: only within a Meta sign-in (tests/admin/test_connect_oauth_admin.py).
+        "admin:publisher_channel_oauth_pages",
     }, skipped
     _report(findings)
     left, unused = _split_known(findings, language)
@@ -468,3 +492,9 @@ def test_a_task_name_drawn_from_its_id_is_allowed_and_nothing_around_it(language
     elsewhere = Finding("/admin/publisher/message/", "juliet-failed-two-lion", "x")
     left, _unused = _split_known([name, other, elsewhere], language)
     assert left == [other, elsewhere]
+
+
+def test_content_marked_as_another_language_is_not_the_pages_words():
+    html = '<p>Datum</p><div lang="fr"><label>Date</label><div><p>Lieu</p></div></div><p>Plaats</p>'
+    assert visible_texts(html, "nl") == ["Datum", "Plaats"]
+    assert visible_texts(html, "fr") == ["Datum", "Date", "Lieu", "Plaats"]
