@@ -5,6 +5,9 @@ import pytest
 
 from publisher.territory.reference_data import municipalities_load
 
+# Fails the run if a stored credential shows up in clear in any log record of it.
+pytest_plugins = ["tests.credential_scan"]
+
 
 def message_templates_seed() -> None:
     """The default templates as their data migration seeds them (found by name: the migration's

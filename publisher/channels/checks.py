@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from publisher.channels.base import Post, PostImage, Problem, Receipt
+from publisher.channels.base import ChannelAdapter, Post, PostImage, Problem, Receipt
 from publisher.channels.registry import get_adapter
 from publisher.models import Channel, Message, MessageStatus
 from publisher.territory import selectors
@@ -44,6 +44,17 @@ def message_posts(message: Message) -> dict[str, Post]:
     return posts
 
 
+def post_as_sent(post: Post, adapter: ChannelAdapter, *, follows: bool, correction: bool) -> Post:
+    """The post as this network will get it: a follow-up is a reply on the original's thread,
+    and a correction where the network cannot edit is a reply starting "Correction:". The
+    checks before approval and the preview cards both judge this, not the bare text."""
+    if follows and adapter.supports_replies:
+        post = replace(post, reply_to=Receipt(remote_id=""))
+    if correction and not adapter.supports_edit:
+        post = replace(post, text=correction_reply_text(post.text, post.language))
+    return post
+
+
 def correction_reply_text(text: str, language: str) -> str:
     """Where a network cannot edit a post, its correction is a reply on the post's thread that
     says it is one, in the reader's language (checked here as it will be sent)."""
@@ -63,11 +74,7 @@ def message_channel_problems(message: Message) -> list[tuple[str, Channel, Probl
         channel = route.channel
         try:
             adapter = get_adapter(channel)
-            if message.follows_id is not None and adapter.supports_replies:
-                # A follow-up replies on the original's thread: checked as the reply it will be.
-                post = replace(post, reply_to=Receipt(remote_id=""))
-            if message.is_correction and not adapter.supports_edit:
-                post = replace(post, text=correction_reply_text(post.text, post.language))
+            post = post_as_sent(post, adapter, follows=message.follows_id is not None, correction=message.is_correction)
             problems = adapter.check(post)
         except ImproperlyConfigured:
             problems = [

@@ -228,6 +228,8 @@ def cards_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> JsonRe
         data = _read_cards_request(request)
         inputs = _draft_inputs(data)
         attachments = []
+        # A follow-up or a correction being edited: its cards show the replies it will post.
+        follows = correction = False
         message_id = data.get("message")
         if message_id not in (None, ""):
             if not str(message_id).isdigit() or len(str(message_id)) > 18:
@@ -236,8 +238,9 @@ def cards_view(model_admin: ModelAdmin[Message], request: HttpRequest) -> JsonRe
             if message is None or not model_admin.has_view_permission(request, message):
                 raise _BadRequest(_("Unknown message."))
             attachments = list(message.attachments.all())
+            follows, correction = message.follows_id is not None, message.is_correction
     except _BadRequest as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    cards = previews.draft_preview_cards(attachments=attachments, **inputs)
+    cards = previews.draft_preview_cards(attachments=attachments, follows=follows, correction=correction, **inputs)
     html = render_to_string("admin/publisher/message/_previews.html", {"preview_cards": cards}, request=request)
     return JsonResponse({"cards": [card.as_dict() for card in cards], "html": html})

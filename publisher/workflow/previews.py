@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from publisher.channels.base import LinkShown, Post, PostImage, Problem, TextCount
 from publisher.channels.checking import image_shown_warnings
-from publisher.channels.checks import message_posts
+from publisher.channels.checks import message_posts, post_as_sent
 from publisher.channels.registry import get_adapter
 from publisher.media.images import RenditionFrame, RenditionSpec, rendition_frame
 from publisher.models import Attachment, Channel, Message
@@ -176,13 +176,24 @@ def _notes(kind: str, post: Post, measured: TextCount | None) -> tuple[str, ...]
     return tuple(notes)
 
 
-def card_for(channel: Channel, language: str, post: Post | None, urls: Mapping[str, str]) -> PreviewCard:
-    """One channel's card; `urls` maps a PostImage path to the URL the page shows it from."""
+def card_for(
+    channel: Channel,
+    language: str,
+    post: Post | None,
+    urls: Mapping[str, str],
+    *,
+    follows: bool = False,
+    correction: bool = False,
+) -> PreviewCard:
+    """One channel's card; `urls` maps a PostImage path to the URL the page shows it from.
+    A follow-up's or a correction's card shows the post as that network will get it."""
     try:
         adapter = get_adapter(channel)
     except ImproperlyConfigured:
         problem = Problem(code="unknown_kind", message=_("no adapter for kind “%(kind)s”") % {"kind": channel.kind})
         return PreviewCard(language, channel, channel.kind, None, problems=(problem,))
+    if post is not None:
+        post = post_as_sent(post, adapter, follows=follows, correction=correction)
     if post is None:
         return PreviewCard(
             language,
@@ -227,8 +238,16 @@ def message_preview_cards(message: Message) -> list[PreviewCard]:
     """The cards of a saved message, for its page and the approver: routed as it will be."""
     posts = message_posts(message)
     urls = _image_urls(message.attachments.all())
+    follows, correction = message.follows_id is not None, message.is_correction
     return [
-        card_for(route.channel, route.variant_language, posts.get(route.variant_language), urls)
+        card_for(
+            route.channel,
+            route.variant_language,
+            posts.get(route.variant_language),
+            urls,
+            follows=follows,
+            correction=correction,
+        )
         for route in territory.channels_for(message)
     ]
 
@@ -272,6 +291,8 @@ def draft_preview_cards(
     title: str = "",
     exercise: bool = False,
     new_image: DraftImage | None = None,
+    follows: bool = False,
+    correction: bool = False,
 ) -> list[PreviewCard]:
     """The cards of a message being composed (nothing saved): its texts as typed, its audience's
     routes, and the saved images with the alt texts as typed (`alts[(attachment id, language)]`)."""
@@ -307,4 +328,7 @@ def draft_preview_cards(
             text=variant.text, language=language, link=variant.link, images=images, title=title, exercise=exercise
         )
     urls = _image_urls(attachments)
-    return [card_for(route.channel, route.language, posts.get(route.language), urls) for route in preview.routes]
+    return [
+        card_for(route.channel, route.language, posts.get(route.language), urls, follows=follows, correction=correction)
+        for route in preview.routes
+    ]

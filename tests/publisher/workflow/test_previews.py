@@ -158,3 +158,28 @@ def test_email_webhook_and_cap_cards_summarise_what_they_send(author, db):
     for card in cards.values():
         assert card.measured.limit is None
         assert card.notes == ("Sent in full: this channel has no text limit.",)
+
+
+def test_a_corrections_cards_show_the_reply_where_the_network_cannot_edit(author, networks):
+    original = make_message(author=author, variants={"fr": "Route fermée", "nl": "Weg afgesloten"})
+    correction = make_message(author=author, variants={"fr": "Route rouverte", "nl": "Weg weer open"})
+    correction.follows, correction.is_correction = original, True
+    correction.save(update_fields=["follows", "is_correction"])
+
+    cards = cards_by_kind(previews.message_preview_cards(correction))
+
+    # Mastodon and Telegram edit the post in place: the text as written.
+    assert cards["mastodon"].measured.text == "Route rouverte"
+    assert cards["telegram"].measured.text == "Weg weer open"
+    # Bluesky and X cannot: a reply on the thread, counted with its "Correction:" prefix.
+    assert cards["bluesky"].measured.text.endswith("Weg weer open")
+    assert cards["bluesky"].measured.text != "Weg weer open"
+    assert cards["x"].measured.count > len("Route rouverte")
+    # The same post as the check before approval judges.
+    draft = previews.draft_preview_cards(
+        variants={"fr": previews.DraftVariant("Route rouverte"), "nl": previews.DraftVariant("Weg weer open")},
+        audience=previews.DraftAudience(everywhere=True),
+        follows=True,
+        correction=True,
+    )
+    assert cards_by_kind(draft)["bluesky"].measured.text == cards["bluesky"].measured.text
