@@ -376,3 +376,37 @@ def test_facebook_figures_reactions_comments_shares_and_reach(facebook):
     assert adapter.fetch_metrics(receipt) == {"likes": 17, "replies": 1, "reposts": 4, "reach": 1250}
     fake.posts[receipt.remote_id].update(insights_forbidden=True, shares=0)
     assert adapter.fetch_metrics(receipt) == {"likes": 17, "replies": 1, "reposts": 0}
+
+
+def test_x_public_metrics_of_a_post(x):
+    fake, adapter = x
+    receipt = adapter.publish(Post(text="Getuigenoproep", language="nl"), "k-x-m")
+    fake.metrics[receipt.remote_id] = {
+        "like_count": 12,
+        "retweet_count": 3,
+        "reply_count": 2,
+        "quote_count": 1,
+        "bookmark_count": 5,
+        "impression_count": 840,
+    }
+
+    assert adapter.fetch_metrics(receipt) == {"likes": 12, "reposts": 3, "replies": 2, "quotes": 1, "views": 840}
+    request = fake.requests_to(r"/2/tweets$")[-1]
+    assert request.query["ids"] == [receipt.remote_id]
+    assert request.query["tweet.fields"] == ["public_metrics"]
+    # Without impression_count (older posts, some access levels) there is no views figure, not a 0.
+    del fake.metrics[receipt.remote_id]["impression_count"]
+    assert "views" not in adapter.fetch_metrics(receipt)
+
+
+def test_x_metrics_of_a_deleted_post_are_gone_and_a_rate_limit_is_typed(x):
+    fake, adapter = x
+    receipt = adapter.publish(Post(text="Weg", language="nl"), "k-x-gone")
+    adapter.retract(receipt)
+
+    with pytest.raises(PermanentError, match="Could not find tweet"):
+        adapter.fetch_metrics(receipt)
+    fake.rate_limit_next()
+    with pytest.raises(RateLimited) as caught:
+        adapter.fetch_metrics(receipt)
+    assert 590 <= caught.value.retry_after <= 600
