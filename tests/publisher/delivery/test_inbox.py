@@ -293,3 +293,43 @@ def test_an_answer_stranded_while_sending_is_retried_only_where_the_network_dedu
     assert due == [stranded["mastodon"].pk]
     stranded["telegram"].refresh_from_db()
     assert stranded["telegram"].state == InboxReplyState.UNCONFIRMED
+
+
+def test_instagram_comments_interrupted_half_way_are_stored_once_with_none_missing(
+    fake_instagram, make_channel, author
+):
+    fake_instagram.token = "IGQV-user-token"  # noqa: S105 - a fake network's token
+    channel = make_channel(
+        "instagram",
+        config={
+            "ig_user_id": fake_instagram.user_id,
+            "username": fake_instagram.username,
+            "graph_url": f"{fake_instagram.url}/v21.0",
+        },
+        secret="IGQV-user-token",
+    )
+    media = fake_instagram.add_media()
+    ours = sent_delivery(channel=channel, author=author, remote_id=media, appeal=True)
+    for n in range(120):
+        fake_instagram.add_comment(media, f"Commentaire numéro {n} sur les travaux")
+    fake_instagram.rate_limit_next(minutes=5)
+    refused = inbox.channel_inbox_fetch(channel=channel)
+    assert "80002" in refused.error
+    assert InboxItem.objects.count() == 0
+
+    first = inbox.channel_inbox_fetch(channel=channel, max_pages=1)  # stopped after one page
+    assert (first.stored, first.finished) == (50, False)
+    fake_instagram.add_comment(media, "Arrivé pendant la lecture")
+    rest = inbox.channel_inbox_fetch(channel=channel)
+    later = inbox.channel_inbox_fetch(channel=channel)
+
+    assert rest.stored + later.stored == 71
+    assert rest.seen_again + later.seen_again == 0
+    texts = list(InboxItem.objects.values_list("text", flat=True))
+    assert sorted(texts) == sorted(
+        [f"Commentaire numéro {n} sur les travaux" for n in range(120)] + ["Arrivé pendant la lecture"]
+    )
+    item = InboxItem.objects.get(text="Commentaire numéro 7 sur les travaux")
+    assert item.delivery == ours
+    assert item.possible_tip
+    assert item.thread == {"ig_comment": item.remote_id}
