@@ -333,3 +333,46 @@ def test_instagram_comments_interrupted_half_way_are_stored_once_with_none_missi
     assert item.delivery == ours
     assert item.possible_tip
     assert item.thread == {"ig_comment": item.remote_id}
+
+
+def test_an_auth_failure_while_fetching_holds_the_channel_for_reconnection(
+    fake_mastodon, mastodon_channel, roles, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from publisher.delivery import publishing
+    from tests.factories import UserFactory
+    from tests.publisher.inbox_support import MASTODON_TOKEN
+
+    admin = UserFactory(username="chanadmin", roles=["channel_admin"])
+    inbox.channel_inbox_fetch(channel=mastodon_channel)
+    fake_mastodon.expire_token()
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = inbox.channel_inbox_fetch(channel=mastodon_channel, now=now)
+
+    assert "401" in result.error
+    mastodon_channel.refresh_from_db()
+    assert mastodon_channel.needs_reconnect
+    assert mastodon_channel.needs_reconnect_reason == result.error
+    assert [m.to for m in mail.outbox] == [[admin.email]]
+    assert mastodon_channel not in inbox.channels_due(now=now + timedelta(days=1))  # held, not retried
+    fake_mastodon.add_token(MASTODON_TOKEN)
+    fake_mastodon.add_notification("mention", text="Après la reconnexion")
+    publishing.channel_reconnected(channel=mastodon_channel, actor=admin)
+    assert mastodon_channel in inbox.channels_due(now=now)  # read again at once
+    assert inbox.channel_inbox_fetch(channel=mastodon_channel, now=now).stored == 1
+
+
+def test_an_answer_refused_for_its_token_holds_the_channel(fake_mastodon, mastodon_channel, author, approver):
+    item = _item_on(mastodon_channel, fake_mastodon, author)
+    reply = inbox_reply_approve(reply=inbox_reply_compose(item=item, actor=author, text="Lundi matin."), actor=approver)
+    fake_mastodon.expire_token()
+
+    state = inbox.inbox_reply_send(reply_id=reply.pk)
+
+    assert state == InboxReplyState.FAILED
+    mastodon_channel.refresh_from_db()
+    assert mastodon_channel.needs_reconnect
+    assert "401" in mastodon_channel.needs_reconnect_reason
