@@ -82,6 +82,7 @@ class XAdapter(ChannelAdapter):
     connect_flow = ConnectFlow.OAUTH
     supports_refresh = True
     supports_inbox = True
+    supports_metrics = True
 
     @property
     def api(self) -> str:
@@ -238,6 +239,22 @@ class XAdapter(ChannelAdapter):
             "walk": {"newest": newest, "token": meta["next_token"]},
         }
 
+    def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
+        """The post's public metrics (GET /2/tweets?ids=…&tweet.fields=public_metrics): likes,
+        reposts, replies, quotes, and views (impression_count, where X gives it). A deleted post
+        comes back as an error beside no data: PermanentError (nothing more to read)."""
+        token = channel_secret(self.channel)
+        params = {"ids": receipt.remote_id, "tweet.fields": "public_metrics"}
+        with self._session(token) as http:
+            body = http.request("GET", f"{self.api}/2/tweets", params=params).json()
+        tweet = next((t for t in body.get("data") or [] if str(t.get("id")) == receipt.remote_id), None)
+        if tweet is None:
+            problems = "; ".join(str(e.get("detail") or e.get("title") or "") for e in body.get("errors") or [])
+            raise PermanentError(f"X has no post {receipt.remote_id}: {problems or 'not found'}")
+        metrics = tweet.get("public_metrics") or {}
+        figures = {name: int(metrics[key]) for key, name in PUBLIC_METRICS.items() if metrics.get(key) is not None}
+        return figures
+
     def _mention(self, tweet: dict[str, Any], users: dict[Any, str]) -> InboundItem:
         parent = next((str(r["id"]) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"), "")
         quoted = next((str(r["id"]) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "quoted"), "")
@@ -299,3 +316,12 @@ def username_of(api: str, token: str) -> str:
 
 
 MENTIONS_PAGE = 100
+# X's public_metrics (docs.x.com fundamentals/fields, Post fields) under the names the
+# engagement pages use; bookmark_count has no column there.
+PUBLIC_METRICS = {
+    "like_count": "likes",
+    "retweet_count": "reposts",
+    "reply_count": "replies",
+    "quote_count": "quotes",
+    "impression_count": "views",
+}

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from publisher.channels.base import ChannelError, PermanentError
+from publisher.channels.base import AuthError, ChannelError, PermanentError
+from publisher.channels.http import excerpt
 from publisher.channels.registry import adapter_classes, get_adapter
 from publisher.delivery.posts import receipt_of
-from publisher.delivery.publishing import EXERCISE_REMOTE_ID
+from publisher.delivery.publishing import EXERCISE_REMOTE_ID, channel_reconnect_needed
 from publisher.models import Delivery, DeliveryState, EngagementSnapshot
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def engagement_due(*, now: datetime) -> list[tuple[int, int]]:
         Delivery.objects.filter(
             state=DeliveryState.SENT,
             channel__kind__in=kinds,
+            channel__needs_reconnect=False,
             sent_at__gte=oldest,
             sent_at__lte=now - timedelta(seconds=CHECKPOINTS[0]),
         )
@@ -81,6 +83,12 @@ def engagement_collect(*, now: datetime | None = None) -> CollectResult:
             continue
         try:
             figures = get_adapter(delivery.channel).fetch_metrics(receipt_of(delivery))
+        except AuthError as exc:
+            # As when sending: held until someone reconnects the channel (skipped meanwhile).
+            result.skipped_channels.add(delivery.channel_id)
+            channel_reconnect_needed(channel_id=delivery.channel_id, reason=excerpt(exc.message), now=now)
+            logger.warning("engagement read refused", extra={"channel_id": delivery.channel_id, "error": exc.message})
+            continue
         except PermanentError as exc:
             result.gone += 1
             logger.info("engagement not available", extra={"delivery_id": delivery.pk, "error": exc.message})

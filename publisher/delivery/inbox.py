@@ -40,7 +40,7 @@ from publisher.channels.base import (
 from publisher.channels.http import excerpt
 from publisher.channels.registry import adapter_classes, get_adapter
 from publisher.delivery import enqueue
-from publisher.delivery.publishing import retry_delay
+from publisher.delivery.publishing import channel_reconnect_needed, retry_delay
 from publisher.language.detection import detect
 from publisher.models import (
     Channel,
@@ -180,6 +180,10 @@ def _fetch_failed(cursor: InboxCursor, exc: ChannelError, now: datetime, result:
     retry_after = exc.retry_after if isinstance(exc, TransientError) else None
     if isinstance(exc, TransientError | UnknownOutcome):
         delay = retry_delay(failures, retry_after)
+    elif isinstance(exc, AuthError):
+        # As when sending: the channel is held until someone reconnects it (inbox_channels
+        # skips it meanwhile), then read again at once.
+        delay = 0.0
     else:
         # Refused for good (credentials, a closed API): try again much later, an admin sees why.
         delay = float(settings.TANDEM_RETRY_MAX_SECONDS)
@@ -188,6 +192,8 @@ def _fetch_failed(cursor: InboxCursor, exc: ChannelError, now: datetime, result:
     InboxCursor.objects.filter(pk=cursor.pk).update(
         failures=failures, last_error=result.error, next_fetch_at=result.next_fetch_at
     )
+    if isinstance(exc, AuthError):
+        channel_reconnect_needed(channel_id=cursor.channel_id, reason=result.error, now=now)
     logger.warning(
         "inbox fetch failed",
         extra={"channel_id": cursor.channel_id, "error": result.error, "auth": isinstance(exc, AuthError)},
@@ -267,6 +273,8 @@ def inbox_reply_send(*, reply_id: int, now: datetime | None = None) -> str:
         }
     except ChannelError as exc:
         fields |= {"state": InboxReplyState.FAILED, "next_attempt_at": None, "last_error": excerpt(exc.message)}
+        if isinstance(exc, AuthError):
+            channel_reconnect_needed(channel_id=reply.item.channel_id, reason=excerpt(exc.message), now=now)
     else:
         fields |= {
             "state": InboxReplyState.SENT,

@@ -8,6 +8,7 @@ from django import template
 
 from accounts.models import User
 from publisher.views import home
+from publisher.workflow import engagement
 from publisher.workflow.newsroom import Home
 
 register = template.Library()
@@ -19,3 +20,12 @@ def newsroom_home(context: dict[str, Any]) -> Home | None:
     if not isinstance(user, User):
         return None
     return home.home_context(user)
+
+
+@register.inclusion_tag("admin/publisher/message/_home_engagement.html", takes_context=True)
+def home_engagement(context: dict[str, Any]) -> dict[str, Any]:
+    """The figures of my messages sent in the last days, FR vs NL per network (one query)."""
+    user = context["request"].user
+    if not isinstance(user, User):
+        return {"engagement": None}
+    return {"engagement": engagement.my_recent_engagement(user=user), "days": engagement.HOME_DAYS}

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from publisher.models import EngagementSnapshot, Message
 
 METRICS = {
@@ -37,7 +40,8 @@ class EngagementRow:
 @dataclass
 class Bar:
     language: str
-    value: int
+    # None: no network of this language gives the figure (shown "—", never drawn as 0).
+    value: int | None
     percent: int
 
 
@@ -46,6 +50,7 @@ class ChartRow:
     metric: str
     label: str
     bars: list[Bar]
+    network: str = ""
 
 
 @dataclass
@@ -53,25 +58,44 @@ class Engagement:
     rows: list[EngagementRow] = field(default_factory=list)
     chart: list[ChartRow] = field(default_factory=list)
     metrics: list[tuple[str, str]] = field(default_factory=list)
+    # The same figures per network and metric, FR vs NL side by side (the home page's chart).
+    by_network: list[ChartRow] = field(default_factory=list)
+    posts: int = 0
 
 
-def message_engagement(message: Message) -> Engagement:
-    """The latest snapshot of each of the message's posts, summed per language and network."""
+def _bars(grouped: dict[tuple[str, str], dict[str, int]], metric: str, languages: list[str], network: str) -> list[Bar]:
+    """Each language's total of ``metric`` (on ``network``, or all networks when empty); a
+    language none of whose posts has the figure gets no bar."""
+    totals: dict[str, int | None] = {}
+    for language in languages:
+        given = [
+            figures[metric]
+            for (lang, net), figures in grouped.items()
+            if lang == language and (not network or net == network) and metric in figures
+        ]
+        totals[language] = sum(given) if given else None
+    top = max((v for v in totals.values() if v is not None), default=0) or 1
+    return [
+        Bar(language, value, 0 if value is None else round(100 * value / top)) for language, value in totals.items()
+    ]
+
+
+def engagement_of(snapshots: Iterable[EngagementSnapshot]) -> Engagement:
+    """The latest of the given snapshots per post (ordered by delivery and checkpoint, with
+    ``delivery__channel``), summed per language and network: a table and bars."""
     latest: dict[int, EngagementSnapshot] = {}
-    snapshots = EngagementSnapshot.objects.filter(delivery__occurrence__message=message).select_related(
-        "delivery__channel"
-    )
-    for snapshot in snapshots.order_by("delivery_id", "checkpoint"):
+    for snapshot in snapshots:
         latest[snapshot.delivery_id] = snapshot
     grouped: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     checkpoints: dict[tuple[str, str], int] = {}
     for snapshot in latest.values():
         key = (snapshot.delivery.language, snapshot.delivery.channel.kind)
+        sums = grouped[key]  # a post without any figure still has its row
         for name, value in snapshot.figures.items():
-            if name in METRICS:
-                grouped[key][name] += int(value)
+            if name in METRICS and value is not None:
+                sums[name] += int(value)
         checkpoints[key] = min(checkpoints.get(key, snapshot.checkpoint), snapshot.checkpoint)
-    result = Engagement()
+    result = Engagement(posts=len(latest))
     present = [m for m in METRICS if any(m in figures for figures in grouped.values())]
     result.metrics = [(m, str(METRICS[m])) for m in present]
     for (language, network), figures in sorted(grouped.items()):
@@ -80,11 +104,34 @@ def message_engagement(message: Message) -> Engagement:
         result.rows.append(EngagementRow(language, network, label, dict(figures), values))
     languages = sorted({language for language, _network in grouped})
     for metric in present:
-        totals = {lang: sum(f.get(metric, 0) for (lg, _n), f in grouped.items() if lg == lang) for lang in languages}
-        top = max(totals.values()) or 1
-        bars = [Bar(lang, totals[lang], round(100 * totals[lang] / top)) for lang in languages]
-        result.chart.append(ChartRow(metric, str(METRICS[metric]), bars))
+        result.chart.append(ChartRow(metric, str(METRICS[metric]), _bars(grouped, metric, languages, "")))
+    for network in sorted({network for _language, network in grouped}):
+        for metric in present:
+            if any(metric in f for (_lg, net), f in grouped.items() if net == network):
+                bars = _bars(grouped, metric, languages, network)
+                result.by_network.append(ChartRow(metric, str(METRICS[metric]), bars, network))
     return result
+
+
+def message_engagement(message: Message) -> Engagement:
+    """The latest snapshot of each of the message's posts, summed per language and network. One query."""
+    snapshots = EngagementSnapshot.objects.filter(delivery__occurrence__message=message).select_related(
+        "delivery__channel"
+    )
+    return engagement_of(snapshots.order_by("delivery_id", "checkpoint"))
+
+
+HOME_DAYS = 7
+
+
+def my_recent_engagement(*, user: User, now: datetime | None = None, days: int = HOME_DAYS) -> Engagement:
+    """The home page's figures: the posts of the user's messages sent in the last ``days``
+    days, their latest figures per language and network. One query whatever their number."""
+    now = now or timezone.now()
+    snapshots = EngagementSnapshot.objects.filter(
+        delivery__occurrence__message__author=user, delivery__sent_at__gte=now - timedelta(days=days)
+    ).select_related("delivery__channel")
+    return engagement_of(snapshots.order_by("delivery_id", "checkpoint"))
 
 
 # --- the monthly report -----------------------------------------------------------------------

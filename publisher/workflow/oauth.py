@@ -442,7 +442,8 @@ def meta_page_choose(
                     flow=ConnectFlow.OAUTH,
                     actor=actor,
                     account=f"@{page.instagram_username}" if page.instagram_username else page.instagram_id,
-                    config={"ig_user_id": page.instagram_id, "page_id": page.id},
+                    # The username lets the inbox leave the account's own answers out.
+                    config={"ig_user_id": page.instagram_id, "page_id": page.id, "username": page.instagram_username},
                 )
             )
     _take(session, PAGES_KEY, key)

@@ -64,6 +64,35 @@ def test_figures_per_language_and_network_side_by_side(author_client, author):
     assert Occurrence.objects.count() == 1
 
 
+def test_a_figure_no_network_of_a_language_gives_is_a_dash_not_a_zero_bar(author_client, author):
+    fr = ChannelFactory(kind="mastodon", language="fr")
+    nl = cast(Channel, ChannelFactory(kind="telegram", language="nl"))
+    delivery = sent_delivery(channel=fr, author=author, remote_id="1")
+    other = Delivery.objects.create(
+        occurrence=delivery.occurrence, channel=nl, language="nl", state="sent", due_at=delivery.due_at, remote_id="9"
+    )
+    EngagementSnapshot.objects.create(
+        delivery=delivery, checkpoint=3600, taken_at=delivery.due_at, figures={"likes": 0, "reposts": 2}
+    )
+    EngagementSnapshot.objects.create(delivery=other, checkpoint=3600, taken_at=delivery.due_at, figures={"views": 40})
+
+    response = author_client.get(reverse("admin:publisher_message_change", args=[delivery.occurrence.message_id]))
+
+    view = response.context["engagement"]
+    chart = {row.metric: [(b.language, b.value) for b in row.bars] for row in view.chart}
+    # Mastodon gives no views, Telegram no likes: not drawn as 0; a real 0 stays 0.
+    assert chart == {
+        "likes": [("fr", 0), ("nl", None)],
+        "reposts": [("fr", 2), ("nl", None)],
+        "views": [("fr", None), ("nl", 40)],
+    }
+    page = response.content.decode()
+    chart_html = page[page.index('class="engagement-chart') : page.index("<table", page.index('id="engagement"'))]
+    assert chart_html.count('class="bar-value not-given"') == 3
+    assert chart_html.count('class="bar"') == 3
+    assert '<span class="bar-value">0</span>' in chart_html
+
+
 def test_monthly_report_top_messages_share_and_best_hours(author_client, author):
     from datetime import UTC, datetime
 

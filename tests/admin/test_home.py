@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, MessageState
+from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, EngagementSnapshot, MessageState
 from publisher.workflow import services
 from tests.factories import ChannelFactory, UserFactory, make_message
 from tests.publisher.newsroom_support import message_with_deliveries
@@ -187,13 +187,16 @@ def _more_rows(author, approver, n):
         message_with_deliveries(
             author=author, due_at=now + timedelta(hours=i + 1), routes=[(fr, "pending"), (nl, "pending")]
         )
-        message_with_deliveries(
+        _message, deliveries = message_with_deliveries(
             author=author,
             due_at=now - timedelta(hours=i + 1),
             routes=[(fr, "failed"), (nl, "sent")],
             state=MessageState.PARTIALLY_FAILED,
             approved_by_policy=True,
         )
+        sent = deliveries[1]
+        Delivery.objects.filter(pk=sent.pk).update(sent_at=now - timedelta(hours=i + 1))
+        EngagementSnapshot.objects.create(delivery=sent, checkpoint=3600, taken_at=now, figures={"likes": i})
         Channel.objects.filter(pk=fr.pk).update(needs_reconnect=True)
         submitted = make_message(author=author)
         services.message_submit(message=submitted, actor=author)
@@ -211,6 +214,7 @@ def test_the_home_page_costs_the_same_queries_for_few_or_many_rows(who, author, 
     with CaptureQueriesContext(connection) as many:
         assert client.get(HOME).status_code == 200
     assert len(many.captured_queries) == len(few.captured_queries)
+    assert EngagementSnapshot.objects.count() == 8  # the figures block read them all, in one query
 
 
 def test_every_page_has_the_favicon(author_client):
@@ -243,3 +247,53 @@ def test_the_home_in_dutch_and_french(client, roles, newsroom_rows):
         client.force_login(user)
         html = client.get(HOME).content.decode()
         assert f"<h1>{title}</h1>" in html, language
+
+
+def test_the_home_shows_my_figures_fr_vs_nl_per_network_as_bars(author_client, author, approver):
+    now = timezone.now()
+    fr = ChannelFactory(kind="mastodon", language="fr")
+    nl = ChannelFactory(kind="mastodon", language="nl")
+    nl_telegram = ChannelFactory(kind="telegram", language="nl")
+    _message, (on_fr, on_nl, on_telegram) = message_with_deliveries(
+        author=author,
+        title="Vols de vélos",
+        due_at=now - timedelta(hours=3),
+        routes=[(fr, "sent"), (nl, "sent"), (nl_telegram, "sent")],
+        state=MessageState.PUBLISHED,
+    )
+    old, (long_ago,) = message_with_deliveries(
+        author=author, due_at=now - timedelta(days=20), routes=[(fr, "sent")], state=MessageState.PUBLISHED
+    )
+    _others, (someone_elses,) = message_with_deliveries(
+        author=approver, due_at=now - timedelta(hours=3), routes=[(fr, "sent")], state=MessageState.PUBLISHED
+    )
+    Delivery.objects.filter(pk__in=[on_fr.pk, on_nl.pk, on_telegram.pk, someone_elses.pk]).update(
+        sent_at=now - timedelta(hours=3)
+    )
+    Delivery.objects.filter(pk=long_ago.pk).update(sent_at=now - timedelta(days=20))
+    for delivery, figures in (
+        (on_fr, {"likes": 12, "reposts": 3}),
+        (on_nl, {"likes": 4, "reposts": 0}),
+        (on_telegram, {"views": 250}),
+        (long_ago, {"likes": 999}),
+        (someone_elses, {"likes": 777}),
+    ):
+        EngagementSnapshot.objects.create(delivery=delivery, checkpoint=3600, taken_at=now, figures=figures)
+
+    response = author_client.get(HOME)
+
+    html = response.content.decode()
+    block = html[html.index('id="home-engagement"') : html.index("</table>", html.index('id="home-engagement"'))]
+    assert "999" not in block
+    assert "777" not in block
+    assert "Mastodon · Likes" in block
+    likes = block[block.index("Mastodon · Likes") : block.index("Mastodon · Reposts")]
+    assert 'data-language="fr" style="width: 100%"' in likes
+    assert '<span class="bar-value">12</span>' in likes
+    assert 'data-language="nl" style="width: 33%"' in likes
+    assert '<span class="bar-value">4</span>' in likes
+    views = block[block.index("Telegram · Views") :]
+    # Telegram's views, NL only: French has no post there, so no bar, a dash.
+    assert 'data-language="nl" style="width: 100%"' in views.split("</div></div>")[0]
+    assert 'class="bar-value not-given"' in views.split("</div></div>")[0]
+    assert 'data-language="fr"' not in views.split("</div></div>")[0]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, MessageState
+from publisher.models import AuditEvent, Channel, Delivery, DeliveryState, EngagementSnapshot, MessageState
 from tests.factories import ChannelFactory, UserFactory, make_message
 from tests.publisher.newsroom_support import message_with_deliveries
 
@@ -108,6 +108,25 @@ def newsroom(db):
         routes=[(fr, "cancelled")],
         state=MessageState.CANCELLED,
     )
+    # Figures of a message sent in both languages on two networks (Telegram gives no likes).
+    masto_fr = ChannelFactory(name="Police (Mastodon)", kind="mastodon", language="fr")
+    masto_nl = ChannelFactory(name="Politie (Mastodon)", kind="mastodon", language="nl")
+    telegram_nl = ChannelFactory(name="Politie (Telegram)", kind="telegram", language="nl")
+    for author in ("redacteur", "auteur"):
+        _message, sent = message_with_deliveries(
+            author=people[author],
+            title=f"Verkeersongeval — Accident ({author})",
+            due_at=now - timedelta(days=2),
+            routes=[(masto_fr, "sent"), (masto_nl, "sent"), (telegram_nl, "sent")],
+            state=MessageState.PUBLISHED,
+        )
+        Delivery.objects.filter(pk__in=[d.pk for d in sent]).update(sent_at=now - timedelta(days=2))
+        for delivery, figures in zip(
+            sent,
+            ({"likes": 48, "reposts": 12, "replies": 5}, {"likes": 31, "reposts": 20, "replies": 9}, {"views": 1240}),
+            strict=True,
+        ):
+            EngagementSnapshot.objects.create(delivery=delivery, checkpoint=86400, taken_at=now, figures=figures)
     Channel.objects.filter(pk=fed.pk).update(
         needs_reconnect=True, needs_reconnect_reason="HTTP 401: the access token was revoked."
     )
@@ -149,7 +168,21 @@ def test_the_author_home(login, newsroom, username, language):
     for technical in ("Occurrences", "Varianten", "Variantes", "Tentatives", "Verzendpogingen", "Tâches", "Taken"):
         assert technical not in manage, technical
     assert page.locator("link[rel=icon]").count() == 2
+    figures = page.locator("#home-engagement")
+    assert {"nl": "Cijfers van mijn berichten, laatste 7 dagen", "fr": "Chiffres de mes messages, 7 derniers jours"}[
+        language
+    ] in figures.inner_text()
+    assert figures.locator(".bar[data-language=fr]").count() == 3  # Mastodon likes, reposts, replies
+    assert figures.locator(".bar[data-language=nl]").count() == 4  # and Telegram views
+    assert figures.locator(".not-given").count() == 1  # no French post on Telegram: a dash
+    widths = (
+        figures.locator(".engagement-metric")
+        .first.locator(".bar")
+        .evaluate_all("bars => bars.map(b => b.getBoundingClientRect().width)")
+    )
+    assert widths[1] / widths[0] == pytest.approx(31 / 48, abs=0.02)  # FR 48 likes, NL 31: to scale
     assert_layout(page)
+    figures.scroll_into_view_if_needed()
     session.shot(f"newsroom-01-home-author-{language}")
 
 

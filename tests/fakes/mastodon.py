@@ -325,16 +325,6 @@ class FakeMastodon(FakeServer):
         status["media_attachments"] = [self._media_json(m) for m in media_ids]
         status["edited_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
         return Reply(200, status)
-        """A status with its public counts (docs: entities/Status, replies/reblogs/favourites_count)."""
-        if self._account(request) is None:
-            return self._unauthorized()
-        if limited := self._rate_limited():
-            return limited
-        status = self.statuses.get(request.match["id"])
-        if status is None:
-            return Reply(404, {"error": "Record not found"})
-        counts = {"replies_count": 0, "reblogs_count": 0, "favourites_count": 0, **status.get("counts", {})}
-        return Reply(200, {k: v for k, v in status.items() if k != "counts"} | counts)
 
     # --- notifications -------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class FakeX(FakeServer):
         self.oauth.revoke_body = {"revoked": True}
         self.usernames = {"1": "PolitieBrussel"}
         self.route("GET", r"/2/users/(?P<user>\d+)/mentions", self.mentions)
+        self.route("GET", r"/2/tweets", self.lookup)
+        self.metrics: dict[str, dict[str, int]] = {}
         self.user_id = "1500000000000000001"
         self.mention_list: list[dict] = []  # oldest first
         self.authors: dict[str, str] = {}
@@ -249,4 +251,52 @@ class FakeX(FakeServer):
             meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
         if rest:
             meta["next_token"] = page[-1]["id"]  # opaque to the client
+        return Reply(200, body, self._limits())
+
+    # --- post lookup (GET /2/tweets): ids 1-100 comma-separated, tweet.fields=public_metrics;
+    # an id that does not exist is an entry under "errors" beside the found ones (200) ---
+
+    def lookup(self, request: Request) -> Reply:
+        if failure := self._auth(request):
+            return failure
+        ids = [i for i in (request.field("ids") or "").split(",") if i]
+        if not 1 <= len(ids) <= 100 or not all(i.isdigit() for i in ids):
+            return problem(
+                400,
+                "Invalid Request",
+                "The `ids` query parameter value must be 1 to 100 comma-separated post ids.",
+                "https://api.x.com/2/problems/invalid-request",
+            )
+        fields = set((request.field("tweet.fields") or "").split(","))
+        data, errors = [], []
+        for tweet_id in ids:
+            tweet = self.tweets.get(tweet_id)
+            if tweet is None:
+                errors.append(
+                    {
+                        "value": tweet_id,
+                        "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": tweet_id,
+                        "type": "https://api.x.com/2/problems/resource-not-found",
+                    }
+                )
+                continue
+            row: dict = {"id": tweet_id, "text": tweet["text"], "edit_history_tweet_ids": [tweet_id]}
+            if "public_metrics" in fields:
+                given = self.metrics.get(tweet_id, {})
+                row["public_metrics"] = {
+                    key: given.get(key, 0)
+                    for key in ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count")
+                }
+                if "impression_count" in given:
+                    row["public_metrics"]["impression_count"] = given["impression_count"]
+            data.append(row)
+        body: dict = {}
+        if data:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
         return Reply(200, body, self._limits())

@@ -90,7 +90,8 @@ def test_a_follow_up_is_a_comment_on_the_original_post(instagram, media_server, 
     assert adapter.check(follow_up) == []  # no image needed for a comment
     receipt = adapter.publish(follow_up, "k-2")
 
-    assert fake.comments[receipt.remote_id] == {"media": original.remote_id, "message": follow_up.text}
+    comment = fake.comments[receipt.remote_id]
+    assert (comment["media"], comment["message"], comment["parent"]) == (original.remote_id, follow_up.text, None)
     assert fake.quota_usage == quota
     assert len(fake.media) == 1
 

@@ -96,3 +96,37 @@ def test_exercise_and_unsupported_channels_are_not_read(author):
     sent_delivery(channel=mastodon, author=author, remote_id="exercise")
 
     assert engagement.engagement_due(now=timezone.now() + timedelta(hours=2)) == []
+
+
+def test_a_refused_token_holds_the_channel_for_reconnection_as_sending_does(
+    fake_x, make_channel, fake_mastodon, mastodon_channel, author, roles, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from publisher.delivery import publishing
+    from publisher.models import Channel
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="chanadmin", roles=["channel_admin"])
+    fake_x.token = "x-user-token"  # noqa: S105 - a fake network's token
+    x = make_channel("x", config={"api_url": fake_x.url, "user_id": fake_x.user_id}, secret="x-user-token")
+    on_x = _published(x, author, "Getuigenoproep", "k-x")
+    on_mastodon = _published(mastodon_channel, author, "Appel à témoins", "k-m")
+    Delivery.objects.filter(pk=on_mastodon.pk).update(sent_at=on_x.sent_at)
+    fake_x.expire_token()
+    now = on_x.sent_at + timedelta(hours=1, seconds=5)
+
+    with time_machine.travel(now, tick=False), django_capture_on_commit_callbacks(execute=True):
+        result = engagement.engagement_collect()
+
+    assert (result.taken, result.gone, result.skipped_channels) == (1, 0, {x.pk})  # not taken for a deleted post
+    x.refresh_from_db()
+    assert x.needs_reconnect
+    assert "401" in x.needs_reconnect_reason
+    assert x.needs_reconnect_since == now
+    assert [m.to for m in mail.outbox] == [[admin.email]]
+    # Held: not read again while nobody reconnected it, read at once after.
+    assert engagement.engagement_due(now=now + timedelta(minutes=5)) == []
+    fake_x.token = "x-user-token"  # noqa: S105
+    publishing.channel_reconnected(channel=Channel.objects.get(pk=x.pk), actor=admin)
+    assert engagement.engagement_due(now=now + timedelta(minutes=5)) == [(on_x.pk, 3600)]

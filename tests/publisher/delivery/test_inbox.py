@@ -293,3 +293,86 @@ def test_an_answer_stranded_while_sending_is_retried_only_where_the_network_dedu
     assert due == [stranded["mastodon"].pk]
     stranded["telegram"].refresh_from_db()
     assert stranded["telegram"].state == InboxReplyState.UNCONFIRMED
+
+
+def test_instagram_comments_interrupted_half_way_are_stored_once_with_none_missing(
+    fake_instagram, make_channel, author
+):
+    fake_instagram.token = "IGQV-user-token"  # noqa: S105 - a fake network's token
+    channel = make_channel(
+        "instagram",
+        config={
+            "ig_user_id": fake_instagram.user_id,
+            "username": fake_instagram.username,
+            "graph_url": f"{fake_instagram.url}/v21.0",
+        },
+        secret="IGQV-user-token",
+    )
+    media = fake_instagram.add_media()
+    ours = sent_delivery(channel=channel, author=author, remote_id=media, appeal=True)
+    for n in range(120):
+        fake_instagram.add_comment(media, f"Commentaire numéro {n} sur les travaux")
+    fake_instagram.rate_limit_next(minutes=5)
+    refused = inbox.channel_inbox_fetch(channel=channel)
+    assert "80002" in refused.error
+    assert InboxItem.objects.count() == 0
+
+    first = inbox.channel_inbox_fetch(channel=channel, max_pages=1)  # stopped after one page
+    assert (first.stored, first.finished) == (50, False)
+    fake_instagram.add_comment(media, "Arrivé pendant la lecture")
+    rest = inbox.channel_inbox_fetch(channel=channel)
+    later = inbox.channel_inbox_fetch(channel=channel)
+
+    assert rest.stored + later.stored == 71
+    assert rest.seen_again + later.seen_again == 0
+    texts = list(InboxItem.objects.values_list("text", flat=True))
+    assert sorted(texts) == sorted(
+        [f"Commentaire numéro {n} sur les travaux" for n in range(120)] + ["Arrivé pendant la lecture"]
+    )
+    item = InboxItem.objects.get(text="Commentaire numéro 7 sur les travaux")
+    assert item.delivery == ours
+    assert item.possible_tip
+    assert item.thread == {"ig_comment": item.remote_id}
+
+
+def test_an_auth_failure_while_fetching_holds_the_channel_for_reconnection(
+    fake_mastodon, mastodon_channel, roles, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from publisher.delivery import publishing
+    from tests.factories import UserFactory
+    from tests.publisher.inbox_support import MASTODON_TOKEN
+
+    admin = UserFactory(username="chanadmin", roles=["channel_admin"])
+    inbox.channel_inbox_fetch(channel=mastodon_channel)
+    fake_mastodon.expire_token()
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = inbox.channel_inbox_fetch(channel=mastodon_channel, now=now)
+
+    assert "401" in result.error
+    mastodon_channel.refresh_from_db()
+    assert mastodon_channel.needs_reconnect
+    assert mastodon_channel.needs_reconnect_reason == result.error
+    assert [m.to for m in mail.outbox] == [[admin.email]]
+    assert mastodon_channel not in inbox.channels_due(now=now + timedelta(days=1))  # held, not retried
+    fake_mastodon.add_token(MASTODON_TOKEN)
+    fake_mastodon.add_notification("mention", text="Après la reconnexion")
+    publishing.channel_reconnected(channel=mastodon_channel, actor=admin)
+    assert mastodon_channel in inbox.channels_due(now=now)  # read again at once
+    assert inbox.channel_inbox_fetch(channel=mastodon_channel, now=now).stored == 1
+
+
+def test_an_answer_refused_for_its_token_holds_the_channel(fake_mastodon, mastodon_channel, author, approver):
+    item = _item_on(mastodon_channel, fake_mastodon, author)
+    reply = inbox_reply_approve(reply=inbox_reply_compose(item=item, actor=author, text="Lundi matin."), actor=approver)
+    fake_mastodon.expire_token()
+
+    state = inbox.inbox_reply_send(reply_id=reply.pk)
+
+    assert state == InboxReplyState.FAILED
+    mastodon_channel.refresh_from_db()
+    assert mastodon_channel.needs_reconnect
+    assert "401" in mastodon_channel.needs_reconnect_reason

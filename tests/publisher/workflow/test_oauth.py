@@ -386,6 +386,7 @@ def test_facebook_lists_the_pages_connects_the_chosen_one_and_makes_its_instagra
     assert _credential(page_channel).account == "Politie Brussel"
     instagram = _fresh(connected[1])
     assert instagram.config["ig_user_id"] == "17841400000000001"
+    assert instagram.config["username"] == "politie.brussel"  # the inbox leaves its own answers out
     assert instagram.config["graph_url"] == graph
     assert instagram.language == facebook.language
     assert _credential(instagram).account == "@politie.brussel"
