@@ -44,8 +44,8 @@ PAGES = {
     "audit list": (reverse("admin:publisher_auditevent_changelist"), 5),
     "calendar month": (reverse("admin:publisher_message_calendar") + "?view=month&date=2026-06-15", 8),
     # + the newsroom's sections: decisions, reconnections, policy alerts, awaiting approval
-    # + the paid promotions block (running, awaiting approval), + my messages' figures (one query)
-    "home": (reverse("admin:index"), 12),
+    # + the paid promotions block (running, awaiting approval, refused access), + my messages' figures (one query)
+    "home": (reverse("admin:index"), 13),
 }
 
 
