@@ -8,7 +8,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from publisher.channels.base import Limits, Post, Problem, TextCount
+from publisher.channels.base import Limits, Post, Problem, TextCount, links_shown
+from publisher.channels.counting import X_MAX, compose, x_cut, x_text, x_urls, x_weighted_length
 
 
 def text_length_problem(count: int, limit: int, *, unit: str = "characters") -> Problem | None:
@@ -87,3 +88,20 @@ def image_shown_warnings(post: Post, limits: Limits) -> list[Problem]:
         and image.width < shown
         and not (limits.image_width_min and image.width < limits.image_width_min)  # check() already says so
     ]
+
+
+def x_measure(post: Post) -> TextCount:
+    """A post as X counts it (twitter-text weights, every link 23) and prints it: t.co shows a
+    link without its scheme, cut after about 25 characters. The X adapter and an outbox that
+    counts like X both measure with this."""
+    sent = compose(post.text, post.link)
+    text = x_text(sent)
+    return TextCount(
+        text=text,
+        count=x_weighted_length(sent),
+        limit=X_MAX,
+        unit="weighted",
+        cut=x_cut(sent),
+        links=links_shown(text, keep=25, spans=x_urls(sent)),
+        rule="x",
+    )

@@ -15,17 +15,13 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy
 
 from publisher.channels.base import ChannelAdapter, Limits, Post, Problem, Receipt, TextCount, links_shown
-from publisher.channels.checking import count_problems
+from publisher.channels.checking import count_problems, x_measure
 from publisher.channels.counting import (
     X_MAX,
     code_points,
     compose,
     cut_at,
     mastodon_length,
-    x_cut,
-    x_text,
-    x_urls,
-    x_weighted_length,
 )
 from publisher.media.images import RenditionSpec, rendition_for
 
@@ -53,18 +49,9 @@ class OutboxAdapter(ChannelAdapter):
     def measure(self, post: Post) -> TextCount:
         config = self.channel.config or {}
         rule = str(config.get("counts_like", ""))
-        sent = compose(post.text, post.link)
         if rule == "x":
-            text = x_text(sent)
-            return TextCount(
-                text=text,
-                count=x_weighted_length(sent),
-                limit=X_MAX,
-                unit="weighted",
-                cut=x_cut(sent),
-                links=links_shown(text, keep=25, spans=x_urls(sent)),
-                rule="x",
-            )
+            return x_measure(post)
+        sent = compose(post.text, post.link)
         limit = self.limits_in_force().text_max
         if rule == "mastodon" and limit:
             return TextCount(

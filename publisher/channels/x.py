@@ -46,10 +46,9 @@ from publisher.channels.base import (
     Refreshed,
     TextCount,
     UnknownOutcome,
-    links_shown,
 )
-from publisher.channels.checking import count_problems, image_problems
-from publisher.channels.counting import X_MAX, compose, x_cut, x_text, x_urls, x_weighted_length
+from publisher.channels.checking import count_problems, image_problems, x_measure
+from publisher.channels.counting import X_MAX, compose
 from publisher.channels.http import HttpSession, error_text, from_response, parse_reset, parse_retry_after
 from publisher.channels.secrets import channel_secret
 from publisher.media.images import RenditionSpec, rendition_for
@@ -89,18 +88,7 @@ class XAdapter(ChannelAdapter):
         return str(self.channel.config.get("api_url", "https://api.x.com")).rstrip("/")
 
     def measure(self, post: Post) -> TextCount:
-        sent = compose(post.text, post.link)
-        text = x_text(sent)
-        # t.co prints a link without its scheme, cut after about 25 characters.
-        return TextCount(
-            text=text,
-            count=x_weighted_length(sent),
-            limit=X_MAX,
-            unit="weighted",
-            cut=x_cut(sent),
-            links=links_shown(text, keep=25, spans=x_urls(sent)),
-            rule="x",
-        )
+        return x_measure(post)
 
     def check(self, post: Post) -> list[Problem]:
         return count_problems(self.measure(post)) + image_problems(post, self.limits)

@@ -145,16 +145,6 @@ def _attach(*, message: Message, actor: User, image: UploadedFile, alt: Mapping[
     message.refresh_from_db()
 
 
-def _audience_of(message: Message) -> Audience:
-    return Audience(
-        municipalities=[str(pk) for pk in message.audience_municipalities.values_list("pk", flat=True)],
-        zones=[str(pk) for pk in message.audience_zones.values_list("pk", flat=True)],
-        provinces=[str(pk) for pk in message.audience_provinces.values_list("pk", flat=True)],
-        segments=list(message.audience_segments.values_list("pk", flat=True)),
-        all=message.audience_all,
-    )
-
-
 def alert_follow_up(
     *,
     token_or_actor: ApiToken | User,
@@ -179,7 +169,7 @@ def alert_follow_up(
         raise InvalidTransition(
             _("An alert that is “%(state)s” cannot be followed up.") % {"state": alert.get_state_display()}
         )
-    audience = _audience_of(alert)
+    audience = services.message_audience(alert)
     _check_area(token, audience)
     merged_cap = {**alert.cap, **{k: v for k, v in (cap or {}).items() if k in CAP_FIELDS and v not in (None, "")}}
     label = _("Correction") if correction else _("Update") if msg_type == MessageKind.UPDATE else _("All clear")

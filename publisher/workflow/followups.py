@@ -18,7 +18,7 @@ from accounts.models import User
 from publisher.errors import InvalidTransition, ValidationError
 from publisher.models import Delivery, DeliveryState, Message, MessageKind, MessageState
 from publisher.workflow import services
-from publisher.workflow.services import Audience, VariantInput
+from publisher.workflow.services import VariantInput
 
 
 class FollowUp(models.TextChoices):
@@ -41,16 +41,6 @@ FOLLOWABLE_STATES = {
 
 def _has_sent_posts(message: Message) -> bool:
     return Delivery.objects.filter(occurrence__message=message, state=DeliveryState.SENT).exists()
-
-
-def _audience_of(message: Message) -> Audience:
-    return Audience(
-        municipalities=[str(pk) for pk in message.audience_municipalities.values_list("pk", flat=True)],
-        zones=[str(pk) for pk in message.audience_zones.values_list("pk", flat=True)],
-        provinces=[str(pk) for pk in message.audience_provinces.values_list("pk", flat=True)],
-        segments=list(message.audience_segments.values_list("pk", flat=True)),
-        all=message.audience_all,
-    )
 
 
 def message_can_follow_up(message: Message) -> bool:
@@ -84,7 +74,7 @@ def message_follow_up_draft(*, original: Message, actor: User, kind: str) -> Mes
             author=actor,
             title=(_("%(kind)s: %(title)s") % {"kind": labels[FollowUp(kind)], "title": original.title})[:200],
             variants=variants,
-            audience=_audience_of(original),
+            audience=services.message_audience(original),
             urgency=original.urgency,
             status=original.status,
             cap=original.cap,

@@ -66,6 +66,17 @@ class Audience:
         return not (self.all or self.municipalities or self.zones or self.provinces or self.segments)
 
 
+def message_audience(message: Message) -> Audience:
+    """A saved message's audience, as a follow-up or a changed alert starts from it."""
+    return Audience(
+        municipalities=[str(pk) for pk in message.audience_municipalities.values_list("pk", flat=True)],
+        zones=[str(pk) for pk in message.audience_zones.values_list("pk", flat=True)],
+        provinces=[str(pk) for pk in message.audience_provinces.values_list("pk", flat=True)],
+        segments=list(message.audience_segments.values_list("pk", flat=True)),
+        all=message.audience_all,
+    )
+
+
 @dataclass(frozen=True)
 class Schedule:
     """One publication time, or a recurrence (RRULE text) from a start; neither means "when approved"."""
