@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +33,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from publisher.channels import credentials, mastodon, meta, netpolicy, oauth, x
-from publisher.channels.base import AuthError, ChannelError, PermanentError
+from publisher.channels.base import AuthError, ChannelError, Credential, PermanentError
+from publisher.channels.registry import get_adapter
 from publisher.errors import ValidationError
 from publisher.models import Channel, ConnectFlow, OAuthApp
 from publisher.workflow.catalogue import channel_create
@@ -272,6 +274,24 @@ def oauth_error_text(error: str, description: str) -> str:
     return " ".join(text.split())[:200]
 
 
+@contextmanager
+def _revoked_on_failure(channel: Channel, secrets: dict[str, str], config: dict[str, Any]) -> Iterator[None]:
+    """The network has issued a token but the connection fails after (the account cannot be
+    read, the save is refused): nothing is kept in Tandem, so the grant is revoked at the
+    network too rather than left live there. The revocation is best effort: its own failure
+    is logged (never the token) and the first error is the one the user sees."""
+    try:
+        yield
+    except Exception:
+        issued = Credential(channel_id=channel.pk, flow=ConnectFlow.OAUTH, secrets=secrets)
+        target = Channel(pk=channel.pk, kind=channel.kind, config={**(channel.config or {}), **config})
+        try:
+            get_adapter(target).revoke(issued)
+        except Exception:  # noqa: BLE001 - the connection's own error matters more than this one
+            logger.warning("Could not revoke the token issued for channel %s after a failed connection", channel.pk)
+        raise
+
+
 def _mastodon_finish(channel: Channel, entry: dict[str, Any], code: str, actor: User) -> Channel:
     app = OAuthApp.objects.filter(pk=entry["app"]).first()
     if app is None:
@@ -293,43 +313,45 @@ def _mastodon_finish(channel: Channel, entry: dict[str, Any], code: str, actor: 
             # connect registers again instead of reusing a dead one.
             app.delete()
         raise
-    account = mastodon.account_of(server, tokens.access)
-    try:
-        limits = mastodon.instance_limits(server)
-    except PermanentError as exc:
-        if isinstance(exc, AuthError):
-            raise
-        limits = {}  # an older server without /api/v2/instance: Tandem's defaults apply
     secrets = {"secret": tokens.access, "client_id": app.client_id, "client_secret": client_secret}
     if tokens.refresh:
         secrets["refresh"] = tokens.refresh
-    return connection_established(
-        channel=channel,
-        secrets=secrets,
-        flow=ConnectFlow.OAUTH,
-        actor=actor,
-        account=account,
-        expires_at=tokens.expires_at if tokens.refresh else None,
-        config={"base_url": server, **limits},
-    )
+    with _revoked_on_failure(channel, secrets, {"base_url": server}):
+        account = mastodon.account_of(server, tokens.access)
+        try:
+            limits = mastodon.instance_limits(server)
+        except PermanentError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            limits = {}  # an older server without /api/v2/instance: Tandem's defaults apply
+        return connection_established(
+            channel=channel,
+            secrets=secrets,
+            flow=ConnectFlow.OAUTH,
+            actor=actor,
+            account=account,
+            expires_at=tokens.expires_at if tokens.refresh else None,
+            config={"base_url": server, **limits},
+        )
 
 
 def _x_finish(channel: Channel, entry: dict[str, Any], code: str, actor: User) -> Channel:
     api = str(channel.config.get("api_url") or x.XAdapter.default_endpoint).rstrip("/")
     tokens = x.token_from_code(api, redirect_uri=entry["redirect_uri"], code=code, verifier=_unseal(entry["verifier"]))
-    username = x.username_of(api, tokens.access)
     secrets = {"secret": tokens.access}
     if tokens.refresh:
         secrets["refresh"] = tokens.refresh
-    return connection_established(
-        channel=channel,
-        secrets=secrets,
-        flow=ConnectFlow.OAUTH,
-        actor=actor,
-        account=f"@{username}",
-        expires_at=tokens.expires_at,
-        config={"username": username},
-    )
+    with _revoked_on_failure(channel, secrets, {}):
+        username = x.username_of(api, tokens.access)
+        return connection_established(
+            channel=channel,
+            secrets=secrets,
+            flow=ConnectFlow.OAUTH,
+            actor=actor,
+            account=f"@{username}",
+            expires_at=tokens.expires_at,
+            config={"username": username},
+        )
 
 
 # --- Meta: the user chooses among the Pages they manage ---------------------------------------

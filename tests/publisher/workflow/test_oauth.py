@@ -106,6 +106,22 @@ def test_mastodon_registers_once_signs_in_with_pkce_and_stores_the_token_account
     assert receipt.remote_id in fake_mastodon.statuses
 
 
+def test_a_connection_failing_after_the_token_was_issued_revokes_it_and_saves_nothing(
+    mastodon_channel, fake_mastodon, admin_user
+):
+    fake_mastodon.fail_next(503, {"error": "down for maintenance"}, path=r"/api/v1/accounts/verify_credentials")
+    session: dict[str, Any] = {}
+
+    with pytest.raises(ValidationError):
+        _mastodon_connect(mastodon_channel, admin_user, session, fake_mastodon)
+
+    assert credential_get(_fresh(mastodon_channel)) is None
+    # The token the instance issued is no longer live there either.
+    (issued,) = fake_mastodon.oauth.access
+    assert fake_mastodon.oauth.account_of(issued) is None
+    assert fake_mastodon.requests_to(r"/oauth/revoke$")
+
+
 def test_the_app_registration_is_reused_per_instance_and_its_secret_is_encrypted(
     make_channel, fake_mastodon, admin_user
 ):
