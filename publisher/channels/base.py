@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_noop
+
 from publisher.channels.counting import UrlSpan, code_points, compose, cut_at, link_shown, urls
 
 if TYPE_CHECKING:
@@ -314,22 +316,22 @@ class ChannelAdapter(abc.ABC):
 
     def retract(self, receipt: Receipt) -> None:
         """Delete a published post. Raises PermanentError where the network cannot."""
-        raise PermanentError("This network does not allow deleting posts.")
+        raise PermanentError(gettext_noop("This network does not allow deleting posts."))
 
     def edit(self, receipt: Receipt, post: Post, idempotency_key: str) -> Receipt:
         """Change the text of the published post ``receipt`` names to ``post.text`` (its
         images stay). Only called where ``supports_edit``; repeating it with the same text
         must be harmless, as a retry after a timeout does. Returns the post's receipt."""
-        raise PermanentError("This network does not allow editing posts.")
+        raise PermanentError(gettext_noop("This network does not allow editing posts."))
 
     def fetch_replies(self, cursor: Cursor | None) -> tuple[list[InboundItem], Cursor]:
         """One page of replies and mentions newer than ``cursor`` (None: never fetched), and the
         cursor to pass next time. The same cursor back means nothing more to read now. Network
         I/O: never inside a transaction. Raises a ChannelError subclass (RateLimited with
         retry_after) like publish."""
-        raise PermanentError("This network gives no replies or mentions to read.")
+        raise PermanentError(gettext_noop("This network gives no replies or mentions to read."))
 
     def fetch_metrics(self, receipt: Receipt) -> dict[str, int]:
         """The post's public figures now, by name: replies, reposts, likes, quotes, views (what
         the network gives). Network I/O; raises a ChannelError subclass like publish."""
-        raise PermanentError("This network gives no figures for a post.")
+        raise PermanentError(gettext_noop("This network gives no figures for a post."))

@@ -105,6 +105,14 @@ def audit_actor(label: str) -> str:
 
 
 @register.filter
+def stored_error(text: str) -> str:
+    """An error stored by a worker (which runs in English): Tandem's own wording, kept as its
+    msgid (gettext_noop), reads in the reader's language; a network's own words, which no
+    catalogue holds, come back as they are."""
+    return _(text) if text else text
+
+
+@register.filter
 def audit_object(event: AuditEvent) -> str:
     return event.object_label
 
