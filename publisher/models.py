@@ -252,7 +252,9 @@ class Message(models.Model):
     )
     # A correction is a follow-up carrying the fixed text of the message it follows: it edits
     # that message's posts where the network allows it, and replies on their threads elsewhere.
-    is_correction = models.BooleanField(_("correction"), default=False)
+    # db_default: rows written without the ORM (bulk SQL, a process still on the release
+    # before) are not corrections and not appeals.
+    is_correction = models.BooleanField(_("correction"), default=False, db_default=False)
 
     # Schedule: either one time, or an RRULE (RFC 5545 text, may include EXDATE lines)
     # evaluated in Europe/Brussels from recurrence_start.
@@ -293,6 +295,7 @@ class Message(models.Model):
     witness_appeal = models.BooleanField(
         _("witness appeal"),
         default=False,
+        db_default=False,
         help_text=_("Replies to this message are flagged as possible tips for the investigators."),
     )
     state_reason_coded = models.JSONField(_("reason (coded)"), null=True, blank=True, editable=False)

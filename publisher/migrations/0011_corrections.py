@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='is_correction',
-            field=models.BooleanField(default=False, verbose_name='correction'),
+            field=models.BooleanField(db_default=False, default=False, verbose_name='correction'),
         ),
     ]

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='witness_appeal',
-            field=models.BooleanField(default=False, help_text='Replies to this message are flagged as possible tips for the investigators.', verbose_name='witness appeal'),
+            field=models.BooleanField(db_default=False, default=False, help_text='Replies to this message are flagged as possible tips for the investigators.', verbose_name='witness appeal'),
         ),
         migrations.CreateModel(
             name='InboxCursor',
