@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from publisher.channels.counting import UrlSpan, code_points, compose, cut_at, link_shown, urls
 
@@ -169,6 +169,11 @@ class ChannelError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+    def reader_text(self) -> str:
+        """The message in the reader's language where it is Tandem's own wording (raised with
+        gettext_noop, so stored and logged in English); a network's own words as they came."""
+        return gettext(self.message)
 
 
 class TransientError(ChannelError):

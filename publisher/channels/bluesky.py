@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from publisher import metrics
 from publisher.channels.base import (
@@ -300,7 +301,7 @@ class BlueskyAdapter(ChannelAdapter):
             if renew:
                 # Only the renewal writes a rotated refresh JWT back: a publish renewing it
                 # here would leave the store holding a revoked one.
-                raise TransientError("The Bluesky session expired; Tandem renews it before trying again.")
+                raise TransientError(gettext_noop("The Bluesky session expired; Tandem renews it before trying again."))
             return self._stored
         key = (self.pds, self.identifier)
         # createSession is limited to 30 per 5 minutes: reuse the session across posts.
@@ -503,7 +504,7 @@ class BlueskyAdapter(ChannelAdapter):
                 raise self._to_error(response, password)
             posts = response.json().get("posts") or []
         if not posts:
-            raise PermanentError("The post is gone (deleted or taken down).")
+            raise PermanentError(gettext_noop("The post is gone (deleted or taken down)."))
         names = {"replies": "replyCount", "reposts": "repostCount", "likes": "likeCount", "quotes": "quoteCount"}
         return {name: int(posts[0][key]) for name, key in names.items() if isinstance(posts[0].get(key), int)}
 

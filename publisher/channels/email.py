@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from publisher.channels.base import (
     AuthError,
@@ -134,7 +134,7 @@ class EmailAdapter(ChannelAdapter):
 
     def publish(self, post: Post, idempotency_key: str) -> Receipt:
         if not self.recipients:
-            raise PermanentError("The email channel has no recipients.")
+            raise PermanentError(gettext_noop("The email channel has no recipients."))
         msg = self.build(post, idempotency_key)
         if post.exercise:
             return self.exercise_receipt(

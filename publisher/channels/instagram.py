@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from publisher.channels.base import (
     ChannelAdapter,
@@ -145,7 +146,7 @@ class InstagramAdapter(ChannelAdapter):
             if code == "ERROR":
                 raise PermanentError(f"Instagram could not process the media: {status.get('status', 'ERROR')}")
             if code == "EXPIRED":
-                raise TransientError("The Instagram container expired before publishing.")
+                raise TransientError(gettext_noop("The Instagram container expired before publishing."))
             if time.monotonic() > deadline:
                 raise TransientError(f"Instagram container {container} still {code} after the deadline.")
             time.sleep(interval)

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from publisher.channels import oauth
 from publisher.channels.base import (
@@ -336,7 +337,7 @@ class MastodonAdapter(ChannelAdapter):
     def refresh(self, credential: Credential) -> Refreshed:
         refresh = credential.secrets.get("refresh", "")
         if not refresh:
-            raise AuthError("The instance gave no refresh token: sign in again.")
+            raise AuthError(gettext_noop("The instance gave no refresh token: sign in again."))
         client_id, client_secret = credential.secrets.get("client_id", ""), credential.secrets.get("client_secret", "")
         tokens = oauth.token_request(
             f"{self.base_url}/oauth/token",
@@ -434,7 +435,9 @@ def app_register(base_url: str, *, redirect_uri: str, website: str = "") -> tupl
     body = body if isinstance(body, dict) else {}
     client_id, client_secret = body.get("client_id"), body.get("client_secret")
     if not isinstance(client_id, str) or not isinstance(client_secret, str) or not client_id or not client_secret:
-        raise PermanentError("The instance registered no client (no client_id or client_secret in its answer).")
+        raise PermanentError(
+            gettext_noop("The instance registered no client (no client_id or client_secret in its answer).")
+        )
     return client_id, client_secret
 
 
@@ -480,7 +483,7 @@ def account_of(base_url: str, token: str) -> str:
     )
     username = body.get("username") if isinstance(body, dict) else None
     if not isinstance(username, str) or not username:
-        raise PermanentError("The instance did not say which account signed in.")
+        raise PermanentError(gettext_noop("The instance did not say which account signed in."))
     return f"@{username}@{urlsplit(base_url).netloc}"
 
 

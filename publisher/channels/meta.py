@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from publisher.channels import oauth
 from publisher.channels.base import PermanentError
@@ -86,7 +87,7 @@ def _get(graph: str, path: str, params: Mapping[str, str], *hidden: str, bearer:
 def _token(body: Any) -> str:
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
-        raise PermanentError("Meta answered without an access token.")
+        raise PermanentError(gettext_noop("Meta answered without an access token."))
     return token
 
 

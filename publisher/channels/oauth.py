@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from publisher.channels.base import AuthError, ChannelError, PermanentError, TransientError
 from publisher.channels.http import HttpSession, error_text, from_response
@@ -70,7 +71,7 @@ def token_error(response: httpx.Response, *secrets: str) -> ChannelError:
 
 def token_set(body: Any, *, now: datetime | None = None) -> TokenSet:
     if not isinstance(body, Mapping) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-        raise PermanentError("The token endpoint answered without an access token.")
+        raise PermanentError(gettext_noop("The token endpoint answered without an access token."))
     expires_in = body.get("expires_in")
     expires_at = None
     if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
@@ -105,7 +106,7 @@ def token_request(
         try:
             body = response.json()
         except ValueError:
-            raise TransientError("The token endpoint did not answer JSON.") from None
+            raise TransientError(gettext_noop("The token endpoint did not answer JSON.")) from None
     return token_set(body)
 
 
@@ -129,7 +130,7 @@ def json_request(
         try:
             return response.json()
         except ValueError:
-            raise TransientError("The server did not answer JSON.") from None
+            raise TransientError(gettext_noop("The server did not answer JSON.")) from None
 
 
 def _accept_json() -> dict[str, str]:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext_noop
 
 from publisher.channels.base import (
     AuthError,
@@ -282,7 +283,7 @@ class TelegramAdapter(ChannelAdapter):
         position = dict(cursor or {})
         group = str(self.channel.config.get("discussion_chat_id", ""))
         if not group:
-            raise PermanentError("No linked discussion group is configured (discussion_chat_id).")
+            raise PermanentError(gettext_noop("No linked discussion group is configured (discussion_chat_id)."))
         params: dict[str, Any] = {"limit": UPDATES_PAGE, "timeout": 0, "allowed_updates": ["message"]}
         if position.get("offset"):
             params["offset"] = int(position["offset"])

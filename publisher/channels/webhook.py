@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from standardwebhooks.webhooks import Webhook
 
 from publisher.channels.base import ChannelAdapter, Limits, PermanentError, Post, Problem, Receipt
@@ -129,7 +130,7 @@ class WebhookAdapter(ChannelAdapter):
         if post.exercise:
             return self.exercise_receipt(post, idempotency_key, payload)
         if not self.channel.config.get("url"):
-            raise PermanentError("The webhook channel has no URL.")
+            raise PermanentError(gettext_noop("The webhook channel has no URL."))
         self.send(idempotency_key, payload)
         return Receipt(remote_id=idempotency_key.replace(".", "-"), extra={"webhook_id": idempotency_key})
 
@@ -142,7 +143,7 @@ class WebhookAdapter(ChannelAdapter):
         if post.exercise:
             return self.exercise_receipt(post, idempotency_key, payload)
         if not self.channel.config.get("url"):
-            raise PermanentError("The webhook channel has no URL.")
+            raise PermanentError(gettext_noop("The webhook channel has no URL."))
         self.send(idempotency_key, payload)
         return Receipt(remote_id=receipt.remote_id, extra={"webhook_id": idempotency_key.replace(".", "-")})
 

@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_noop
 
 from publisher.channels import oauth
 from publisher.channels.base import (
@@ -156,7 +157,7 @@ class XAdapter(ChannelAdapter):
     def refresh(self, credential: Credential) -> Refreshed:
         refresh = credential.secrets.get("refresh", "")
         if not refresh:
-            raise AuthError("X gave no refresh token (offline.access was not granted): sign in again.")
+            raise AuthError(gettext_noop("X gave no refresh token (offline.access was not granted): sign in again."))
         tokens = oauth.token_request(
             f"{self.api}/2/oauth2/token",
             {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": settings.TANDEM_X_CLIENT_ID},
@@ -164,7 +165,7 @@ class XAdapter(ChannelAdapter):
             basic=client_auth(),
         )
         if not tokens.refresh:
-            raise AuthError("X answered a refresh without a new refresh token: sign in again.")
+            raise AuthError(gettext_noop("X answered a refresh without a new refresh token: sign in again."))
         return Refreshed(
             secrets={**credential.secrets, "secret": tokens.access, "refresh": tokens.refresh},
             expires_at=tokens.expires_at,
@@ -192,7 +193,7 @@ class XAdapter(ChannelAdapter):
         position = dict(cursor or {})
         user = str(self.channel.config.get("user_id", ""))
         if not user:
-            raise PermanentError("The channel's X user id is not configured (user_id).")
+            raise PermanentError(gettext_noop("The channel's X user id is not configured (user_id)."))
         walk: dict[str, Any] | None = position.get("walk")
         params: dict[str, Any] = {
             "max_results": MENTIONS_PAGE,
@@ -299,7 +300,7 @@ def username_of(api: str, token: str) -> str:
     data = body.get("data") if isinstance(body, dict) else None
     username = data.get("username") if isinstance(data, dict) else None
     if not isinstance(username, str) or not username:
-        raise PermanentError("X did not say which account signed in.")
+        raise PermanentError(gettext_noop("X did not say which account signed in."))
     return username
 
 

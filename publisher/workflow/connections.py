@@ -98,7 +98,7 @@ def _revoke(channel: Channel, credential: Credential) -> str:
         registry.get_adapter(channel).revoke(credential)
     except ChannelError as exc:
         logger.warning("Channel %s: the network did not revoke the credential: %s", channel.pk, exc.message)
-        return exc.message
+        return exc.reader_text()
     return ""
 
 
@@ -158,7 +158,7 @@ def _config_checked(channel: Channel, config: Mapping[str, Any]) -> Channel:
 
 def _unreachable(exc: ChannelError) -> ValidationError:
     return ValidationError(
-        _("The server did not answer as expected; try again later (%(error)s).") % {"error": exc.message}
+        _("The server did not answer as expected; try again later (%(error)s).") % {"error": exc.reader_text()}
     )
 
 
@@ -184,7 +184,10 @@ def bluesky_connect(*, channel: Channel, handle: str, app_password: str, actor: 
         session, account = adapter.session_open(handle, app_password.strip())
     except AuthError as exc:
         raise ValidationError(
-            {"app_password": _("Bluesky refused this handle and app password (%(error)s).") % {"error": exc.message}}
+            {
+                "app_password": _("Bluesky refused this handle and app password (%(error)s).")
+                % {"error": exc.reader_text()}
+            }
         ) from None
     except ChannelError as exc:
         raise _unreachable(exc) from None
@@ -220,12 +223,15 @@ def telegram_connect(*, channel: Channel, bot_token: str, chat_id: str, actor: U
         found = TelegramAdapter(probe).bot_check(bot_token, chat_id)
     except AuthError as exc:
         raise ValidationError(
-            {"bot_token": _("Telegram refused this bot token (%(error)s).") % {"error": exc.message}}
+            {"bot_token": _("Telegram refused this bot token (%(error)s).") % {"error": exc.reader_text()}}
         ) from None
     except ChannelError as exc:
         if exc.status == 400:
             raise ValidationError(
-                {"chat_id": _("Telegram does not know this chat for this bot (%(error)s).") % {"error": exc.message}}
+                {
+                    "chat_id": _("Telegram does not know this chat for this bot (%(error)s).")
+                    % {"error": exc.reader_text()}
+                }
             ) from None
         raise _unreachable(exc) from None
     if not found.may_post:
@@ -285,11 +291,14 @@ def smtp_connect(
         EmailAdapter(probe).login_check(host=host, port=port, security=security, username=username, password=password)
     except AuthError as exc:
         raise ValidationError(
-            {"password": _("The SMTP server refused this user and password (%(error)s).") % {"error": exc.message}}
+            {
+                "password": _("The SMTP server refused this user and password (%(error)s).")
+                % {"error": exc.reader_text()}
+            }
         ) from None
     except ChannelError as exc:
         raise ValidationError(
-            {"host": _("Could not connect to this SMTP server (%(error)s).") % {"error": exc.message}}
+            {"host": _("Could not connect to this SMTP server (%(error)s).") % {"error": exc.reader_text()}}
         ) from None
     return connection_established(
         channel=channel,

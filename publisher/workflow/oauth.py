@@ -121,11 +121,11 @@ def _refused(exc: ChannelError) -> ValidationError:
     if isinstance(exc, AuthError):
         return ValidationError(
             _("The network refused the sign-in (%(error)s). Nothing was saved: start the connection again.")
-            % {"error": exc.message}
+            % {"error": exc.reader_text()}
         )
     return ValidationError(
         _("The network did not answer as expected (%(error)s). Nothing was saved: try again in a moment.")
-        % {"error": exc.message}
+        % {"error": exc.reader_text()}
     )
 
 
@@ -167,7 +167,7 @@ def mastodon_app(*, server: str, redirect_uri: str) -> tuple[OAuthApp, str]:
             raise ValidationError(
                 {
                     "base_url": _("This server did not register Tandem as an application (%(error)s).")
-                    % {"error": exc.message}
+                    % {"error": exc.reader_text()}
                 }
             ) from None
         try:

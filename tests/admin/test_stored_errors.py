@@ -55,3 +55,23 @@ def test_the_message_page_shows_a_stored_refusal_in_the_readers_language(client,
 
     assert "Dit netwerk laat niet toe een bericht te verwijderen." in page
     assert "This network does not allow deleting posts." not in page
+
+
+def test_an_adapters_own_refusal_reads_in_the_readers_language_where_it_is_shown():
+    from publisher.channels.base import AuthError, Credential
+    from publisher.channels.mastodon import MastodonAdapter
+
+    channel = ChannelFactory.build(kind="mastodon", config={"base_url": "https://social.example"})
+    try:
+        MastodonAdapter(channel).refresh(Credential(channel_id=1, flow="oauth", secrets={"secret": "s"}))
+    except AuthError as exc:
+        refused = exc
+    else:
+        raise AssertionError("a refresh without a refresh token was accepted")
+    assert refused.message == "The instance gave no refresh token: sign in again."  # stored and logged
+    with translation.override("nl"):
+        assert refused.reader_text() == "De instantie gaf geen vernieuwingstoken: meld u opnieuw aan."
+        assert stored_error(refused.message) == refused.reader_text()
+    with translation.override("fr"):
+        assert refused.reader_text().startswith("L’instance n’a pas donné de jeton de renouvellement")
+    assert AuthError("HTTP 401: invalid token").reader_text() == "HTTP 401: invalid token"
