@@ -27,4 +27,6 @@ class PublisherConfig(AppConfig):
         hooks.message_published_register(notifications.message_published_notify)
         # A queued task reads paid promotions' status and results back from Meta.
         hooks.boosts_refresh_register(boosts.boosts_refresh)
+        # Promotions are made, started and paused at Meta by a queued task after the commit.
+        hooks.boosts_remote_register(boosts.boosts_remote)
         sentinel_repair_install()

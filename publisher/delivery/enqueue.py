@@ -14,6 +14,7 @@ from django_q.tasks import async_task
 TASK_PUBLISH = "publisher.delivery.tasks.deliveries_publish"
 TASK_RETRACT = "publisher.delivery.tasks.deliveries_retract"
 TASK_BOOSTS_REFRESH = "publisher.delivery.tasks.boosts_refresh"
+TASK_BOOSTS_REMOTE = "publisher.delivery.tasks.boosts_remote"
 TASK_REFRESH = "publisher.delivery.tasks.credentials_refresh"
 TASK_INBOX_REPLY = "publisher.delivery.tasks.inbox_reply_send"
 
@@ -43,6 +44,12 @@ def enqueue_retract(delivery_ids: Sequence[int]) -> None:
 
 def enqueue_boosts_refresh() -> None:
     async_task(TASK_BOOSTS_REFRESH, q_options={})
+
+
+def enqueue_boosts_remote(action: str, boost_ids: Sequence[int]) -> None:
+    """Promotions' calls to Meta go to the routine cluster: a slow Marketing API holds a
+    worker, not the web request of the person who proposed, approved or stopped them."""
+    async_task(TASK_BOOSTS_REMOTE, action, list(boost_ids), q_options={})
 
 
 def enqueue_refresh(channel_ids: Sequence[int]) -> None:

@@ -11,6 +11,8 @@ cause something owned higher up, the higher module registers a callback here fro
   workflow's notifications mail people; ``workflow.notifications.message_published_notify``);
 - ``boosts_refresh``: a queued task reads paid promotions' status and results back from Meta
   (``workflow.boosts.boosts_refresh``); the dispatcher's loop queues it periodically;
+- ``boosts_remote``: a queued task makes, starts or pauses promotions at Meta after the
+  commit that decided it (``workflow.boosts.boosts_remote``), not in the web request;
 - ``urgent_hand_over``: scheduling hands an urgent message's deliveries to the dispatcher
   right after the commit (``dispatch.deliveries_hand_over``; dispatch imports scheduling).
 
@@ -53,6 +55,7 @@ unapproved_expire: Hook[Callable[..., Sequence[Any]]] = Hook("unapproved_expire"
 urgent_hand_over: Hook[Callable[..., Any]] = Hook("urgent_hand_over")
 message_published: Hook[Callable[..., Any]] = Hook("message_published")
 boosts_refresh: Hook[Callable[..., int]] = Hook("boosts_refresh")
+boosts_remote: Hook[Callable[..., Any]] = Hook("boosts_remote")
 
 
 def unapproved_expire_register(callback: Callable[..., Sequence[Any]]) -> None:
@@ -74,3 +77,8 @@ def message_published_register(callback: Callable[..., Any]) -> None:
 def boosts_refresh_register(callback: Callable[..., int]) -> None:
     """callback() reads the promotions' status and results; returns how many it read."""
     boosts_refresh.register(callback)
+
+
+def boosts_remote_register(callback: Callable[..., Any]) -> None:
+    """callback(*, action: str, boost_ids: Sequence[int]) runs "create", "activate" or "pause" at Meta."""
+    boosts_remote.register(callback)

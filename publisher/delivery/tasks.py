@@ -29,6 +29,11 @@ def boosts_refresh() -> int:
     return int(hooks.boosts_refresh.call())
 
 
+def boosts_remote(action: str, boost_ids: list[int]) -> None:
+    # Meta's calls for promotions a person just proposed, approved or stopped (hooks.py).
+    hooks.boosts_remote.call(action=action, boost_ids=boost_ids)
+
+
 def credentials_refresh(channel_ids: list[int]) -> dict[str, list[int]]:
     return renewal.credentials_refresh(channel_ids=channel_ids)
 

@@ -27,6 +27,7 @@ from accounts.models import User
 from publisher.audit import audit_record
 from publisher.channels.base import AuthError, ChannelError
 from publisher.channels.meta_ads import IN_REVIEW, REFUSED, MetaAds, PromotionIds, PromotionSpec
+from publisher.delivery import enqueue
 from publisher.delivery.publishing import channel_reconnect_needed
 from publisher.errors import InvalidTransition, NotAllowed, ValidationError
 from publisher.models import (
@@ -261,7 +262,7 @@ def message_boost_propose(*, message: Message, request: BoostRequest, actor: Use
         ids = [b.pk for b in boosts]
 
         def boosts_create_after_commit() -> None:
-            boosts_create_remote(ids)
+            enqueue.enqueue_boosts_remote("create", ids)
 
         transaction.on_commit(boosts_create_after_commit, robust=True)
     return boosts
@@ -421,10 +422,24 @@ def boost_approve(*, boost: Boost, actor: User) -> Boost:
         boost_id = boost.pk
 
         def boost_activate_after_commit() -> None:
-            boost_activate_remote(boost_id)
+            enqueue.enqueue_boosts_remote("activate", [boost_id])
 
         transaction.on_commit(boost_activate_after_commit, robust=True)
     return boost
+
+
+def boosts_remote(*, action: str, boost_ids: Sequence[int]) -> None:
+    """The queued task's work (publisher.delivery.tasks.boosts_remote): Meta's calls, outside
+    any transaction, for promotions whose decision has committed."""
+    if action == "create":
+        boosts_create_remote(list(boost_ids))
+    elif action == "activate":
+        for boost_id in boost_ids:
+            boost_activate_remote(boost_id)
+    elif action == "pause":
+        boosts_pause_remote(list(boost_ids))
+    else:
+        raise ValueError(f"Unknown promotion action {action!r}")
 
 
 def boost_activate_remote(boost_id: int) -> None:
@@ -460,7 +475,7 @@ def _stop_marked(boost: Boost, actor: User | None, reason: str) -> None:
 
 def _pause_after_commit(boost_ids: list[int]) -> None:
     def boosts_pause_after_commit() -> None:
-        boosts_pause_remote(boost_ids)
+        enqueue.enqueue_boosts_remote("pause", boost_ids)
 
     transaction.on_commit(boosts_pause_after_commit, robust=True)
 

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 
+from publisher.delivery import tasks
 from publisher.errors import NotAllowed, ValidationError
 from publisher.models import (
     AdAccountWallet,
@@ -105,6 +106,23 @@ def test_brussels_message_gets_one_paused_promotion_per_language(world, proposer
     proposed = AuditEvent.objects.filter(verb="boost.proposed", object_id=str(message.pk))
     assert {e.summary["budget"] for e in proposed} == {"20.00 EUR", "15.50 EUR"}
     assert all(e.summary["postal_codes"] == ["1050"] for e in proposed)
+
+
+def test_metas_calls_are_queued_after_the_commit_not_made_in_the_request(
+    world, proposer, monkeypatch, django_capture_on_commit_callbacks
+):
+    fake, message, _channels = world
+    queued = []
+    monkeypatch.setattr(boosts.enqueue, "enqueue_boosts_remote", lambda action, ids: queued.append((action, ids)))
+    calls_before = len(fake.requests)
+
+    made = propose(message, proposer, django_capture_on_commit_callbacks, fr="20", nl="15")
+
+    assert queued == [("create", [b.pk for b in made])]
+    assert len(fake.requests) == calls_before  # nothing reached Meta from the request
+    # The task does it (its path is what the worker imports).
+    tasks.boosts_remote("create", [b.pk for b in made])
+    assert {b.state for b in Boost.objects.filter(pk__in=[b.pk for b in made])} == {BoostState.PROPOSED}
 
 
 def test_the_proposer_never_approves_the_spend(world, proposer, approver, django_capture_on_commit_callbacks):
